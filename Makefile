@@ -1,0 +1,45 @@
+# FedLedger: every target sets up what it needs (Python venv, npm tools) on first use.
+#   make demo   end-to-end federated learning on the embedded chain and store
+#   make test   the whole test suite (also installs the js-ipfs daemon the tests start)
+#   make bench  the benchmarks; figures land in results/ and docs/benchmarks.md
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+IPFS_DIR := tests/ipfs
+
+.PHONY: setup setup-ipfs demo test bench lint clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+setup-ipfs: $(IPFS_DIR)/node_modules/.installed
+
+$(IPFS_DIR)/node_modules/.installed: $(IPFS_DIR)/package.json $(IPFS_DIR)/package-lock.json
+	cd $(IPFS_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+demo: setup
+	$(BIN)/fedledger demo $(ARGS)
+
+test: setup setup-ipfs
+	$(BIN)/pytest $(ARGS)
+
+bench: setup setup-ipfs
+	$(BIN)/python scripts/bench_all.py $(ARGS)
+
+lint: setup
+	$(BIN)/ruff check fedledger oracle scripts tests
+	$(BIN)/ruff format --check fedledger oracle scripts tests
+
+clean:
+	rm -rf build .fedledger results .pytest_cache .hypothesis

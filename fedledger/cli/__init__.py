@@ -1,0 +1,68 @@
+"""The ``fedledger`` command.
+
+Subcommands live in their own modules and are imported only when used, so that
+``fedledger --help`` answers at once instead of loading TensorFlow and web3.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+import click
+
+#: name -> (module, attribute, one-line help). A module that is not present is not listed.
+SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+    "demo": ("fedledger.cli.demo", "demo", "Run an end-to-end federated learning demo on the chain."),
+    "status": ("fedledger.cli.status", "status", "Show the round, submissions, oracles and balances."),
+    "participant": ("fedledger.cli.participant", "participant", "Fetch, train, submit and follow updates."),
+    "oracle": ("oracle.cli", "oracle", "Run an oracle node that verifies updates and votes."),
+    "round": ("fedledger.cli.round", "round_", "Close the current round."),
+    "rewards": ("fedledger.cli.rewards", "rewards", "Token balances, redemption and access rights."),
+    "admin": ("fedledger.cli.admin", "admin", "Register oracles and participants, set quorum and rules."),
+    "deploy": ("fedledger.cli.deploy", "deploy", "Compile and deploy the contracts."),
+    "chain": ("fedledger.cli.chain", "chain", "Start, stop and inspect the embedded anvil chain."),
+    "store": ("fedledger.cli.store", "store", "Put, get and compute CIDs of blobs."),
+}
+
+
+def _available(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name, (module, _, _) in SUBCOMMANDS.items() if _available(module)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = SUBCOMMANDS.get(cmd_name)
+        if entry is None or not _available(entry[0]):
+            return None
+        module, attribute, _ = entry
+        command = getattr(importlib.import_module(module), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{module}.{attribute} is not a click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, SUBCOMMANDS[name][2]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fedledger")
+def main() -> None:
+    """FedLedger: federated learning coordinated by an Ethereum smart contract.
+
+    Participants submit signed model updates, oracle nodes verify each one on private
+    validation data and must agree k-of-n before the contract accepts it or finalizes
+    a round, and accepted work earns ERC-20 reward tokens.
+
+    Settings come from brownie-config.yaml (compiler, networks, storage); see
+    README.md for the environment variables that override them.
+    """

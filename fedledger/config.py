@@ -1,0 +1,195 @@
+"""The one reader of ``brownie-config.yaml``: compiler, network and storage settings.
+
+Every command and library entry point that needs a setting takes a :class:`ProjectConfig`
+(usually from :func:`load_config`); nothing reads the YAML file a second time.
+Environment variables override the file where a deployment needs it (see
+:data:`ENVIRONMENT`), so that endpoints and keys never have to live in a committed file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONFIG_FILE = "brownie-config.yaml"
+
+#: Environment variables the configuration honours, and what each one overrides.
+ENVIRONMENT = {
+    "FEDLEDGER_ROOT": "project directory holding brownie-config.yaml (default: search upwards)",
+    "FEDLEDGER_NETWORK": "network name from brownie-config.yaml (default: networks.default)",
+    "FEDLEDGER_RPC_URL": "JSON-RPC URL of the `external` network",
+    "FEDLEDGER_STORE": "blob store: local or ipfs (default: storage.default)",
+    "FEDLEDGER_IPFS_API": "Kubo RPC API URL (default: storage.ipfs_api)",
+}
+
+
+class ConfigError(RuntimeError):
+    """The configuration is missing or invalid; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class CompilerSettings:
+    solc_version: str
+    evm_version: str
+    optimizer_enabled: bool
+    optimizer_runs: int
+    via_ir: bool
+    remappings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    name: str
+    rpc_url: str
+    chain_id: int | None
+    embedded: bool = False
+    poa: bool = False
+    accounts: int = 10
+    block_time: float | None = None
+
+    @property
+    def port(self) -> int:
+        """TCP port of the RPC URL (the embedded chain listens on it)."""
+        tail = self.rpc_url.rsplit(":", 1)[-1].split("/", 1)[0]
+        return int(tail) if tail.isdigit() else 8545
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    default: str
+    local_root: Path
+    ipfs_api: str
+    max_blob_bytes: int
+    timeout_seconds: float
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    root: Path
+    contracts_dir: Path
+    build_dir: Path
+    compiler: CompilerSettings
+    networks: dict[str, NetworkSettings]
+    default_network: str
+    storage: StorageSettings
+    raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def node_modules(self) -> Path:
+        return self.root / "node_modules"
+
+    @property
+    def state_dir(self) -> Path:
+        """Run state the tools write (deployments, the embedded chain's pid file, blobs)."""
+        return self.root / ".fedledger"
+
+    def network(self, name: str | None = None) -> NetworkSettings:
+        """The named network, or the default one; raises ConfigError for an unknown name."""
+        chosen = name or self.default_network
+        try:
+            return self.networks[chosen]
+        except KeyError:
+            known = ", ".join(sorted(self.networks))
+            raise ConfigError(
+                f"unknown network {chosen!r}; {CONFIG_FILE} defines: {known}"
+            ) from None
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The project directory: $FEDLEDGER_ROOT, else the nearest parent holding the config file,
+    else the source checkout this package was installed from."""
+    env_root = os.environ.get("FEDLEDGER_ROOT")
+    if env_root:
+        root = Path(env_root).expanduser().resolve()
+        if not (root / CONFIG_FILE).is_file():
+            raise ConfigError(f"FEDLEDGER_ROOT={env_root} has no {CONFIG_FILE}")
+        return root
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / CONFIG_FILE).is_file():
+            return candidate
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / CONFIG_FILE).is_file():
+        return checkout
+    raise ConfigError(
+        f"no {CONFIG_FILE} found from {here} upwards; run inside a FedLedger checkout "
+        "or set FEDLEDGER_ROOT"
+    )
+
+
+def load_config(start: Path | None = None) -> ProjectConfig:
+    """Read ``brownie-config.yaml`` of the project and apply the environment overrides."""
+    root = find_root(start)
+    path = root / CONFIG_FILE
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    try:
+        return _parse(root, raw)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: missing or invalid setting ({exc!r})") from exc
+
+
+def _parse(root: Path, raw: dict[str, Any]) -> ProjectConfig:
+    structure = raw.get("project_structure", {})
+    compiler_raw = raw["compiler"]
+    solc = compiler_raw["solc"]
+    optimizer = solc.get("optimizer", {})
+    compiler = CompilerSettings(
+        solc_version=str(solc["version"]),
+        evm_version=str(compiler_raw.get("evm_version", "shanghai")),
+        optimizer_enabled=bool(optimizer.get("enabled", True)),
+        optimizer_runs=int(optimizer.get("runs", 200)),
+        via_ir=bool(solc.get("via_ir", False)),
+        remappings=tuple(solc.get("remappings", [])),
+    )
+
+    networks_raw = dict(raw["networks"])
+    default_network = os.environ.get("FEDLEDGER_NETWORK") or networks_raw.pop("default", "anvil")
+    networks_raw.pop("default", None)
+    networks = {name: _parse_network(name, spec) for name, spec in networks_raw.items()}
+
+    storage_raw = raw.get("storage", {})
+    storage = StorageSettings(
+        default=os.environ.get("FEDLEDGER_STORE") or storage_raw.get("default", "local"),
+        local_root=root / storage_raw.get("local_root", ".fedledger/blobs"),
+        ipfs_api=os.environ.get("FEDLEDGER_IPFS_API")
+        or storage_raw.get("ipfs_api", "http://127.0.0.1:5001"),
+        max_blob_bytes=int(storage_raw.get("max_blob_bytes", 16 * 1024 * 1024)),
+        timeout_seconds=float(storage_raw.get("timeout_seconds", 10)),
+    )
+
+    return ProjectConfig(
+        root=root,
+        contracts_dir=root / structure.get("contracts", "contracts"),
+        build_dir=root / structure.get("build", "build"),
+        compiler=compiler,
+        networks=networks,
+        default_network=default_network,
+        storage=storage,
+        raw=raw,
+    )
+
+
+def _parse_network(name: str, spec: dict[str, Any]) -> NetworkSettings:
+    if "host_env" in spec:
+        url = os.environ.get(spec["host_env"], "")
+    else:
+        url = str(spec["host"])
+        if spec.get("port") is not None:
+            url = f"{url}:{spec['port']}"
+    block_time = spec.get("block_time")
+    return NetworkSettings(
+        name=name,
+        rpc_url=url,
+        chain_id=spec.get("chain_id"),
+        embedded=bool(spec.get("embedded", False)),
+        poa=bool(spec.get("poa", False)),
+        accounts=int(spec.get("accounts", 10)),
+        block_time=float(block_time) if block_time is not None else None,
+    )

@@ -1,0 +1,1 @@
+"""The FedLedger oracle node: watches the chain, verifies updates, votes and proposes aggregates."""
