@@ -1,0 +1,3 @@
+"""Fixtures shared by every test directory live in tests/fixtures/, one module per real part."""
+
+pytest_plugins = ["tests.fixtures.chain", "tests.fixtures.ipfs", "tests.fixtures.ml"]
