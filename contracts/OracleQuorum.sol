@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {ZeroAddress} from "./Errors.sol";
+
+/// @title OracleQuorum
+/// @notice The registered oracle set (n nodes, at most MAX_ORACLES) and its quorum k.
+/// @dev Every oracle owns a slot index in [0, MAX_ORACLES); per-update votes and per-round
+/// proposals are recorded as bitmaps of these indices, so vote and proposal bookkeeping is
+/// O(1) whatever the size of the set. The quorum always satisfies 2k > n and k <= n, so two
+/// opposite verdicts (or two different aggregates) can never both reach k.
+///
+/// A removed oracle's index is quarantined until the next round opens: the bitmaps of the
+/// round in progress may carry its bit, and a newcomer on the same index would otherwise be
+/// taken for an oracle that has already voted. Rounds only ever look at their own bitmaps,
+/// so from the next round on the index is safe to reuse.
+abstract contract OracleQuorum is Ownable2Step {
+    /// @notice Upper bound on n: the width of the vote and proposal bitmaps.
+    uint256 public constant MAX_ORACLES = 64;
+
+    /// @dev One storage slot: everything `vote` and `proposeAggregate` need about the set.
+    struct OracleSet {
+        uint64 members; // bitmap of occupied indices
+        uint64 quarantined; // indices vacated during round `quarantineRound`
+        uint64 quarantineRound;
+        uint8 size; // n
+        uint8 quorum; // k
+    }
+
+    OracleSet private _set;
+    /// @dev oracle address => index + 1 (0 means "not an oracle").
+    mapping(address oracle => uint8 indexPlusOne) private _indexPlusOne;
+    /// @dev index => oracle address, for the `oracles()` view and admin bookkeeping.
+    address[MAX_ORACLES] private _byIndex;
+
+    /// @notice An oracle joined the set at `index`; `size` and `quorum` are the new n and k.
+    event OracleAdded(address indexed oracle, uint8 index, uint8 size, uint8 quorum);
+    /// @notice An oracle left the set; `size` and `quorum` are the new n and k.
+    event OracleRemoved(address indexed oracle, uint8 index, uint8 size, uint8 quorum);
+    /// @notice The quorum changed without a change of members.
+    event QuorumChanged(uint8 quorum, uint8 size);
+
+    /// @notice The caller (or the named account) is not a registered oracle.
+    error NotOracle(address account);
+    /// @notice The account is already a registered oracle.
+    error OracleAlreadyRegistered(address oracle);
+    /// @notice The set is full: no free index (MAX_ORACLES reached, or indices quarantined).
+    error OracleSetFull(uint256 maxOracles);
+    /// @notice k must satisfy 2k > n and k <= n (and k = 0 only while n = 0).
+    error InvalidQuorum(uint256 quorum, uint256 size);
+
+    /// @notice Register `oracle` and set the quorum to `newQuorum` in one step.
+    /// @dev Adding a member and changing k must be atomic: from n = 1, k = 1 no k is valid for
+    /// both the old and the new n (2k > 2 needs k = 2 > n = 1).
+    /// @param oracle The oracle node's address.
+    /// @param newQuorum The quorum k for the enlarged set.
+    function addOracle(address oracle, uint8 newQuorum) external onlyOwner {
+        if (oracle == address(0)) revert ZeroAddress();
+        if (_indexPlusOne[oracle] != 0) revert OracleAlreadyRegistered(oracle);
+        OracleSet memory set = _set;
+        uint64 blocked = set.members;
+        if (set.quarantineRound == _quorumRound()) blocked |= set.quarantined;
+        uint8 index = _lowestClearBit(blocked);
+        uint8 size = set.size + 1;
+        _requireValidQuorum(newQuorum, size);
+
+        _set.members = set.members | (uint64(1) << index);
+        _set.size = size;
+        _set.quorum = newQuorum;
+        _indexPlusOne[oracle] = index + 1;
+        _byIndex[index] = oracle;
+        emit OracleAdded(oracle, index, size, newQuorum);
+    }
+
+    /// @notice Remove `oracle` from the set and set the quorum to `newQuorum` in one step.
+    /// @dev Votes and proposals it already cast in the current round keep counting. Its index
+    /// is quarantined until the next round opens.
+    /// @param oracle A registered oracle.
+    /// @param newQuorum The quorum k for the reduced set (0 when the set becomes empty).
+    function removeOracle(address oracle, uint8 newQuorum) external onlyOwner {
+        uint8 indexPlusOne = _indexPlusOne[oracle];
+        if (indexPlusOne == 0) revert NotOracle(oracle);
+        uint8 index = indexPlusOne - 1;
+        OracleSet memory set = _set;
+        uint8 size = set.size - 1;
+        _requireValidQuorum(newQuorum, size);
+
+        uint64 bit = uint64(1) << index;
+        uint64 round = _quorumRound();
+        uint64 quarantined = set.quarantineRound == round ? set.quarantined : 0;
+        _set = OracleSet({
+            members: set.members & ~bit,
+            quarantined: quarantined | bit,
+            quarantineRound: round,
+            size: size,
+            quorum: newQuorum
+        });
+        delete _indexPlusOne[oracle];
+        delete _byIndex[index];
+        emit OracleRemoved(oracle, index, size, newQuorum);
+    }
+
+    /// @notice Change the quorum k for the current set.
+    /// @param newQuorum The new k; must satisfy 2k > n and k <= n.
+    function setQuorum(uint8 newQuorum) external onlyOwner {
+        uint8 size = _set.size;
+        _requireValidQuorum(newQuorum, size);
+        _set.quorum = newQuorum;
+        emit QuorumChanged(newQuorum, size);
+    }
+
+    /// @notice The number of registered oracles, n.
+    function oracleCount() external view returns (uint8) {
+        return _set.size;
+    }
+
+    /// @notice The number of agreeing votes or proposals needed, k.
+    function quorum() external view returns (uint8) {
+        return _set.quorum;
+    }
+
+    /// @notice Whether `account` is a registered oracle.
+    function isOracle(address account) external view returns (bool) {
+        return _indexPlusOne[account] != 0;
+    }
+
+    /// @notice The bitmap index of a registered oracle; reverts with NotOracle otherwise.
+    function oracleIndex(address oracle) external view returns (uint8) {
+        return _indexOf(oracle);
+    }
+
+    /// @notice The registered oracles, in index order (a view for tools; not used on-chain).
+    function oracles() external view returns (address[] memory members) {
+        members = new address[](_set.size);
+        uint256 found;
+        for (uint256 i; i < MAX_ORACLES && found < members.length; ++i) {
+            address oracle = _byIndex[i];
+            if (oracle != address(0)) members[found++] = oracle;
+        }
+    }
+
+    /// @dev The round whose bitmaps are live; indices freed in it stay blocked until it ends.
+    function _quorumRound() internal view virtual returns (uint64);
+
+    /// @dev The caller's bit in vote/proposal bitmaps, plus the current n and k (one SLOAD each).
+    function _oracleBitAndQuorum(address oracle) internal view returns (uint64 bit, uint8 size, uint8 k) {
+        bit = uint64(1) << _indexOf(oracle);
+        OracleSet storage set = _set;
+        (size, k) = (set.size, set.quorum);
+    }
+
+    /// @dev The bit of `account` if it is an oracle, 0 otherwise (for views).
+    function _bitOrZero(address account) internal view returns (uint64) {
+        uint8 indexPlusOne = _indexPlusOne[account];
+        return indexPlusOne == 0 ? 0 : uint64(1) << (indexPlusOne - 1);
+    }
+
+    function _indexOf(address oracle) private view returns (uint8) {
+        uint8 indexPlusOne = _indexPlusOne[oracle];
+        if (indexPlusOne == 0) revert NotOracle(oracle);
+        return indexPlusOne - 1;
+    }
+
+    function _requireValidQuorum(uint8 k, uint8 size) private pure {
+        bool valid = size == 0 ? k == 0 : (k <= size && 2 * uint256(k) > size);
+        if (!valid) revert InvalidQuorum(k, size);
+    }
+
+    /// @dev Admin-only helper: a bounded scan over at most MAX_ORACLES bits.
+    function _lowestClearBit(uint64 bitmap) private pure returns (uint8) {
+        for (uint8 i; i < MAX_ORACLES; ++i) {
+            if (bitmap & (uint64(1) << i) == 0) return i;
+        }
+        revert OracleSetFull(MAX_ORACLES);
+    }
+}

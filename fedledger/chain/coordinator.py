@@ -1,0 +1,253 @@
+"""Typed binding of FedLedgerCoordinator: one method per contract function.
+
+Content hashes are 32-byte ``bytes`` (hex strings are accepted as arguments): the sha2-256
+digest inside a blob's CIDv0, see docs/architecture.md. Deriving the CID is the storage
+layer's job; this module never imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from fedledger.chain.client import TxResult
+from fedledger.chain.codes import ReasonCode, RoundState, StoragePolicy, UpdateStatus
+from fedledger.chain.contract import OwnableMixin
+
+#: Gas floors for calls whose cost depends on what lands before them. An oracle's vote
+#: estimated as an ordinary vote may be mined as the settling one (mint, possibly a ban),
+#: a proposal as the finalizing one, a close as a skip that opens the next round. Unused
+#: gas is not charged, so a generous floor costs nothing but avoids out-of-gas failures.
+VOTE_GAS_FLOOR = 250_000
+PROPOSE_GAS_FLOOR = 250_000
+CLOSE_GAS_FLOOR = 200_000
+
+
+@dataclass(frozen=True)
+class RoundRules:
+    duration: int  # seconds from a round's opening to its submission deadline
+    aggregation_timeout: int  # seconds after closing before anyone may skip the round
+    contribution_target: int  # accepted updates that allow an early close (0: none)
+
+
+@dataclass(frozen=True)
+class RewardRule:
+    base: int  # token base units per accepted update
+    per_score_point: int  # plus this much per point of the recorded score
+
+    def reward_for(self, score: int) -> int:
+        return self.base + self.per_score_point * score
+
+
+@dataclass(frozen=True)
+class GlobalModel:
+    """The answer to the paper's GetLatestModelParameters."""
+
+    round: int
+    state: RoundState
+    deadline: int
+    content_hash: bytes
+
+
+@dataclass(frozen=True)
+class RoundInfo:
+    round: int
+    global_model: bytes  # the model this round trains from
+    deadline: int
+    closed_at: int
+    accepted: int
+    state: RoundState
+    proposals: int
+    leading_votes: int
+    proposers: int  # bitmap of oracle indices
+
+    def proposed(self, oracle_index: int) -> bool:
+        return bool(self.proposers >> oracle_index & 1)
+
+
+@dataclass(frozen=True)
+class UpdateInfo:
+    round: int
+    participant: str
+    content_hash: bytes
+    num_samples: int
+    voters: int  # bitmap of oracle indices
+    accept_score: int  # minimum score among accept votes
+    reject_score: int  # minimum score among reject votes
+    accept_votes: int
+    reject_votes: int
+    status: UpdateStatus
+    reason: int  # the first reject vote's ReasonCode value (0 while none)
+
+    @property
+    def score(self) -> int:
+        """The recorded score: of the agreeing side once settled."""
+        return self.reject_score if self.status == UpdateStatus.REJECTED else self.accept_score
+
+    def voted(self, oracle_index: int) -> bool:
+        return bool(self.voters >> oracle_index & 1)
+
+
+@dataclass(frozen=True)
+class ParticipantInfo:
+    address: str
+    registered: bool
+    banned: bool
+    accepted: int
+    rejected: int
+    strikes: int  # rejections since registration or the last pardon
+    last_submitted_round: int
+
+
+class Coordinator(OwnableMixin):
+    """FedLedgerCoordinator: rounds, submissions, oracle votes and aggregation."""
+
+    CONTRACT = "FedLedgerCoordinator"
+
+    # ---- admin: oracles ------------------------------------------------------------
+
+    def add_oracle(self, oracle: str, quorum: int) -> TxResult:
+        """Register ``oracle`` and set the quorum for the enlarged set in one step."""
+        return self._transact("addOracle", oracle, quorum)
+
+    def remove_oracle(self, oracle: str, quorum: int) -> TxResult:
+        """Remove ``oracle`` and set the quorum for the reduced set in one step."""
+        return self._transact("removeOracle", oracle, quorum)
+
+    def set_quorum(self, quorum: int) -> TxResult:
+        return self._transact("setQuorum", quorum)
+
+    # ---- admin: participants -------------------------------------------------------
+
+    def register_participant(self, participant: str) -> TxResult:
+        return self._transact("registerParticipant", participant)
+
+    def register_participants(self, participants: Sequence[str]) -> TxResult:
+        return self._transact("registerParticipants", list(participants))
+
+    def remove_participant(self, participant: str) -> TxResult:
+        return self._transact("removeParticipant", participant)
+
+    def ban_participant(self, participant: str) -> TxResult:
+        return self._transact("banParticipant", participant)
+
+    def pardon_participant(self, participant: str) -> TxResult:
+        return self._transact("pardonParticipant", participant)
+
+    def set_open_enrolment(self, open_: bool) -> TxResult:
+        return self._transact("setOpenEnrolment", open_)
+
+    def set_rejection_limit(self, limit: int) -> TxResult:
+        return self._transact("setRejectionLimit", limit)
+
+    # ---- admin: rules and start ----------------------------------------------------
+
+    def start_training(self, genesis_model: bytes | str) -> TxResult:
+        """Open round 1 on the initial global model's content hash."""
+        return self._transact("startTraining", genesis_model)
+
+    def set_round_rules(self, rules: RoundRules) -> TxResult:
+        return self._transact("setRoundRules", rules)
+
+    def set_reward_rule(self, rule: RewardRule) -> TxResult:
+        return self._transact("setRewardRule", rule)
+
+    # ---- round flow ----------------------------------------------------------------
+
+    def submit_update(self, round_: int, content_hash: bytes | str, num_samples: int) -> TxResult:
+        """Submit the content hash of a model update for ``round_`` (the current round)."""
+        return self._transact("submitUpdate", round_, content_hash, num_samples)
+
+    def vote(
+        self,
+        round_: int,
+        participant: str,
+        accept: bool,
+        score: int,
+        reason: ReasonCode | int = ReasonCode.ACCEPTED,
+    ) -> TxResult:
+        """Vote on ``participant``'s update in ``round_`` (oracles only, once each)."""
+        return self._transact(
+            "vote", round_, participant, accept, score, int(reason), min_gas=VOTE_GAS_FLOOR
+        )
+
+    def close_round(self) -> TxResult:
+        """Close the current round (deadline passed or contribution target met)."""
+        return self._transact("closeRound", min_gas=CLOSE_GAS_FLOOR)
+
+    def propose_aggregate(self, round_: int, content_hash: bytes | str) -> TxResult:
+        """Propose the content hash of the round's aggregate (oracles only, once each)."""
+        return self._transact("proposeAggregate", round_, content_hash, min_gas=PROPOSE_GAS_FLOOR)
+
+    def skip_stalled_round(self) -> TxResult:
+        """Skip a closed round whose oracles did not agree within the aggregation timeout."""
+        return self._transact("skipStalledRound", min_gas=CLOSE_GAS_FLOOR)
+
+    # ---- views ---------------------------------------------------------------------
+
+    def latest_model(self) -> GlobalModel:
+        return GlobalModel(**self._call("latestModel"))
+
+    def current_round(self) -> int:
+        return int(self._call("currentRound"))
+
+    def get_round(self, round_: int) -> RoundInfo:
+        return RoundInfo(round=round_, **self._call("getRound", round_))
+
+    def get_update(self, round_: int, participant: str) -> UpdateInfo:
+        fields = self._call("getUpdate", round_, participant)
+        return UpdateInfo(round=round_, participant=participant, **fields)
+
+    def has_voted(self, round_: int, participant: str, oracle: str) -> bool:
+        return bool(self._call("hasVoted", round_, participant, oracle))
+
+    def has_proposed(self, round_: int, oracle: str) -> bool:
+        return bool(self._call("hasProposed", round_, oracle))
+
+    def proposal_votes(self, round_: int, content_hash: bytes | str) -> int:
+        return int(self._call("proposalVotes", round_, content_hash))
+
+    def can_close_round(self) -> bool:
+        return bool(self._call("canCloseRound"))
+
+    def round_rules(self) -> RoundRules:
+        return RoundRules(**self._call("roundRules"))
+
+    def reward_rule(self) -> RewardRule:
+        return RewardRule(**self._call("rewardRule"))
+
+    def reward_for(self, score: int) -> int:
+        return int(self._call("rewardFor", score))
+
+    def reward_token(self) -> str:
+        return str(self._call("rewardToken"))
+
+    def storage_policy(self) -> StoragePolicy:
+        return StoragePolicy(self._call("storagePolicy"))
+
+    def get_participant(self, participant: str) -> ParticipantInfo:
+        return ParticipantInfo(address=participant, **self._call("getParticipant", participant))
+
+    def open_enrolment(self) -> bool:
+        return bool(self._call("openEnrolment"))
+
+    def rejection_limit(self) -> int:
+        return int(self._call("rejectionLimit"))
+
+    def oracle_count(self) -> int:
+        return int(self._call("oracleCount"))
+
+    def quorum(self) -> int:
+        return int(self._call("quorum"))
+
+    def is_oracle(self, account: str) -> bool:
+        return bool(self._call("isOracle", account))
+
+    def oracle_index(self, oracle: str) -> int:
+        return int(self._call("oracleIndex", oracle))
+
+    def oracles(self) -> list[str]:
+        return list(self._call("oracles"))
+
+    def max_oracles(self) -> int:
+        return int(self._call("MAX_ORACLES"))

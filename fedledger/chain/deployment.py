@@ -1,0 +1,189 @@
+"""Deploy the contract set, and the deployment file every other command reads.
+
+The file lives at ``<state dir>/deployments/<network>.json`` and records the addresses,
+the chain it belongs to (chain id and genesis block hash, so a restarted development
+chain is recognised) and the artifact key of the compilation it was deployed from.
+:func:`load_deployment` is the one reader of that file.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
+
+from fedledger.chain.artifacts import ArtifactSet
+from fedledger.chain.client import ChainClient, TxResult
+from fedledger.chain.codes import StoragePolicy
+from fedledger.chain.coordinator import Coordinator, RewardRule, RoundRules
+from fedledger.chain.errors import DeploymentError
+from fedledger.config import ProjectConfig
+
+#: Participants registered per registerParticipants transaction (keeps each under ~6M gas).
+REGISTRATION_BATCH = 200
+TOKEN_UNIT = 10**18
+
+
+@dataclass(frozen=True)
+class DeployParams:
+    """Everything fixed or configured at deployment. The defaults suit a demo: 10-minute
+    rounds, 10 tokens per accepted update plus 0.001 per score point (a 0..10000 score
+    earns up to 10 more), a ban after 3 rejections."""
+
+    admin: str | None = None  # default: the deploying account
+    storage_policy: StoragePolicy = StoragePolicy.AUDIT_ALL
+    round_rules: RoundRules = RoundRules(duration=600, aggregation_timeout=600, contribution_target=0)
+    reward_rule: RewardRule = RewardRule(base=10 * TOKEN_UNIT, per_score_point=TOKEN_UNIT // 1000)
+    rejection_limit: int = 3
+    open_enrolment: bool = False
+    token_name: str = "FedLedger Reward"
+    token_symbol: str = "FLR"
+    oracles: tuple[str, ...] = ()
+    quorum: int | None = None  # default: the smallest valid quorum, n // 2 + 1
+    participants: tuple[str, ...] = ()
+    genesis_model: bytes | None = None  # if given, round 1 opens on it at once
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where a FedLedger deployment lives."""
+
+    network: str
+    chain_id: int
+    genesis_hash: str
+    coordinator: str
+    token: str
+    vault: str
+    deployer: str
+    admin: str
+    block_number: int
+    storage_policy: StoragePolicy
+    artifacts_key: str
+    deployed_at: float = field(default_factory=time.time)
+
+    def to_json(self) -> str:
+        payload = asdict(self)
+        payload["storage_policy"] = self.storage_policy.name
+        return json.dumps(payload, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> Deployment:
+        payload = json.loads(text)
+        payload["storage_policy"] = StoragePolicy[payload["storage_policy"]]
+        return cls(**payload)
+
+
+def deploy(
+    client: ChainClient,
+    account: LocalAccount,
+    artifacts: ArtifactSet,
+    params: DeployParams = DeployParams(),
+    *,
+    network: str = "anvil",
+) -> Deployment:
+    """Deploy the coordinator (which creates the token) and the vault, then register the
+    given oracles and participants and open round 1 if a genesis model is given."""
+    admin = params.admin or account.address
+    needs_admin = params.oracles or params.participants or params.genesis_model
+    if needs_admin and admin != account.address:
+        raise DeploymentError(
+            "registering oracles or participants or starting training at deployment needs "
+            "the deploying account to be the admin; leave admin unset or do it later"
+        )
+    coordinator_tx = _deploy_contract(
+        client,
+        account,
+        artifacts,
+        "FedLedgerCoordinator",
+        [
+            admin,
+            int(params.storage_policy),
+            params.round_rules,
+            params.reward_rule,
+            params.rejection_limit,
+            params.open_enrolment,
+            params.token_name,
+            params.token_symbol,
+        ],
+    )
+    assert coordinator_tx.contract_address is not None
+    coordinator = Coordinator(client, coordinator_tx.contract_address, account)
+    token = coordinator.reward_token()
+    vault_tx = _deploy_contract(client, account, artifacts, "RedemptionVault", [admin, token])
+    assert vault_tx.contract_address is not None
+
+    configure(coordinator, params)
+    return Deployment(
+        network=network,
+        chain_id=client.chain_id,
+        genesis_hash=client.genesis_hash(),
+        coordinator=coordinator.address,
+        token=token,
+        vault=vault_tx.contract_address,
+        deployer=account.address,
+        admin=admin,
+        block_number=coordinator_tx.block_number,
+        storage_policy=params.storage_policy,
+        artifacts_key=artifacts.key,
+    )
+
+
+def configure(coordinator: Coordinator, params: DeployParams) -> None:
+    """Register oracles (growing the quorum with the set), participants, then start."""
+    _add_oracles(coordinator, params.oracles, params.quorum)
+    for start in range(0, len(params.participants), REGISTRATION_BATCH):
+        coordinator.register_participants(params.participants[start : start + REGISTRATION_BATCH])
+    if params.genesis_model is not None:
+        coordinator.start_training(params.genesis_model)
+
+
+def _add_oracles(coordinator: Coordinator, oracles: Sequence[str], quorum: int | None) -> None:
+    # Each step keeps a valid quorum (the smallest, n // 2 + 1); the final k comes last.
+    size = coordinator.oracle_count()
+    for oracle in oracles:
+        size += 1
+        coordinator.add_oracle(oracle, size // 2 + 1)
+    if oracles and quorum is not None and quorum != size // 2 + 1:
+        coordinator.set_quorum(quorum)
+
+
+def _deploy_contract(
+    client: ChainClient,
+    account: LocalAccount,
+    artifacts: ArtifactSet,
+    name: str,
+    args: list[object],
+) -> TxResult:
+    artifact = artifacts[name]
+    creation = bytes.fromhex(artifact.bytecode[2:])
+    constructor_args = client.registry[name].encode_constructor(args)
+    return client.transact(account, None, creation + constructor_args, context=f"deploy {name}")
+
+
+def deployment_path(config: ProjectConfig, network: str | None = None) -> Path:
+    return config.state_dir / "deployments" / f"{config.network(network).name}.json"
+
+
+def save_deployment(config: ProjectConfig, deployment: Deployment) -> Path:
+    path = deployment_path(config, deployment.network)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(deployment.to_json())
+    return path
+
+
+def load_deployment(config: ProjectConfig, network: str | None = None) -> Deployment:
+    """The deployment recorded for ``network`` (the default network if None)."""
+    path = deployment_path(config, network)
+    try:
+        return Deployment.from_json(path.read_text())
+    except FileNotFoundError:
+        raise DeploymentError(
+            f"no deployment for network {config.network(network).name!r} ({path} is missing): "
+            "run `fedledger deploy` first"
+        ) from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DeploymentError(f"{path} is not a valid deployment file ({exc}); redeploy") from exc
