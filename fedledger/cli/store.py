@@ -1,0 +1,144 @@
+"""``fedledger store``: put, get and compute CIDs of blobs (docs/storage.md)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from fedledger.config import ConfigError, ProjectConfig, load_config
+from fedledger.storage import (
+    STORE_KINDS,
+    CidBuilder,
+    CidProfile,
+    StorageError,
+    content_hash,
+    open_store,
+)
+from fedledger.storage.base import check_put_size
+
+_READ_CHUNK = 1024 * 1024
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@click.group()
+def store() -> None:
+    """Put, get and compute CIDs of blobs.
+
+    The embedded store (a directory, storage.local_root) is the default; --store ipfs
+    talks to an IPFS node's RPC API. CIDs are those `ipfs add` gives: CIDv0 (Qm...), whose
+    digest is the bytes32 content hash the chain stores.
+    """
+
+
+def _store_options(command: F) -> F:
+    """The --store and --ipfs-api options of the commands that talk to a store."""
+    command = click.option(
+        "--ipfs-api",
+        metavar="URL",
+        default=None,
+        help="Kubo RPC API of the IPFS node [default: storage.ipfs_api or FEDLEDGER_IPFS_API].",
+    )(command)
+    return click.option(
+        "--store",
+        "kind",
+        type=click.Choice(STORE_KINDS),
+        default=None,
+        help="Which store to use [default: storage.default or FEDLEDGER_STORE].",
+    )(command)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Show storage and configuration failures as one line, not a traceback."""
+    try:
+        yield
+    except (StorageError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _describe(config: ProjectConfig, kind: str | None, ipfs_api: str | None) -> str:
+    if (kind or config.storage.default) == "ipfs":
+        return f"ipfs ({ipfs_api or config.storage.ipfs_api})"
+    return f"local ({config.storage.local_root})"
+
+
+@store.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_store_options
+@click.option("-q", "--quiet", is_flag=True, help="Print only the CID.")
+def put(file: Path, kind: str | None, ipfs_api: str | None, quiet: bool) -> None:
+    """Store FILE and print its CID and content hash."""
+    with _user_errors():
+        config = load_config()
+        # Refuse an oversized file before reading it into memory.
+        check_put_size(file.stat().st_size, config.storage.max_blob_bytes)
+        with open_store(config, kind=kind, ipfs_api=ipfs_api) as blob_store:
+            cid = blob_store.put(file.read_bytes())
+    if quiet:
+        click.echo(cid)
+        return
+    _print_rows(
+        ("CID", cid),
+        ("content hash", "0x" + content_hash(cid).hex()),
+        ("size", f"{file.stat().st_size:,} bytes"),
+        ("store", _describe(config, kind, ipfs_api)),
+    )
+
+
+@store.command()
+@click.argument("cid")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True, allow_dash=True, path_type=Path),
+    help="Where to write the blob ('-' for standard output).",
+)
+@_store_options
+def get(cid: str, output: Path, kind: str | None, ipfs_api: str | None) -> None:
+    """Fetch CID, verify it, and write it to --output."""
+    with _user_errors():
+        config = load_config()
+        with open_store(config, kind=kind, ipfs_api=ipfs_api) as blob_store:
+            data = blob_store.get(cid.strip())
+    if str(output) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    output.write_bytes(data)
+    Console(stderr=True, soft_wrap=True).print(
+        f"wrote {len(data):,} bytes to {output} (verified against {cid.strip()}, "
+        f"from {_describe(config, kind, ipfs_api)})"
+    )
+
+
+@store.command(name="cid")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def cid_command(file: Path) -> None:
+    """Compute FILE's CIDs and content hash without storing it."""
+    builders = {profile: CidBuilder(profile) for profile in CidProfile}
+    with file.open("rb") as blob:
+        while chunk := blob.read(_READ_CHUNK):
+            for builder in builders.values():
+                builder.update(chunk)
+    cids = {profile: builder.finish() for profile, builder in builders.items()}
+    _print_rows(
+        ("CIDv0", str(cids[CidProfile.V0])),
+        ("content hash", "0x" + cids[CidProfile.V0].digest.hex()),
+        ("CIDv1 raw leaves", str(cids[CidProfile.V1_RAW_LEAVES])),
+        ("size", f"{file.stat().st_size:,} bytes"),
+    )
+
+
+def _print_rows(*rows: tuple[str, str]) -> None:
+    # soft_wrap: never break a CID or hash across lines, whatever the terminal width.
+    console = Console(soft_wrap=True)
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        console.print(f"[bold]{label:<{width}}[/bold]  {value}", highlight=False)
