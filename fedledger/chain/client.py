@@ -302,10 +302,12 @@ class ChainClient:
         with self._nonce_lock:
             self._nonces.pop(address, None)
 
-    def reset_nonces(self) -> None:
-        """Forget cached nonces (after reverting a development chain to a snapshot)."""
+    def reset(self) -> None:
+        """Forget cached nonces and fees (after reverting a development chain to a snapshot,
+        both may belong to a state that no longer exists)."""
         with self._nonce_lock:
             self._nonces.clear()
+        self._fees = None
 
     def _fee_fields(self) -> dict[str, int]:
         """EIP-1559 fees with room for the base fee to double, or a legacy gas price on chains

@@ -99,12 +99,14 @@ def _read_sources(config: ProjectConfig, extra: Sequence[Path]) -> dict[str, str
         raise CompilerError(f"no Solidity sources under {config.contracts_dir}")
     sources: dict[str, str] = {}
     for path in paths:
-        resolved = path.resolve()
+        # Unit names are paths under the project root, which is also the import base path.
+        # Symlinks are kept as they are (a project may link its contracts directory in).
+        absolute = Path(os.path.abspath(path))
         try:
-            unit = resolved.relative_to(config.root).as_posix()
+            unit = absolute.relative_to(config.root).as_posix()
         except ValueError:
             raise CompilerError(f"{path} is outside the project directory {config.root}") from None
-        sources[unit] = resolved.read_text()
+        sources[unit] = absolute.read_text()
     return sources
 
 

@@ -1,0 +1,87 @@
+"""``fedledger chain up|down|status``: the embedded anvil chain, run in the background."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from fedledger.chain.anvil import EmbeddedChain, rpc_answers
+from fedledger.chain.errors import ChainError
+from fedledger.config import ConfigError, ProjectConfig, load_config
+
+network_option = click.option(
+    "--network",
+    default=None,
+    metavar="NAME",
+    help="Network from brownie-config.yaml [default: networks.default or FEDLEDGER_NETWORK].",
+)
+
+
+@contextmanager
+def chain_errors() -> Iterator[None]:
+    """Show chain and configuration failures as one line that says what to do."""
+    try:
+        yield
+    except (ChainError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def project_config() -> ProjectConfig:
+    with chain_errors():
+        return load_config()
+
+
+@click.group()
+def chain() -> None:
+    """Start, stop and inspect the embedded anvil chain.
+
+    The chain keeps running after `fedledger chain up` returns; its pid, URL and log file
+    are recorded under .fedledger/ so that `down` and `status` find it again.
+    """
+
+
+@chain.command()
+@network_option
+def up(network: str | None) -> None:
+    """Start the embedded chain in the background (or report the one already running)."""
+    with chain_errors():
+        embedded = EmbeddedChain(project_config(), network)
+        running = embedded.status()
+        info = running or embedded.up()
+    verb = "already running" if running else "started"
+    click.echo(f"{info.network}: anvil {verb} at {info.rpc_url} (pid {info.pid}, chain id {info.chain_id})")
+    click.echo(f"log: {info.log_path}")
+
+
+@chain.command()
+@network_option
+def down(network: str | None) -> None:
+    """Stop the embedded chain. Its state is gone: deploy again after the next `up`."""
+    with chain_errors():
+        embedded = EmbeddedChain(project_config(), network)
+        stopped = embedded.down()
+    click.echo(f"{embedded.settings.name}: {'stopped' if stopped else 'not running'}")
+
+
+@chain.command()
+@network_option
+def status(network: str | None) -> None:
+    """Say whether the chain runs, and where. Exits with status 1 if it does not."""
+    config = project_config()
+    with chain_errors():
+        settings = config.network(network)
+    if settings.embedded:
+        info = EmbeddedChain(config, settings.name).status()
+        if info is None:
+            click.echo(f"{settings.name}: not running (start it with `fedledger chain up`)")
+            raise SystemExit(1)
+        uptime = time.time() - info.started_at
+        click.echo(f"{info.network}: running at {info.rpc_url} (pid {info.pid}, up {uptime:.0f} s)")
+    elif settings.rpc_url and rpc_answers(settings.rpc_url, timeout=2.0):
+        click.echo(f"{settings.name}: a node answers at {settings.rpc_url}")
+    else:
+        click.echo(f"{settings.name}: no node answers at {settings.rpc_url or '(no URL configured)'}")
+        raise SystemExit(1)

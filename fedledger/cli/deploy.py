@@ -1,0 +1,154 @@
+"""``fedledger deploy``: compile, deploy the contract set, write the deployment file."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import click
+from eth_utils import is_address, to_checksum_address
+from rich.console import Console
+from rich.table import Table
+
+from fedledger.chain.codes import StoragePolicy
+from fedledger.chain.compiler import compile_contracts
+from fedledger.chain.coordinator import RewardRule, RoundRules
+from fedledger.chain.deployment import TOKEN_UNIT, DeployParams, deploy as deploy_contracts, save_deployment
+from fedledger.chain.keys import resolve_account
+from fedledger.chain.ledger import open_client
+from fedledger.cli.chain import chain_errors, network_option, project_config
+
+_POLICIES = {policy.name.lower().replace("_", "-"): policy for policy in StoragePolicy}
+
+
+class TokenAmount(click.ParamType):
+    """A token amount in whole tokens ("10", "0.001"), converted to base units."""
+
+    name = "tokens"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        try:
+            amount = Decimal(str(value)) * TOKEN_UNIT
+        except InvalidOperation:
+            self.fail(f"{value!r} is not a number of tokens", param, ctx)
+        if amount < 0 or amount != amount.to_integral_value():
+            self.fail(f"{value!r} is not a non-negative amount with at most 18 decimals", param, ctx)
+        return int(amount)
+
+
+class Address(click.ParamType):
+    name = "address"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if not isinstance(value, str) or not is_address(value):
+            self.fail(f"{value!r} is not an Ethereum address", param, ctx)
+        return to_checksum_address(value)
+
+
+class ContentHash(click.ParamType):
+    name = "hash"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> bytes:
+        text = str(value).removeprefix("0x")
+        try:
+            digest = bytes.fromhex(text)
+        except ValueError:
+            digest = b""
+        if len(digest) != 32:
+            self.fail(f"{value!r} is not a 32-byte hex content hash", param, ctx)
+        return digest
+
+
+@click.command()
+@network_option
+@click.option("--keystore", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Encrypted key file of the deploying account (password: "
+                   "FEDLEDGER_KEYSTORE_PASSWORD or a prompt).")
+@click.option("--account-index", default=0, show_default=True,
+              help="Dev account to deploy from (embedded chain only).")
+@click.option("--storage-policy", type=click.Choice(list(_POLICIES)), default="audit-all",
+              show_default=True, help="Keep every submission, or delete rejected ones.")
+@click.option("--round-duration", default=600, show_default=True, help="Seconds a round takes submissions.")
+@click.option("--aggregation-timeout", default=600, show_default=True,
+              help="Seconds the oracles have to agree on an aggregate before the round may be skipped.")
+@click.option("--contribution-target", default=0, show_default=True,
+              help="Accepted updates that allow closing a round early (0: only the deadline).")
+@click.option("--reward-base", type=TokenAmount(), default="10", show_default=True,
+              help="Tokens per accepted update.")
+@click.option("--reward-per-score", type=TokenAmount(), default="0.001", show_default=True,
+              help="Extra tokens per point of the update's score.")
+@click.option("--rejection-limit", default=3, show_default=True,
+              help="Rejected updates after which a participant is banned (0: never).")
+@click.option("--open-enrolment/--allowlist", default=False, show_default=True,
+              help="Let any address submit, or only registered participants.")
+@click.option("--oracle", "oracles", type=Address(), multiple=True, help="Register an oracle (repeatable).")
+@click.option("--quorum", type=int, default=None, help="Votes needed, k [default: n // 2 + 1].")
+@click.option("--participant", "participants", type=Address(), multiple=True,
+              help="Register a participant (repeatable).")
+@click.option("--genesis", type=ContentHash(), default=None,
+              help="Content hash of the initial model: opens round 1 at once.")
+@click.option("--token-name", default="FedLedger Reward", show_default=True)
+@click.option("--token-symbol", default="FLR", show_default=True)
+def deploy(
+    network: str | None,
+    keystore: Path | None,
+    account_index: int,
+    storage_policy: str,
+    round_duration: int,
+    aggregation_timeout: int,
+    contribution_target: int,
+    reward_base: int,
+    reward_per_score: int,
+    rejection_limit: int,
+    open_enrolment: bool,
+    oracles: tuple[str, ...],
+    quorum: int | None,
+    participants: tuple[str, ...],
+    genesis: bytes | None,
+    token_name: str,
+    token_symbol: str,
+) -> None:
+    """Compile and deploy the coordinator, reward token and redemption vault.
+
+    The addresses are written to .fedledger/deployments/<network>.json, where every
+    other command finds them. On the embedded chain the dev account 0 deploys and
+    becomes the admin; elsewhere the key comes from --keystore, FEDLEDGER_KEYSTORE or
+    FEDLEDGER_PRIVATE_KEY.
+    """
+    config = project_config()
+    params = DeployParams(
+        storage_policy=_POLICIES[storage_policy],
+        round_rules=RoundRules(round_duration, aggregation_timeout, contribution_target),
+        reward_rule=RewardRule(reward_base, reward_per_score),
+        rejection_limit=rejection_limit,
+        open_enrolment=open_enrolment,
+        token_name=token_name,
+        token_symbol=token_symbol,
+        oracles=oracles,
+        quorum=quorum,
+        participants=participants,
+        genesis_model=genesis,
+    )
+    with chain_errors():
+        settings = config.network(network)
+        account = resolve_account(
+            settings,
+            keystore=keystore,
+            password_prompt=lambda: click.prompt("Keystore password", hide_input=True),
+            dev_index=account_index,
+        )
+        artifacts = compile_contracts(config)
+        client = open_client(config, settings.name, artifacts)
+        deployment = deploy_contracts(client, account, artifacts, params, network=settings.name)
+        path = save_deployment(config, deployment)
+
+    table = Table(title=f"FedLedger on {settings.name} (chain id {deployment.chain_id})")
+    table.add_column("contract")
+    table.add_column("address")
+    table.add_row("FedLedgerCoordinator", deployment.coordinator)
+    table.add_row("RewardToken", deployment.token)
+    table.add_row("RedemptionVault", deployment.vault)
+    console = Console()
+    console.print(table)
+    console.print(f"admin {deployment.admin}, storage policy {deployment.storage_policy.name}")
+    console.print(f"deployment written to {path}")
