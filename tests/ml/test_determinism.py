@@ -1,0 +1,118 @@
+"""Exact evaluation and FedAvg give the same integers and bytes in fresh processes with 1 and
+2 threads, whatever the order of the updates, and without importing Keras or TensorFlow."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from fedledger.config import find_root
+from fedledger.ml import (
+    MNIST_CNN,
+    MNIST_MLP,
+    ExactEvaluator,
+    FederatedSplit,
+    ModelWeights,
+    encode,
+    fedavg,
+)
+
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+)
+UPDATES = [
+    (MNIST_MLP.id, 0),
+    (MNIST_MLP.id, 1),
+    (MNIST_MLP.id, 2),
+    (MNIST_CNN.id, 0),
+    (MNIST_CNN.id, 1),
+]
+
+
+@pytest.fixture(scope="module")
+def probe_inputs(
+    tmp_path_factory: pytest.TempPathFactory,
+    mnist_federation: FederatedSplit,
+    trained_weights: Callable[[str, int], ModelWeights],
+) -> tuple[Path, list[Path]]:
+    folder = tmp_path_factory.mktemp("determinism")
+    validation = mnist_federation.validation[1]
+    np.savez(folder / "validation.npz", images=validation.images, labels=validation.labels)
+    blobs = []
+    for architecture, client in UPDATES:
+        path = folder / f"{architecture.replace('/', '_')}-{client}.bin"
+        path.write_bytes(encode(trained_weights(architecture, client)))
+        blobs.append(path)
+    return folder / "validation.npz", blobs
+
+
+def _probe(threads: int, validation: Path, blobs: list[Path]) -> dict[str, Any]:
+    env = {**os.environ, **{name: str(threads) for name in THREAD_VARIABLES}}
+    completed = subprocess.run(
+        [sys.executable, "-m", "tests.ml.determinism_probe", str(validation), *map(str, blobs)],
+        cwd=find_root(),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout)
+
+
+def test_same_integers_and_bytes_with_one_and_two_threads_in_any_order(
+    probe_inputs: tuple[Path, list[Path]],
+) -> None:
+    validation, blobs = probe_inputs
+    one = _probe(1, validation, blobs)
+    two = _probe(2, validation, blobs)
+    two_reversed = _probe(2, validation, blobs[::-1])
+    for run, threads in ((one, 1), (two, 2), (two_reversed, 2)):
+        assert not run["keras_imported"] and not run["tensorflow_imported"]
+        if run["blas_threads"] is not None:  # numpy's OpenBLAS reports its thread count
+            assert run["blas_threads"] == threads
+    assert one["evaluations"] == two["evaluations"] == two_reversed["evaluations"][::-1]
+    assert one["aggregates"] == two["aggregates"] == two_reversed["aggregates"]
+    assert len(one["evaluations"]) == 5 and sorted(one["aggregates"]) == [
+        MNIST_CNN.id,
+        MNIST_MLP.id,
+    ]
+    assert all(
+        e["saturated"] == 0 and sum(map(sum, e["confusion"])) == 2000 for e in one["evaluations"]
+    )
+
+
+def test_this_process_agrees_with_the_probes(
+    probe_inputs: tuple[Path, list[Path]],
+    mnist_federation: FederatedSplit,
+    trained_weights: Callable[[str, int], ModelWeights],
+) -> None:
+    """This process has TensorFlow loaded and its own thread settings; neither the integers
+    nor the aggregate's bytes change."""
+    validation, blobs = probe_inputs
+    probe = _probe(1, validation, blobs)
+    updates = [trained_weights(architecture, client) for architecture, client in UPDATES]
+    here = [
+        dataclasses.asdict(
+            ExactEvaluator(mnist_federation.validation[1], u.architecture).evaluate(u)
+        )
+        for u in updates
+    ]
+    assert json.loads(json.dumps(here)) == probe["evaluations"]
+    mlp_aggregate = hashlib.sha256(encode(fedavg(updates[:3]))).hexdigest()
+    assert probe["aggregates"][MNIST_MLP.id] == mlp_aggregate
