@@ -13,8 +13,9 @@ import {ZeroAddress} from "./Errors.sol";
 ///
 /// A removed oracle's index is quarantined until the next round opens: the bitmaps of the
 /// round in progress may carry its bit, and a newcomer on the same index would otherwise be
-/// taken for an oracle that has already voted. Rounds only ever look at their own bitmaps,
-/// so from the next round on the index is safe to reuse.
+/// taken for an oracle that has already voted. For the same reason a removed oracle cannot
+/// rejoin (on a fresh index) before the next round: it could vote twice on one update.
+/// Rounds only ever look at their own bitmaps, so from the next round on both are safe.
 abstract contract OracleQuorum is Ownable2Step {
     /// @notice Upper bound on n: the width of the vote and proposal bitmaps.
     uint256 public constant MAX_ORACLES = 64;
@@ -28,9 +29,14 @@ abstract contract OracleQuorum is Ownable2Step {
         uint8 quorum; // k
     }
 
+    /// @dev One slot per address: read by every vote and proposal.
+    struct Membership {
+        uint8 indexPlusOne; // 0: not an oracle
+        uint64 leftInRound; // round in which it was last removed (0: never)
+    }
+
     OracleSet private _set;
-    /// @dev oracle address => index + 1 (0 means "not an oracle").
-    mapping(address oracle => uint8 indexPlusOne) private _indexPlusOne;
+    mapping(address oracle => Membership) private _members;
     /// @dev index => oracle address, for the `oracles()` view and admin bookkeeping.
     address[MAX_ORACLES] private _byIndex;
 
@@ -45,6 +51,8 @@ abstract contract OracleQuorum is Ownable2Step {
     error NotOracle(address account);
     /// @notice The account is already a registered oracle.
     error OracleAlreadyRegistered(address oracle);
+    /// @notice The oracle was removed in this round and may rejoin from the next one.
+    error OracleRejoinTooSoon(address oracle, uint64 round);
     /// @notice The set is full: no free index (MAX_ORACLES reached, or indices quarantined).
     error OracleSetFull(uint256 maxOracles);
     /// @notice k must satisfy 2k > n and k <= n (and k = 0 only while n = 0).
@@ -57,10 +65,15 @@ abstract contract OracleQuorum is Ownable2Step {
     /// @param newQuorum The quorum k for the enlarged set.
     function addOracle(address oracle, uint8 newQuorum) external onlyOwner {
         if (oracle == address(0)) revert ZeroAddress();
-        if (_indexPlusOne[oracle] != 0) revert OracleAlreadyRegistered(oracle);
+        Membership memory membership = _members[oracle];
+        if (membership.indexPlusOne != 0) revert OracleAlreadyRegistered(oracle);
+        uint64 round = _quorumRound();
+        if (membership.leftInRound != 0 && membership.leftInRound == round) {
+            revert OracleRejoinTooSoon(oracle, round);
+        }
         OracleSet memory set = _set;
         uint64 blocked = set.members;
-        if (set.quarantineRound == _quorumRound()) blocked |= set.quarantined;
+        if (set.quarantineRound == round) blocked |= set.quarantined;
         uint8 index = _lowestClearBit(blocked);
         uint8 size = set.size + 1;
         _requireValidQuorum(newQuorum, size);
@@ -68,7 +81,7 @@ abstract contract OracleQuorum is Ownable2Step {
         _set.members = set.members | (uint64(1) << index);
         _set.size = size;
         _set.quorum = newQuorum;
-        _indexPlusOne[oracle] = index + 1;
+        _members[oracle] = Membership({indexPlusOne: index + 1, leftInRound: membership.leftInRound});
         _byIndex[index] = oracle;
         emit OracleAdded(oracle, index, size, newQuorum);
     }
@@ -79,9 +92,7 @@ abstract contract OracleQuorum is Ownable2Step {
     /// @param oracle A registered oracle.
     /// @param newQuorum The quorum k for the reduced set (0 when the set becomes empty).
     function removeOracle(address oracle, uint8 newQuorum) external onlyOwner {
-        uint8 indexPlusOne = _indexPlusOne[oracle];
-        if (indexPlusOne == 0) revert NotOracle(oracle);
-        uint8 index = indexPlusOne - 1;
+        uint8 index = _indexOf(oracle);
         OracleSet memory set = _set;
         uint8 size = set.size - 1;
         _requireValidQuorum(newQuorum, size);
@@ -89,14 +100,16 @@ abstract contract OracleQuorum is Ownable2Step {
         uint64 bit = uint64(1) << index;
         uint64 round = _quorumRound();
         uint64 quarantined = set.quarantineRound == round ? set.quarantined : 0;
+        // Before training starts (round 0) there are no bitmaps to protect.
+        if (round != 0) quarantined |= bit;
         _set = OracleSet({
             members: set.members & ~bit,
-            quarantined: quarantined | bit,
+            quarantined: quarantined,
             quarantineRound: round,
             size: size,
             quorum: newQuorum
         });
-        delete _indexPlusOne[oracle];
+        _members[oracle] = Membership({indexPlusOne: 0, leftInRound: round});
         delete _byIndex[index];
         emit OracleRemoved(oracle, index, size, newQuorum);
     }
@@ -122,7 +135,7 @@ abstract contract OracleQuorum is Ownable2Step {
 
     /// @notice Whether `account` is a registered oracle.
     function isOracle(address account) external view returns (bool) {
-        return _indexPlusOne[account] != 0;
+        return _members[account].indexPlusOne != 0;
     }
 
     /// @notice The bitmap index of a registered oracle; reverts with NotOracle otherwise.
@@ -152,12 +165,12 @@ abstract contract OracleQuorum is Ownable2Step {
 
     /// @dev The bit of `account` if it is an oracle, 0 otherwise (for views).
     function _bitOrZero(address account) internal view returns (uint64) {
-        uint8 indexPlusOne = _indexPlusOne[account];
+        uint8 indexPlusOne = _members[account].indexPlusOne;
         return indexPlusOne == 0 ? 0 : uint64(1) << (indexPlusOne - 1);
     }
 
     function _indexOf(address oracle) private view returns (uint8) {
-        uint8 indexPlusOne = _indexPlusOne[oracle];
+        uint8 indexPlusOne = _members[oracle].indexPlusOne;
         if (indexPlusOne == 0) revert NotOracle(oracle);
         return indexPlusOne - 1;
     }

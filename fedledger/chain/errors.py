@@ -135,6 +135,10 @@ class OracleAlreadyRegistered(ContractRevert):
     """The account is already a registered oracle."""
 
 
+class OracleRejoinTooSoon(ContractRevert):
+    """The oracle was removed in this round; it may be added again once the next round opens."""
+
+
 class OracleSetFull(ContractRevert):
     """No free oracle index: the set is at MAX_ORACLES, or indices vacated in this round
     are quarantined until the next round opens."""
