@@ -22,7 +22,8 @@ from fedledger.storage import (
 )
 from fedledger.storage.base import check_put_size
 
-_READ_CHUNK = 1024 * 1024
+# Large reads let CidBuilder hash a piece's chunks on several cores.
+_READ_CHUNK = 16 * 1024 * 1024
 F = TypeVar("F", bound=Callable[..., Any])
 
 

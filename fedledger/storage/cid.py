@@ -23,6 +23,8 @@ import base64
 import binascii
 import enum
 import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from fedledger.storage.errors import InvalidCid
@@ -31,6 +33,8 @@ from fedledger.storage.errors import InvalidCid
 CHUNK_SIZE = 256 * 1024
 #: Links per dag-pb node of Kubo's balanced layout (``helpers.DefaultLinksPerBlock``).
 MAX_LINKS = 174
+# Below this many chunks (2 MiB) per thread, starting threads costs more than it saves.
+_MIN_CHUNKS_PER_WORKER = 8
 
 DAG_PB = 0x70
 RAW = 0x55
@@ -202,8 +206,10 @@ class CidBuilder:
     'QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o'
     """
 
-    def __init__(self, profile: CidProfile = CidProfile.V0) -> None:
+    def __init__(self, profile: CidProfile = CidProfile.V0, *, workers: int | None = None) -> None:
         self.profile = profile
+        #: Threads hashing the leaves of a large update (default: one per CPU, at most 8).
+        self.workers = workers or min(os.cpu_count() or 1, 8)
         self._leaves: list[_Link] = []
         self._pending = bytearray()
         self._finished = False
@@ -221,10 +227,22 @@ class CidBuilder:
             self._leaves.append(self._leaf(self._pending))
             self._pending = bytearray()
         # Whole chunks are hashed straight from the caller's buffer, without a copy.
-        while len(view) - start >= CHUNK_SIZE:
-            self._leaves.append(self._leaf(view[start : start + CHUNK_SIZE]))
-            start += CHUNK_SIZE
-        self._pending += view[start:]
+        end = start + (len(view) - start) // CHUNK_SIZE * CHUNK_SIZE
+        chunks = [view[offset : offset + CHUNK_SIZE] for offset in range(start, end, CHUNK_SIZE)]
+        self._leaves.extend(self._hash_leaves(chunks))
+        self._pending += view[end:]
+
+    def _hash_leaves(self, chunks: list[memoryview]) -> list[_Link]:
+        # Leaves hash independently and hashlib releases the GIL while it works, so the
+        # chunks of a large update are split into one contiguous run per thread.
+        workers = min(self.workers, len(chunks) // _MIN_CHUNKS_PER_WORKER)
+        if workers < 2:
+            return [self._leaf(chunk) for chunk in chunks]
+        per_worker = -(-len(chunks) // workers)
+        runs = [chunks[first : first + per_worker] for first in range(0, len(chunks), per_worker)]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            hashed = pool.map(lambda run: [self._leaf(chunk) for chunk in run], runs)
+            return [leaf for run in hashed for leaf in run]
 
     def finish(self) -> Cid:
         if self._finished:

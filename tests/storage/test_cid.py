@@ -115,6 +115,15 @@ def test_builder_fed_in_pieces_equals_one_shot(size: int, cuts: list[int], profi
     assert builder.finish() == compute_cid(data, profile)
 
 
+@pytest.mark.parametrize("profile", list(CidProfile), ids=lambda profile: profile.value)
+def test_parallel_leaf_hashing_gives_the_same_cid(profile: CidProfile):
+    data = blob(40 * CHUNK_SIZE + 5, seed=2)  # enough chunks for four threads
+    builders = [CidBuilder(profile, workers=workers) for workers in (1, 4)]
+    for builder in builders:
+        builder.update(data)
+    assert builders[0].finish() == builders[1].finish() == compute_cid(data, profile)
+
+
 def test_builder_refuses_use_after_finish():
     builder = CidBuilder()
     builder.finish()
