@@ -286,7 +286,7 @@ class ChainClient:
             }
             found.extend(self.decode_logs(self.rpc("eth_getLogs", [request])))
             start = end + 1
-        return sorted(found)
+        return sorted(found, key=lambda event: event.position)
 
     # ---- internals ---------------------------------------------------------------------
 

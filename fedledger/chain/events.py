@@ -3,7 +3,8 @@
 Field names are the Solidity parameter names in snake_case; values are Python types
 (checksum address strings, ``bytes`` for hashes, ``int``, the enums of
 :mod:`fedledger.chain.codes`). Every event also says where it came from: the block, the
-log's index in it, the transaction and the emitting contract. Events sort in chain order.
+log's index in it, the transaction and the emitting contract; ``position`` sorts events
+of different types into chain order.
 
 Reading them: :meth:`fedledger.chain.client.ChainClient.get_events` (a block range, with
 filters on indexed parameters) or :class:`fedledger.chain.client.EventStream` (follow the
@@ -12,13 +13,13 @@ chain from a block on, as an oracle does).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 from fedledger.chain.codes import SkipReason
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class ChainEvent:
     """Where an event was emitted. Subclasses add the event's own parameters."""
 
@@ -27,12 +28,17 @@ class ChainEvent:
 
     block_number: int
     log_index: int
-    tx_hash: str = field(compare=False)
-    address: str = field(compare=False)
+    tx_hash: str
+    address: str
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         ChainEvent.registry[cls.__name__] = cls
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """(block, log index): sort events of any types into chain order with this key."""
+        return (self.block_number, self.log_index)
 
 
 # ---- FedLedgerCoordinator: oracles ----------------------------------------------------
@@ -40,24 +46,24 @@ class ChainEvent:
 
 @dataclass(frozen=True)
 class OracleAdded(ChainEvent):
-    oracle: str = field(compare=False)
-    index: int = field(compare=False)
-    size: int = field(compare=False)
-    quorum: int = field(compare=False)
+    oracle: str
+    index: int
+    size: int
+    quorum: int
 
 
 @dataclass(frozen=True)
 class OracleRemoved(ChainEvent):
-    oracle: str = field(compare=False)
-    index: int = field(compare=False)
-    size: int = field(compare=False)
-    quorum: int = field(compare=False)
+    oracle: str
+    index: int
+    size: int
+    quorum: int
 
 
 @dataclass(frozen=True)
 class QuorumChanged(ChainEvent):
-    quorum: int = field(compare=False)
-    size: int = field(compare=False)
+    quorum: int
+    size: int
 
 
 # ---- FedLedgerCoordinator: participants -----------------------------------------------
@@ -65,33 +71,33 @@ class QuorumChanged(ChainEvent):
 
 @dataclass(frozen=True)
 class ParticipantRegistered(ChainEvent):
-    participant: str = field(compare=False)
+    participant: str
 
 
 @dataclass(frozen=True)
 class ParticipantRemoved(ChainEvent):
-    participant: str = field(compare=False)
+    participant: str
 
 
 @dataclass(frozen=True)
 class ParticipantBanned(ChainEvent):
-    participant: str = field(compare=False)
-    strikes: int = field(compare=False)
+    participant: str
+    strikes: int
 
 
 @dataclass(frozen=True)
 class ParticipantPardoned(ChainEvent):
-    participant: str = field(compare=False)
+    participant: str
 
 
 @dataclass(frozen=True)
 class OpenEnrolmentChanged(ChainEvent):
-    open: bool = field(compare=False)
+    open: bool
 
 
 @dataclass(frozen=True)
 class RejectionLimitChanged(ChainEvent):
-    limit: int = field(compare=False)
+    limit: int
 
 
 # ---- FedLedgerCoordinator: rounds -----------------------------------------------------
@@ -99,90 +105,90 @@ class RejectionLimitChanged(ChainEvent):
 
 @dataclass(frozen=True)
 class RoundOpened(ChainEvent):
-    round: int = field(compare=False)
-    global_model: bytes = field(compare=False)
-    deadline: int = field(compare=False)
+    round: int
+    global_model: bytes
+    deadline: int
 
 
 @dataclass(frozen=True)
 class UpdateSubmitted(ChainEvent):
-    round: int = field(compare=False)
-    participant: str = field(compare=False)
-    content_hash: bytes = field(compare=False)
-    num_samples: int = field(compare=False)
+    round: int
+    participant: str
+    content_hash: bytes
+    num_samples: int
 
 
 @dataclass(frozen=True)
 class VoteCast(ChainEvent):
-    round: int = field(compare=False)
-    participant: str = field(compare=False)
-    oracle: str = field(compare=False)
-    accept: bool = field(compare=False)
-    score: int = field(compare=False)
-    reason: int = field(compare=False)
+    round: int
+    participant: str
+    oracle: str
+    accept: bool
+    score: int
+    reason: int
 
 
 @dataclass(frozen=True)
 class UpdateAccepted(ChainEvent):
-    round: int = field(compare=False)
-    participant: str = field(compare=False)
-    score: int = field(compare=False)
-    reward: int = field(compare=False)
+    round: int
+    participant: str
+    score: int
+    reward: int
 
 
 @dataclass(frozen=True)
 class UpdateRejected(ChainEvent):
-    round: int = field(compare=False)
-    participant: str = field(compare=False)
-    score: int = field(compare=False)
-    reason: int = field(compare=False)
+    round: int
+    participant: str
+    score: int
+    reason: int
 
 
 @dataclass(frozen=True)
 class UpdateDisputed(ChainEvent):
-    round: int = field(compare=False)
-    participant: str = field(compare=False)
-    accept_votes: int = field(compare=False)
-    reject_votes: int = field(compare=False)
+    round: int
+    participant: str
+    accept_votes: int
+    reject_votes: int
 
 
 @dataclass(frozen=True)
 class RoundClosed(ChainEvent):
-    round: int = field(compare=False)
-    accepted_updates: int = field(compare=False)
+    round: int
+    accepted_updates: int
 
 
 @dataclass(frozen=True)
 class AggregateProposed(ChainEvent):
-    round: int = field(compare=False)
-    oracle: str = field(compare=False)
-    content_hash: bytes = field(compare=False)
-    votes: int = field(compare=False)
+    round: int
+    oracle: str
+    content_hash: bytes
+    votes: int
 
 
 @dataclass(frozen=True)
 class RoundFinalized(ChainEvent):
-    round: int = field(compare=False)
-    global_model: bytes = field(compare=False)
+    round: int
+    global_model: bytes
 
 
 @dataclass(frozen=True)
 class RoundSkipped(ChainEvent):
-    round: int = field(compare=False)
-    reason: SkipReason = field(compare=False)
+    round: int
+    reason: SkipReason
 
 
 @dataclass(frozen=True)
 class RoundRulesChanged(ChainEvent):
-    duration: int = field(compare=False)
-    aggregation_timeout: int = field(compare=False)
-    contribution_target: int = field(compare=False)
+    duration: int
+    aggregation_timeout: int
+    contribution_target: int
 
 
 @dataclass(frozen=True)
 class RewardRuleChanged(ChainEvent):
-    base: int = field(compare=False)
-    per_score_point: int = field(compare=False)
+    base: int
+    per_score_point: int
 
 
 # ---- ownership (coordinator and vault) ------------------------------------------------
@@ -190,14 +196,14 @@ class RewardRuleChanged(ChainEvent):
 
 @dataclass(frozen=True)
 class OwnershipTransferStarted(ChainEvent):
-    previous_owner: str = field(compare=False)
-    new_owner: str = field(compare=False)
+    previous_owner: str
+    new_owner: str
 
 
 @dataclass(frozen=True)
 class OwnershipTransferred(ChainEvent):
-    previous_owner: str = field(compare=False)
-    new_owner: str = field(compare=False)
+    previous_owner: str
+    new_owner: str
 
 
 # ---- RewardToken (ERC-20) -------------------------------------------------------------
@@ -205,16 +211,16 @@ class OwnershipTransferred(ChainEvent):
 
 @dataclass(frozen=True)
 class Transfer(ChainEvent):
-    from_: str = field(compare=False)
-    to: str = field(compare=False)
-    value: int = field(compare=False)
+    from_: str
+    to: str
+    value: int
 
 
 @dataclass(frozen=True)
 class Approval(ChainEvent):
-    owner: str = field(compare=False)
-    spender: str = field(compare=False)
-    value: int = field(compare=False)
+    owner: str
+    spender: str
+    value: int
 
 
 # ---- RedemptionVault ------------------------------------------------------------------
@@ -222,31 +228,31 @@ class Approval(ChainEvent):
 
 @dataclass(frozen=True)
 class Deposited(ChainEvent):
-    sponsor: str = field(compare=False)
-    amount: int = field(compare=False)
+    sponsor: str
+    amount: int
 
 
 @dataclass(frozen=True)
 class Redeemed(ChainEvent):
-    holder: str = field(compare=False)
-    tokens: int = field(compare=False)
-    payout: int = field(compare=False)
+    holder: str
+    tokens: int
+    payout: int
 
 
 @dataclass(frozen=True)
 class Withdrawn(ChainEvent):
-    holder: str = field(compare=False)
-    amount: int = field(compare=False)
+    holder: str
+    amount: int
 
 
 @dataclass(frozen=True)
 class AccessPriceSet(ChainEvent):
-    resource: bytes = field(compare=False)
-    price: int = field(compare=False)
+    resource: bytes
+    price: int
 
 
 @dataclass(frozen=True)
 class AccessPurchased(ChainEvent):
-    buyer: str = field(compare=False)
-    resource: bytes = field(compare=False)
-    price: int = field(compare=False)
+    buyer: str
+    resource: bytes
+    price: int
