@@ -14,7 +14,7 @@ after activations) and the bias ``f + s``, so ``acc = a @ kernel + bias`` is the
 pre-activation times ``2**(f + s)`` provided ``A * sum_j |kernel[j, k]| + |bias[k]| <=
 2**52`` for every unit ``k``, checked before any product is computed
 (:func:`~fedledger.ml.fixedpoint.check_dot_bound`). In model units this admits any unit
-whose absolute weights sum to about ``2**L1_BITS = 512`` (trained MNIST models: 10 to 100);
+whose absolute weights sum to about ``2**L1_BITS = 512`` (trained MNIST models: 8 to 60);
 larger weights raise :class:`~fedledger.ml.errors.WeightsOutOfRange`, the same on every
 oracle since the check is exact.
 

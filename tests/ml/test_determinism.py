@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -26,14 +25,8 @@ from fedledger.ml import (
     encode,
     fedavg,
 )
+from tests.fixtures.ml import thread_environment
 
-THREAD_VARIABLES = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "TF_NUM_INTRAOP_THREADS",
-    "TF_NUM_INTEROP_THREADS",
-)
 UPDATES = [
     (MNIST_MLP.id, 0),
     (MNIST_MLP.id, 1),
@@ -61,11 +54,10 @@ def probe_inputs(
 
 
 def _probe(threads: int, validation: Path, blobs: list[Path]) -> dict[str, Any]:
-    env = {**os.environ, **{name: str(threads) for name in THREAD_VARIABLES}}
     completed = subprocess.run(
         [sys.executable, "-m", "tests.ml.determinism_probe", str(validation), *map(str, blobs)],
         cwd=find_root(),
-        env=env,
+        env=thread_environment(threads),
         capture_output=True,
         text=True,
         check=False,
