@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fedledger.ml import (
     MNIST_CNN,
     MNIST_MLP,
+    Dataset,
     ExactEvaluator,
     ModelWeights,
     decode,
@@ -88,7 +90,7 @@ def child_exact(folder: Path, repeat: int) -> None:
     for architecture in ARCHITECTURES:
         weights = decode((folder / f"{architecture.replace('/', '_')}.bin").read_bytes())
         evaluator = ExactEvaluator(validation, architecture)
-        seconds = timings(lambda e=evaluator, w=weights: e.evaluate(w), repeat)
+        seconds = timings(partial(evaluator.evaluate, weights), repeat)
         report[architecture] = {
             "ms": summary(seconds),
             "correct": evaluator.evaluate(weights).correct,
@@ -123,15 +125,17 @@ def run_child(folder: Path, threads: int, repeat: int) -> dict[str, Any]:
 # --- the parent -------------------------------------------------------------------------
 
 
-def measure_training(client, repeat: int) -> tuple[dict[str, Any], dict[str, ModelWeights]]:
+def measure_training(
+    client: Dataset, repeat: int
+) -> tuple[dict[str, Any], dict[str, ModelWeights]]:
     from fedledger.ml.training import TrainingConfig, train_local
 
     results: dict[str, Any] = {}
     trained: dict[str, ModelWeights] = {}
     for architecture in ARCHITECTURES:
         start = initial_weights(architecture, 0)
-        one = timings(lambda s=start: train_local(s, client, TrainingConfig(epochs=1)), repeat)
-        three = timings(lambda s=start: train_local(s, client, TrainingConfig(epochs=3)), repeat)
+        one = timings(partial(train_local, start, client, TrainingConfig(epochs=1)), repeat)
+        three = timings(partial(train_local, start, client, TrainingConfig(epochs=3)), repeat)
         further = (statistics.median(three) - statistics.median(one)) / 2
         results[architecture] = {
             "first_epoch_s": statistics.median(one),
@@ -142,21 +146,29 @@ def measure_training(client, repeat: int) -> tuple[dict[str, Any], dict[str, Mod
     return results, trained
 
 
-def measure_float(validation, trained: dict[str, ModelWeights], repeat: int) -> dict[str, Any]:
+def measure_float(
+    validation: Dataset, trained: dict[str, ModelWeights], repeat: int
+) -> dict[str, Any]:
     from fedledger.ml.keras_models import FloatPredictor
 
     results = {}
     for architecture, weights in trained.items():
         predictor = FloatPredictor(architecture)
         inputs = predictor.inputs(validation)
-        seconds = timings(
-            lambda p=predictor, w=weights, x=inputs: p.logits(w, x).argmax(axis=1), repeat
-        )
+        seconds = timings(partial(_float_predictions, predictor, weights, inputs), repeat)
         results[architecture] = {"ms": summary(seconds)}
     return results
 
 
-def measure_aggregation(base: ModelWeights, counts: tuple[int, ...], repeat: int) -> dict:
+def _float_predictions(predictor: Any, weights: ModelWeights, inputs: np.ndarray) -> np.ndarray:
+    return predictor.logits(weights, inputs).argmax(axis=1)
+
+
+def _aggregate_and_hash(updates: list[ModelWeights]) -> str:
+    return sha256(encode(fedavg(updates)))
+
+
+def measure_aggregation(base: ModelWeights, counts: tuple[int, ...], repeat: int) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     results = {}
     for count in counts:
@@ -167,7 +179,7 @@ def measure_aggregation(base: ModelWeights, counts: tuple[int, ...], repeat: int
             )
             for _ in range(count)
         ]
-        seconds = timings(lambda u=updates: sha256(encode(fedavg(u))), repeat)
+        seconds = timings(partial(_aggregate_and_hash, updates), repeat)
         results[str(count)] = {"s": statistics.median(seconds), "min_s": min(seconds)}
     return results
 
@@ -178,10 +190,15 @@ def measure_codec(trained: dict[str, ModelWeights], repeat: int) -> dict[str, An
         blob = encode(weights)
         results[architecture] = {
             "bytes": len(blob),
-            "encode_ms": summary(timings(lambda w=weights: encode(w), repeat)),
-            "decode_ms": summary(timings(lambda b=blob: decode(b), repeat)),
+            "encode_ms": summary(timings(partial(encode, weights), repeat)),
+            "decode_ms": summary(timings(partial(decode, blob), repeat)),
         }
     return results
+
+
+def _median_and_min(by_architecture: dict[str, Any], architecture: str) -> str:
+    ms = by_architecture[architecture]["ms"]
+    return f"{ms['median']:.2f} ({ms['min']:.2f})"
 
 
 def print_report(console: Console, report: dict[str, Any]) -> None:
@@ -202,13 +219,11 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
     for threads in ("1", "2"):
         row(
             f"exact evaluation, 2,000 images, {threads} thread(s) (ms)",
-            lambda a, t=threads: (
-                f"{exact[t][a]['ms']['median']:.2f} ({exact[t][a]['ms']['min']:.2f})"
-            ),
+            partial(_median_and_min, exact[threads]),
         )
     row(
         "float Keras evaluation, 2,000 images (ms)",
-        lambda a: f"{floats[a]['ms']['median']:.2f} ({floats[a]['ms']['min']:.2f})",
+        partial(_median_and_min, floats),
     )
     row("exact / float (2 threads)", lambda a: f"{report['ratio'][a]:.2f}x")
     row(

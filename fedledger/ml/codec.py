@@ -132,11 +132,11 @@ def decode(blob: bytes | bytearray | memoryview, *, max_bytes: int | None = None
 
     arrays = []
     for index, (shape, dtype) in enumerate(zip(expected, dtypes, strict=True)):
-        count = int(np.prod(shape))
+        size = int(np.prod(shape))
         # astype copies into an aligned native-endian array (the payload may sit at an odd offset)
-        raw = np.frombuffer(data, dtype=dtype, count=count, offset=reader.offset)
+        raw = np.frombuffer(data, dtype=dtype, count=size, offset=reader.offset)
         array = raw.astype(np.float32).reshape(shape)
-        reader.offset += count * dtype.itemsize
+        reader.offset += size * dtype.itemsize
         _require_finite(array, index)
         array.flags.writeable = False
         arrays.append(array)

@@ -45,7 +45,7 @@ from fedledger.ml.architectures import (
 )
 from fedledger.ml.datasets import Dataset
 from fedledger.ml.errors import ShapeMismatch
-from fedledger.ml.fixedpoint import EXACT_BOUND, check_dot_bound, to_fixed
+from fedledger.ml.fixedpoint import EXACT_BITS, EXACT_BOUND, check_dot_bound, to_fixed
 from fedledger.ml.weights import ModelWeights
 
 ACTIVATION_FRAC_BITS = 17
@@ -115,7 +115,6 @@ class FixedLayer:
 
     kernel: np.ndarray
     bias: np.ndarray
-    layer: Layer
     input_frac_bits: int
     weight_frac_bits: int
 
@@ -135,7 +134,7 @@ def quantize(weights: ModelWeights) -> tuple[FixedLayer, ...]:
     input_max, input_frac = PIXEL_MAX, INPUT_FRAC_BITS
     for index, layer in enumerate(spec.layers):
         kernel, bias = weights.arrays[2 * index], weights.arrays[2 * index + 1]
-        weight_frac = 52 - input_max.bit_length() - L1_BITS
+        weight_frac = EXACT_BITS - input_max.bit_length() - L1_BITS
         name = f"layer {index} ({type(layer).__name__})"
         fixed_kernel = to_fixed(
             kernel.reshape(-1, kernel.shape[-1]),
@@ -149,7 +148,7 @@ def quantize(weights: ModelWeights) -> tuple[FixedLayer, ...]:
         bias_bound = min(EXACT_BOUND, 2 ** (L1_BITS + bias_frac))
         fixed_bias = to_fixed(bias, bias_frac, bias_bound, f"{name} bias")
         check_dot_bound(fixed_kernel, fixed_bias, input_max, name)
-        layers.append(FixedLayer(fixed_kernel, fixed_bias, layer, input_frac, weight_frac))
+        layers.append(FixedLayer(fixed_kernel, fixed_bias, input_frac, weight_frac))
         input_max, input_frac = ACTIVATION_MAX, ACTIVATION_FRAC_BITS
     return tuple(layers)
 

@@ -31,7 +31,8 @@ import numpy as np
 from fedledger.ml.errors import WeightsOutOfRange
 
 #: Every value, product and partial sum of the exact arithmetic stays within this bound.
-EXACT_BOUND = 2**52
+EXACT_BITS = 52
+EXACT_BOUND = 2**EXACT_BITS
 
 
 def to_fixed(values: np.ndarray, frac_bits: int, max_abs: int, what: str) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from fedledger.ml import MNIST_CNN, MNIST_MLP, Dataset, ExactEvaluator, FederatedSplit, training
@@ -49,4 +50,4 @@ def test_bad_settings_are_refused(client_data: Dataset) -> None:
     with pytest.raises(ValueError, match="momentum"):
         training.TrainingConfig(momentum=1.0)
     with pytest.raises(ValueError, match="empty"):
-        training.train_local(initial_weights(MNIST_MLP.id, 0), client_data.subset([]))
+        training.train_local(initial_weights(MNIST_MLP.id, 0), client_data.subset(np.arange(0)))
