@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fedledger.config import CONFIG_FILE, ProjectConfig, find_root, load_config
-from fedledger.storage import IpfsStore, LocalStore
+from fedledger.storage import CidProfile, IpfsStore, LocalStore
 from tests.fixtures.ipfs import JsIpfsDaemon
 from tests.storage.support import SHORT_TIMEOUT
 
@@ -35,7 +35,20 @@ def local_store(project: ProjectConfig) -> Iterator[LocalStore]:
 
 @pytest.fixture
 def ipfs_store(ipfs_daemon: JsIpfsDaemon) -> Iterator[IpfsStore]:
+    """An IpfsStore on the session's daemon, putting with the default (CIDv0) profile."""
     with IpfsStore(
         ipfs_daemon.api_url, max_blob_bytes=64 * 1024 * 1024, timeout_seconds=SHORT_TIMEOUT
+    ) as store:
+        yield store
+
+
+@pytest.fixture
+def ipfs_raw_leaves_store(ipfs_daemon: JsIpfsDaemon) -> Iterator[IpfsStore]:
+    """The same, putting with the CIDv1 raw-leaves profile."""
+    with IpfsStore(
+        ipfs_daemon.api_url,
+        max_blob_bytes=64 * 1024 * 1024,
+        timeout_seconds=SHORT_TIMEOUT,
+        profile=CidProfile.V1_RAW_LEAVES,
     ) as store:
         yield store

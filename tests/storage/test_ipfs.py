@@ -54,18 +54,12 @@ def test_round_trip_returns_the_cidv0_and_the_bytes(ipfs_store: IpfsStore, size:
 
 
 @pytest.mark.parametrize("size", [1_000, CHUNK_SIZE + 1])
-def test_raw_leaves_profile_round_trip(ipfs_daemon: JsIpfsDaemon, size: int):
+def test_raw_leaves_profile_round_trip(ipfs_raw_leaves_store: IpfsStore, size: int):
     data = blob(size, seed=3)
-    with IpfsStore(
-        ipfs_daemon.api_url,
-        max_blob_bytes=1 << 24,
-        timeout_seconds=SHORT_TIMEOUT,
-        profile=CidProfile.V1_RAW_LEAVES,
-    ) as store:
-        cid = store.put(data)
-        assert cid == str(compute_cid(data, CidProfile.V1_RAW_LEAVES))
-        assert cid.startswith("bafk" if size <= CHUNK_SIZE else "bafy")
-        assert store.get(cid) == data
+    cid = ipfs_raw_leaves_store.put(data)
+    assert cid == str(compute_cid(data, CidProfile.V1_RAW_LEAVES))
+    assert cid.startswith("bafk" if size <= CHUNK_SIZE else "bafy")
+    assert ipfs_raw_leaves_store.get(cid) == data
 
 
 def test_put_pins(ipfs_store: IpfsStore):
@@ -137,26 +131,21 @@ def test_put_over_the_cap_is_refused(ipfs_daemon: JsIpfsDaemon):
         store.put(blob(101))
 
 
-def test_tampered_block_in_the_daemon_is_detected(ipfs_daemon: JsIpfsDaemon):
+def test_tampered_block_in_the_daemon_is_detected(
+    ipfs_daemon: JsIpfsDaemon, ipfs_raw_leaves_store: IpfsStore
+):
     # The daemon serves whatever its blockstore holds; only our check stands between a
     # damaged block and the caller. js-ipfs files each block under the base32 of its
     # multihash, so flip a byte in the blob's (raw) block on disk.
-    data = blob(1_500, seed=8)
-    with IpfsStore(
-        ipfs_daemon.api_url,
-        max_blob_bytes=1 << 20,
-        timeout_seconds=SHORT_TIMEOUT,
-        profile=CidProfile.V1_RAW_LEAVES,
-    ) as store:
-        cid = store.put(data)
-        key = base64.b32encode(Cid.parse(cid).multihash).decode().rstrip("=")
-        (block,) = (ipfs_daemon.repo / "blocks").rglob(f"{key}.data")
-        damaged = bytearray(block.read_bytes())
-        damaged[100] ^= 0x01
-        block.write_bytes(bytes(damaged))
-        with pytest.raises(BlobCorrupted, match="hash mismatch") as error:
-            store.get(cid)
-        assert error.value.cid == cid
+    cid = ipfs_raw_leaves_store.put(blob(1_500, seed=8))
+    key = base64.b32encode(Cid.parse(cid).multihash).decode().rstrip("=")
+    (block,) = (ipfs_daemon.repo / "blocks").rglob(f"{key}.data")
+    damaged = bytearray(block.read_bytes())
+    damaged[100] ^= 0x01
+    block.write_bytes(bytes(damaged))
+    with pytest.raises(BlobCorrupted, match="hash mismatch") as error:
+        ipfs_raw_leaves_store.get(cid)
+    assert error.value.cid == cid
 
 
 def test_daemon_down_is_a_clear_error():
