@@ -30,6 +30,7 @@ from fedledger.storage.cid import CHUNK_SIZE, Cid, CidProfile, compute_cid
 from fedledger.storage.errors import (
     BlobCorrupted,
     BlobNotFound,
+    InvalidCid,
     StorageError,
     StoreUnavailable,
 )
@@ -93,7 +94,12 @@ class IpfsStore:
         answer = self._call(
             "add", params, files={"file": ("blob", data, "application/octet-stream")}
         )
-        returned = Cid.parse(str(answer.get("Hash", "")))
+        try:
+            returned = Cid.parse(str(answer.get("Hash", "")))
+        except InvalidCid:
+            raise StorageError(
+                f"the IPFS daemon at {self.api_url} answered add with {answer!r}, not a CID"
+            ) from None
         if not returned.same_dag(expected):
             raise StorageError(
                 f"the IPFS daemon at {self.api_url} named the blob {returned}, but ipfs add "
@@ -113,7 +119,11 @@ class IpfsStore:
             raise BlobCorrupted(
                 f"{cid} names a UnixFS {stat.get('Type')}, not a file blob", cid=cid
             )
-        size = int(stat["Size"])
+        size = stat.get("Size")
+        if not isinstance(size, int):
+            raise StorageError(
+                f"the IPFS daemon at {self.api_url} answered files/stat with {stat!r}"
+            )
         if size > limit:
             raise too_large(parsed, limit, size)
 
