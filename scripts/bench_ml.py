@@ -9,8 +9,9 @@ processes that never import TensorFlow, as on an oracle node, once with 1 and on
 2 BLAS threads; the same processes report whether their exact logits, and numpy's float32
 logits, came out bit-identical. Then FedAvg of 10 and 100 updates (including encoding
 and sha256 of the result) and the codec. Medians of --repeat runs (evaluation and codec
-use 10x as many). Targets (docs/ml.md): exact MLP evaluation <= 20 ms and <= 3x the
-float path; FedAvg of 100 MLP updates <= 1 s.
+use 10x as many). Targets (docs/ml.md), checked with the faster of the two thread
+settings: exact MLP evaluation <= 20 ms and <= 3x the float path; FedAvg of 100 MLP
+updates <= 1 s.
 """
 
 from __future__ import annotations
@@ -128,21 +129,33 @@ def run_child(folder: Path, threads: int, repeat: int) -> dict[str, Any]:
 def measure_training(
     client: Dataset, repeat: int
 ) -> tuple[dict[str, Any], dict[str, ModelWeights]]:
-    from fedledger.ml.training import TrainingConfig, train_local
+    """Per-epoch times of 3-epoch runs, read from the progress callback; the first epoch
+    includes building and compiling the model and tracing the training step."""
+    from fedledger.ml.training import TrainingConfig, TrainingProgress, train_local
 
     results: dict[str, Any] = {}
     trained: dict[str, ModelWeights] = {}
     for architecture in ARCHITECTURES:
         start = initial_weights(architecture, 0)
-        one = timings(partial(train_local, start, client, TrainingConfig(epochs=1)), repeat)
-        three = timings(partial(train_local, start, client, TrainingConfig(epochs=3)), repeat)
-        further = (statistics.median(three) - statistics.median(one)) / 2
+        first, further = [], []
+        for _ in range(repeat):
+            marks = [time.perf_counter()]
+
+            def mark_epoch_end(progress: TrainingProgress, marks: list[float] = marks) -> None:
+                if progress.batch == progress.batches:
+                    marks.append(time.perf_counter())
+
+            trained[architecture] = train_local(
+                start, client, TrainingConfig(epochs=3), mark_epoch_end
+            )
+            durations = np.diff(marks).tolist()
+            first.append(durations[0])
+            further.extend(durations[1:])
         results[architecture] = {
-            "first_epoch_s": statistics.median(one),
-            "further_epoch_s": further,
+            "first_epoch_s": statistics.median(first),
+            "further_epoch_s": statistics.median(further),
             "images": len(client),
         }
-        trained[architecture] = train_local(start, client, TrainingConfig(epochs=3))
     return results, trained
 
 
@@ -225,11 +238,10 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
         "float Keras evaluation, 2,000 images (ms)",
         partial(_median_and_min, floats),
     )
-    row("exact / float (2 threads)", lambda a: f"{report['ratio'][a]:.2f}x")
-    row(
-        "exact updates per second (2 threads)",
-        lambda a: f"{1e3 / exact['2'][a]['ms']['median']:.0f}",
-    )
+    best = report["exact_best"]
+    row("exact, best thread setting (ms)", lambda a: f"{best[a]['ms']:.2f} ({best[a]['threads']}t)")
+    row("exact (best) / float", lambda a: f"{report['ratio'][a]:.2f}x")
+    row("exact updates per second (best)", lambda a: f"{1e3 / best[a]['ms']:.0f}")
     row("correct of 2,000 (exact)", lambda a: str(exact["2"][a]["correct"]))
     codec = report["codec"]
     row("blob size (bytes)", lambda a: f"{codec[a]['bytes']:,}")
@@ -286,7 +298,16 @@ def main() -> None:
     }
     codec = measure_codec(trained, 10 * args.repeat)
 
-    ratio = {a: exact["2"][a]["ms"]["median"] / floats[a]["ms"]["median"] for a in ARCHITECTURES}
+    # An oracle runs with the thread setting that is fastest on its machine: two BLAS threads
+    # win on an idle machine, one wins when other work keeps the second core busy.
+    best = {
+        a: min(
+            ({"threads": int(t), "ms": exact[t][a]["ms"]["median"]} for t in exact),
+            key=lambda choice: choice["ms"],
+        )
+        for a in ARCHITECTURES
+    }
+    ratio = {a: best[a]["ms"] / floats[a]["ms"]["median"] for a in ARCHITECTURES}
     mlp = MNIST_MLP.id
     report: dict[str, Any] = {
         "benchmark": "ml",
@@ -301,6 +322,7 @@ def main() -> None:
         "training": training,
         "exact": exact,
         "float_keras": floats,
+        "exact_best": best,
         "ratio": ratio,
         "aggregation": aggregation,
         "codec": codec,
@@ -318,10 +340,7 @@ def main() -> None:
         },
     }
     report["checks"] = {
-        f"exact MLP evaluation <= {EXACT_TARGET_MS:g} ms (2 threads)": exact["2"][mlp]["ms"][
-            "median"
-        ]
-        <= EXACT_TARGET_MS,
+        f"exact MLP evaluation <= {EXACT_TARGET_MS:g} ms": best[mlp]["ms"] <= EXACT_TARGET_MS,
         f"exact / float <= {RATIO_TARGET:g}x (MLP)": ratio[mlp] <= RATIO_TARGET,
         f"FedAvg of 100 MLP updates <= {AGGREGATION_TARGET_S:g} s": aggregation[mlp]["100"]["s"]
         <= AGGREGATION_TARGET_S,

@@ -18,14 +18,15 @@ Every integer is little-endian; there is no padding and no optional field, so a 
 
 The architecture id fixes the count and shapes of the arrays; the header repeats them so
 a blob is self-describing and a decoder can refuse a wrong shape before reading values.
-:func:`decode` checks, in this order, and raises the first failure (all are
+:func:`decode` reads the header field by field and raises the first failure (all are
 :class:`~fedledger.ml.errors.CodecError`): size cap (:class:`OversizedBlob`), magic
-(:class:`BadMagic`), header length (:class:`TruncatedBlob`), version
-(:class:`UnsupportedVersion`), header fields (:class:`MalformedHeader`), architecture
-(:class:`UnknownArchitecture`), array count and shapes (:class:`ShapeMismatch`), dtype
-codes (:class:`UnsupportedDType`), payload length (:class:`TruncatedBlob`,
-:class:`TrailingBytes`), values (:class:`NonFiniteWeights`). ``docs/ml.md`` has a
-worked example.
+(:class:`BadMagic`), version (:class:`UnsupportedVersion`), id length and characters
+(:class:`MalformedHeader`), architecture (:class:`UnknownArchitecture`), array count
+(:class:`ShapeMismatch`), then per array its dtype code (:class:`UnsupportedDType`),
+rank (:class:`MalformedHeader`) and shape (:class:`ShapeMismatch`), then the payload
+length (:class:`TruncatedBlob`, :class:`TrailingBytes`) and the values
+(:class:`NonFiniteWeights`). A blob that ends inside a header field raises
+:class:`TruncatedBlob` at that field. ``docs/ml.md`` has a worked example.
 """
 
 from __future__ import annotations
