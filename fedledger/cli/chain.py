@@ -73,15 +73,14 @@ def status(network: str | None) -> None:
     config = project_config()
     with chain_errors():
         settings = config.network(network)
-    if settings.embedded:
-        info = EmbeddedChain(config, settings.name).status()
-        if info is None:
-            click.echo(f"{settings.name}: not running (start it with `fedledger chain up`)")
-            raise SystemExit(1)
+    info = EmbeddedChain(config, settings.name).status() if settings.embedded else None
+    if info is not None:
         uptime = time.time() - info.started_at
         click.echo(f"{info.network}: running at {info.rpc_url} (pid {info.pid}, up {uptime:.0f} s)")
     elif settings.rpc_url and rpc_answers(settings.rpc_url, timeout=2.0):
-        click.echo(f"{settings.name}: a node answers at {settings.rpc_url}")
+        started_elsewhere = " (not started by `fedledger chain up`)" if settings.embedded else ""
+        click.echo(f"{settings.name}: a node answers at {settings.rpc_url}{started_elsewhere}")
     else:
-        click.echo(f"{settings.name}: no node answers at {settings.rpc_url or '(no URL configured)'}")
+        hint = " (start it with `fedledger chain up`)" if settings.embedded else ""
+        click.echo(f"{settings.name}: no node answers at {settings.rpc_url or '(no URL configured)'}{hint}")
         raise SystemExit(1)

@@ -1,0 +1,228 @@
+"""Deployment, the deployment file, FedLedger.connect, and the `fedledger chain` and
+`fedledger deploy` commands, in a throw-away project whose chain is the test anvil."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from fedledger.chain import (
+    ArtifactSet,
+    ChainClient,
+    DeployParams,
+    FedLedger,
+    RoundState,
+    StoragePolicy,
+    deploy,
+    dev_account,
+    load_deployment,
+    save_deployment,
+)
+from fedledger.chain.anvil import free_port
+from fedledger.chain.deployment import Deployment, deployment_path
+from fedledger.chain.errors import DeploymentError
+from fedledger.chain.keys import PRIVATE_KEY_ENV
+from fedledger.cli import main
+from fedledger.config import CONFIG_FILE, ProjectConfig, load_config
+from tests.fixtures.chain import TOKEN, content_hash
+
+
+@pytest.fixture
+def fresh_project(chain_project: ProjectConfig, chain_snapshot: object) -> Iterator[ProjectConfig]:
+    """The test project, without a deployment file left over from another test."""
+    deployment_path(chain_project).unlink(missing_ok=True)
+    yield chain_project
+    deployment_path(chain_project).unlink(missing_ok=True)
+
+
+def deploy_into(config: ProjectConfig, client: ChainClient, artifacts: ArtifactSet, **options: object) -> Deployment:
+    deployment = deploy(client, dev_account(0), artifacts, DeployParams(**options), network="anvil")  # type: ignore[arg-type]
+    save_deployment(config, deployment)
+    return deployment
+
+
+def test_the_deployment_file_round_trips(
+    fresh_project: ProjectConfig, chain_client: ChainClient, chain_artifacts: ArtifactSet
+) -> None:
+    deployment = deploy_into(fresh_project, chain_client, chain_artifacts, storage_policy=StoragePolicy.ACCEPTED_ONLY)
+    assert deployment_path(fresh_project) == fresh_project.state_dir / "deployments" / "anvil.json"
+    assert load_deployment(fresh_project) == deployment
+    assert deployment.admin == deployment.deployer == dev_account(0).address
+    assert deployment.artifacts_key == chain_artifacts.key
+
+
+def test_connect_finds_the_deployment_and_acts_as_an_account(
+    fresh_project: ProjectConfig, chain_client: ChainClient, chain_artifacts: ArtifactSet
+) -> None:
+    oracle = dev_account(1)
+    deployment = deploy_into(
+        fresh_project, chain_client, chain_artifacts, oracles=(oracle.address,), genesis_model=content_hash("g")
+    )
+    reader = FedLedger.connect(fresh_project)
+    assert reader.account is None
+    assert reader.addresses == (deployment.coordinator, deployment.token, deployment.vault)
+    assert reader.coordinator.latest_model().content_hash == content_hash("g")
+    assert reader.coordinator.storage_policy() is StoragePolicy.AUDIT_ALL
+    as_oracle = FedLedger.connect(fresh_project, account=oracle)
+    assert as_oracle.coordinator.is_oracle(as_oracle.account.address)  # type: ignore[union-attr]
+    with pytest.raises(DeploymentError, match="read-only"):
+        reader.redeem(1)
+
+
+def test_a_missing_or_broken_deployment_file_says_to_deploy(fresh_project: ProjectConfig) -> None:
+    with pytest.raises(DeploymentError, match="run `fedledger deploy` first"):
+        load_deployment(fresh_project)
+    path = deployment_path(fresh_project)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{}")
+    with pytest.raises(DeploymentError, match="not a valid deployment file"):
+        load_deployment(fresh_project)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"chain_id": 1}, "chain id"),
+        ({"genesis_hash": "0x" + "11" * 32}, "restarted"),
+        ({"coordinator": "0x" + "22" * 20}, "no contract at"),
+        ({"artifacts_key": "0" * 24}, "other contract sources"),
+    ],
+)
+def test_connect_refuses_a_deployment_that_does_not_match_the_chain(
+    fresh_project: ProjectConfig,
+    chain_client: ChainClient,
+    chain_artifacts: ArtifactSet,
+    change: dict[str, object],
+    message: str,
+) -> None:
+    deployment = deploy_into(fresh_project, chain_client, chain_artifacts)
+    save_deployment(fresh_project, dataclasses.replace(deployment, **change))  # type: ignore[arg-type]
+    with pytest.raises(DeploymentError, match=message):
+        FedLedger.connect(fresh_project)
+
+
+def test_configuring_at_deployment_needs_the_deployer_as_admin(
+    chain_client: ChainClient, chain_artifacts: ArtifactSet, chain_snapshot: object
+) -> None:
+    params = DeployParams(admin=dev_account(2).address, oracles=(dev_account(1).address,))
+    with pytest.raises(DeploymentError, match="deploying account to be the admin"):
+        deploy(chain_client, dev_account(0), chain_artifacts, params)
+    handed_over = deploy(chain_client, dev_account(0), chain_artifacts, DeployParams(admin=dev_account(2).address))
+    assert handed_over.admin == dev_account(2).address
+
+
+def test_oracles_are_added_with_a_valid_quorum_at_every_step(
+    chain_client: ChainClient, chain_artifacts: ArtifactSet, chain_snapshot: object
+) -> None:
+    oracles = tuple(dev_account(i).address for i in range(1, 6))
+    for quorum, expected in ((None, 3), (4, 4), (5, 5)):
+        deployment = deploy(chain_client, dev_account(0), chain_artifacts, DeployParams(oracles=oracles, quorum=quorum))
+        ledger = FedLedger(chain_client, deployment)
+        assert (ledger.coordinator.oracle_count(), ledger.coordinator.quorum()) == (5, expected)
+        assert ledger.coordinator.oracles() == list(oracles)
+
+
+# ---- the commands -------------------------------------------------------------------
+
+
+def run(config: ProjectConfig, *args: str, **env: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), env={"FEDLEDGER_ROOT": str(config.root), **env})
+    return result.exit_code, result.output
+
+
+def test_fedledger_deploy_configures_everything_it_is_told(fresh_project: ProjectConfig) -> None:
+    oracles = [dev_account(i).address for i in (1, 2, 3)]
+    code, output = run(
+        fresh_project, "deploy",
+        *[arg for oracle in oracles for arg in ("--oracle", oracle)],
+        "--quorum", "3", "--participant", dev_account(9).address,
+        "--genesis", "0x" + content_hash("g").hex(), "--storage-policy", "accepted-only",
+        "--round-duration", "120", "--aggregation-timeout", "60", "--contribution-target", "4",
+        "--reward-base", "2", "--reward-per-score", "0.5", "--rejection-limit", "5", "--open-enrolment",
+        "--token-name", "Test Reward", "--token-symbol", "TST",
+    )  # fmt: skip
+    assert code == 0, output
+    assert "FedLedgerCoordinator" in output and "deployment written to" in output
+    ledger = FedLedger.connect(fresh_project)
+    coordinator = ledger.coordinator
+    assert coordinator.oracles() == oracles and coordinator.quorum() == 3
+    assert coordinator.get_participant(dev_account(9).address).registered
+    assert coordinator.storage_policy() is StoragePolicy.ACCEPTED_ONLY
+    rules = coordinator.round_rules()
+    assert (rules.duration, rules.aggregation_timeout, rules.contribution_target) == (120, 60, 4)
+    assert coordinator.reward_rule().base == 2 * TOKEN and coordinator.reward_rule().per_score_point == TOKEN // 2
+    assert (coordinator.rejection_limit(), coordinator.open_enrolment()) == (5, True)
+    assert (ledger.token.name(), ledger.token.symbol()) == ("Test Reward", "TST")
+    model = coordinator.latest_model()
+    assert (model.round, model.state, model.content_hash) == (1, RoundState.OPEN, content_hash("g"))
+
+
+def test_fedledger_deploy_works_against_any_rpc_url_with_a_key_from_the_environment(
+    fresh_project: ProjectConfig, chain_anvil: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = chain_anvil.rpc_url  # type: ignore[attr-defined]
+    code, output = run(fresh_project, "deploy", "--network", "external", FEDLEDGER_RPC_URL=url)
+    assert code == 1 and "needs a signing key" in output and PRIVATE_KEY_ENV in output
+    key = "0x" + dev_account(5).key.hex().removeprefix("0x")
+    code, output = run(
+        fresh_project, "deploy", "--network", "external", FEDLEDGER_RPC_URL=url, **{PRIVATE_KEY_ENV: key}
+    )
+    assert code == 0, output
+    deployment = load_deployment(fresh_project, "external")
+    assert deployment.deployer == dev_account(5).address
+    monkeypatch.setenv("FEDLEDGER_RPC_URL", url)
+    ledger = FedLedger.connect(load_config(fresh_project.root), "external")  # with PoA middleware
+    assert ledger.coordinator.owner() == dev_account(5).address
+    deployment_path(fresh_project, "external").unlink()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "complaint"),
+    [
+        ("--genesis", "0x1234", "32-byte hex"),
+        ("--reward-base", "-1", "non-negative"),
+        ("--oracle", "not-an-address", "not an Ethereum address"),
+    ],
+)
+def test_fedledger_deploy_rejects_bad_options(
+    fresh_project: ProjectConfig, option: str, value: str, complaint: str
+) -> None:
+    code, output = run(fresh_project, "deploy", option, value)
+    assert code == 2 and complaint in output
+
+
+def test_chain_status_reports_a_node_it_did_not_start(fresh_project: ProjectConfig) -> None:
+    code, output = run(fresh_project, "chain", "status")
+    assert code == 0 and "not started by `fedledger chain up`" in output
+    code, output = run(fresh_project, "chain", "up")
+    assert code == 1 and "already answers" in output
+
+
+def test_chain_up_status_down(tmp_path: Path, chain_config: ProjectConfig) -> None:
+    raw = yaml.safe_load((chain_config.root / CONFIG_FILE).read_text())
+    raw["networks"]["anvil"]["port"] = free_port()
+    (tmp_path / CONFIG_FILE).write_text(yaml.safe_dump(raw))
+    (tmp_path / "node_modules").symlink_to(chain_config.node_modules)
+    project = dataclasses.replace(chain_config, root=tmp_path)
+
+    code, output = run(project, "chain", "status")
+    assert code == 1 and "no node answers" in output
+    code, output = run(project, "chain", "up")
+    try:
+        assert code == 0 and "anvil started at" in output, output
+        code, output = run(project, "chain", "status")
+        assert code == 0 and "running at" in output
+        code, output = run(project, "chain", "up")
+        assert code == 0 and "already running" in output
+    finally:
+        code, output = run(project, "chain", "down")
+    assert code == 0 and "stopped" in output
+    code, output = run(project, "chain", "down")
+    assert "not running" in output
+    code, output = run(project, "chain", "up", "--network", "external")
+    assert code == 1 and "not embedded" in output
