@@ -1,0 +1,263 @@
+"""Gas of every call in the round workflow, per storage policy, quorum and round size.
+
+    .venv/bin/python scripts/bench_gas.py [--json PATH]
+
+Starts its own anvil (with the compiler's hardfork), and for each storage policy
+(AcceptedOnly, AuditAll), each k-of-n (1/1, 2/3, 3/5, 5/7) and each round size (10 and
+100 participants) deploys a fresh set and plays one full round: every participant
+submits, k oracles vote on every update (all accepted but the last, which k oracles
+reject), the round closes after its deadline, k oracles propose the same aggregate;
+then a sponsor deposits ETH and a participant redeems, withdraws and buys an access right.
+
+Each figure is the receipt's gasUsed; for calls made many times in a round (submissions,
+votes) it is the largest one seen, so the targets are checked against the worst case.
+Gas does not depend on timing: two runs give the same numbers.
+
+Targets (issue 2): submitUpdate <= 90,000; vote <= 60,000; vote_settling <= 130,000;
+closeRound <= 60,000; proposeAggregate_finalizing <= 150,000, and the same within 5% for
+10 and 100 participants. Prints a table and the checks, and writes the JSON if asked:
+``{"configurations": {"<name>": {"<call>": gas, ...}, ...}, "targets": ..., "checks": ...}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fedledger.chain import (  # noqa: E402
+    Anvil,
+    ChainClient,
+    DeployParams,
+    DevControls,
+    FedLedger,
+    ReasonCode,
+    RewardRule,
+    RoundRules,
+    StoragePolicy,
+    TxResult,
+    abi_registry,
+    compile_contracts,
+    connect_web3,
+    deploy,
+    dev_accounts,
+)
+from fedledger.chain.anvil import free_port  # noqa: E402
+from fedledger.chain.compiler import npm_package_version  # noqa: E402
+from fedledger.config import NetworkSettings, load_config  # noqa: E402
+
+QUORUMS = ((1, 1), (2, 3), (3, 5), (5, 7))  # (k, n)
+ROUND_SIZES = (10, 100)
+ROUND_RULES = RoundRules(duration=3_600, aggregation_timeout=600, contribution_target=0)
+REWARD_RULE = RewardRule(base=10 * 10**18, per_score_point=10**15)
+TARGETS = {
+    "submitUpdate": 90_000,
+    "vote": 60_000,
+    "vote_settling": 130_000,
+    "closeRound": 60_000,
+    "proposeAggregate_finalizing": 150_000,
+}
+SAME_ACROSS_SIZES = ("proposeAggregate_finalizing", 0.05)
+#: Columns of the printed table, in workflow order.
+COLUMNS = (
+    "submitUpdate", "vote", "vote_settling", "vote_settling_reject", "closeRound",
+    "proposeAggregate", "proposeAggregate_finalizing", "redeem", "withdraw", "purchaseAccess",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Configuration:
+    policy: StoragePolicy
+    quorum: int
+    oracles: int
+    participants: int
+
+    @property
+    def name(self) -> str:
+        policy = "AcceptedOnly" if self.policy is StoragePolicy.ACCEPTED_ONLY else "AuditAll"
+        return f"{policy} k={self.quorum}/n={self.oracles} participants={self.participants}"
+
+
+def configurations() -> Iterator[Configuration]:
+    for policy in (StoragePolicy.ACCEPTED_ONLY, StoragePolicy.AUDIT_ALL):
+        for quorum, oracles in QUORUMS:
+            for participants in ROUND_SIZES:
+                yield Configuration(policy, quorum, oracles, participants)
+
+
+class GasLog:
+    """Largest gasUsed per call name."""
+
+    def __init__(self) -> None:
+        self.gas: dict[str, int | None] = {}
+
+    def record(self, call: str, result: TxResult) -> TxResult:
+        self.gas[call] = max(self.gas.get(call) or 0, result.gas_used)
+        return result
+
+    def absent(self, call: str) -> None:
+        """A call this configuration cannot make (no non-settling vote when k = 1)."""
+        self.gas.setdefault(call, None)
+
+
+def play_round(client: ChainClient, artifacts: object, config: Configuration) -> dict[str, int | None]:
+    accounts = dev_accounts(1 + config.oracles + config.participants + 1)
+    admin, sponsor = accounts[0], accounts[-1]
+    oracle_accounts = accounts[1 : 1 + config.oracles]
+    participant_accounts = accounts[1 + config.oracles : -1]
+    log = GasLog()
+
+    params = DeployParams(
+        storage_policy=config.policy,
+        round_rules=ROUND_RULES,
+        reward_rule=REWARD_RULE,
+        oracles=tuple(account.address for account in oracle_accounts),
+        quorum=config.quorum,
+        participants=tuple(account.address for account in participant_accounts),
+        genesis_model=hashlib.sha256(b"genesis").digest(),
+    )
+    deployment = deploy(client, admin, artifacts, params)  # type: ignore[arg-type]
+    ledger = FedLedger(client, deployment, admin)
+    oracles = [ledger.with_account(account) for account in oracle_accounts]
+    participants = [ledger.with_account(account) for account in participant_accounts]
+
+    for index, participant in enumerate(participants):
+        # Real content hashes (sha2-256 digests): calldata costs more for non-zero bytes.
+        digest = hashlib.sha256(f"update-{index}".encode()).digest()
+        log.record("submitUpdate", participant.coordinator.submit_update(1, digest, 600))
+    for index, participant in enumerate(participants):
+        reject = index == len(participants) - 1
+        for position, oracle in enumerate(oracles[: config.quorum]):
+            settling = position == config.quorum - 1
+            if reject:
+                result = oracle.coordinator.vote(1, participant.account.address, False, 10, ReasonCode.FAILED_VERIFICATION)
+                log.record("vote_settling_reject" if settling else "vote", result)
+            else:
+                result = oracle.coordinator.vote(1, participant.account.address, True, 9_000)
+                log.record("vote_settling" if settling else "vote", result)
+    if config.quorum == 1:
+        log.absent("vote")
+        log.absent("proposeAggregate")
+
+    DevControls(client.rpc).increase_time(ROUND_RULES.duration + 1)
+    log.record("closeRound", ledger.coordinator.close_round())
+    aggregate = hashlib.sha256(b"aggregate").digest()
+    for position, oracle in enumerate(oracles[: config.quorum]):
+        finalizing = position == config.quorum - 1
+        result = oracle.coordinator.propose_aggregate(1, aggregate)
+        log.record("proposeAggregate_finalizing" if finalizing else "proposeAggregate", result)
+    assert ledger.coordinator.latest_model().content_hash == aggregate, "the round did not finalize"
+
+    holder = participants[0]
+    log.record("deposit", ledger.with_account(sponsor).vault.deposit(10**18))
+    balance = holder.token.balance_of(holder.account.address)
+    holder.token.approve(deployment.vault, balance)
+    log.record("redeem", holder.vault.redeem(balance // 2))
+    log.record("withdraw", holder.vault.withdraw())
+    resource = hashlib.sha256(b"supplementary model").digest()
+    ledger.vault.set_access_price(resource, balance // 4)
+    log.record("purchaseAccess", holder.vault.purchase_access(resource))
+    return log.gas
+
+
+def check_targets(results: dict[str, dict[str, int | None]]) -> list[dict[str, object]]:
+    checks: list[dict[str, object]] = []
+    for call, limit in TARGETS.items():
+        worst_name, worst = max(
+            ((name, gas[call]) for name, gas in results.items() if gas.get(call) is not None),
+            key=lambda item: item[1] or 0,
+        )
+        checks.append({"check": f"{call} <= {limit:,}", "worst": worst, "where": worst_name, "ok": (worst or 0) <= limit})
+    call, tolerance = SAME_ACROSS_SIZES
+    for config in configurations():
+        if config.participants != ROUND_SIZES[0]:
+            continue
+        small = results[config.name][call]
+        large = results[Configuration(config.policy, config.quorum, config.oracles, ROUND_SIZES[-1]).name][call]
+        assert small is not None and large is not None
+        spread = abs(large - small) / small
+        checks.append({
+            "check": f"{call} within {tolerance:.0%} for {ROUND_SIZES[0]} vs {ROUND_SIZES[-1]} participants",
+            "worst": f"{small:,} vs {large:,} ({spread:.2%})",
+            "where": config.name.rsplit(" participants", 1)[0],
+            "ok": spread <= tolerance,
+        })  # fmt: skip
+    return checks
+
+
+def print_report(results: dict[str, dict[str, int | None]], checks: list[dict[str, object]]) -> None:
+    console = Console(width=max(Console().width, 132))
+    for policy in (StoragePolicy.ACCEPTED_ONLY, StoragePolicy.AUDIT_ALL):
+        chosen = [config for config in configurations() if config.policy is policy]
+        title = chosen[0].name.split(" ", 1)[0]
+        table = Table(title=f"Gas per call, {title}: largest in the round, by k/n and participants")
+        table.add_column("call")
+        for config in chosen:
+            table.add_column(f"{config.quorum}/{config.oracles}, {config.participants}", justify="right")
+        for call in COLUMNS:
+            cells = [results[config.name].get(call) for config in chosen]
+            table.add_row(call, *(f"{gas:,}" if gas is not None else "-" for gas in cells))
+        console.print(table)
+    for check in checks:
+        mark = "[green]ok[/green]" if check["ok"] else "[red]MISSED[/red]"
+        worst = f"{check['worst']:,}" if isinstance(check["worst"], int) else check["worst"]
+        console.print(f"{mark}  {check['check']}: {worst} ({check['where']})")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--json", type=Path, help="write the results to this file")
+    args = parser.parse_args()
+
+    config = load_config()
+    artifacts = compile_contracts(config)
+    accounts = 1 + max(n for _, n in QUORUMS) + max(ROUND_SIZES) + 1
+    anvil = Anvil.from_config(config, port=free_port())
+    anvil.accounts = accounts
+    results: dict[str, dict[str, int | None]] = {}
+    with anvil:
+        network = NetworkSettings(name="bench", rpc_url=anvil.rpc_url, chain_id=anvil.chain_id, embedded=True)
+        client = ChainClient(connect_web3(network), abi_registry(artifacts))
+        dev = DevControls(client.rpc)
+        for configuration in configurations():
+            snapshot = dev.snapshot()
+            results[configuration.name] = play_round(client, artifacts, configuration)
+            dev.revert(snapshot)
+            client.reset()
+
+    checks = check_targets(results)
+    print_report(results, checks)
+    if args.json:
+        payload = {
+            "benchmark": "gas",
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "environment": {
+                "chain": f"anvil {npm_package_version(config, '@foundry-rs/anvil-linux-amd64')}",
+                "hardfork": config.compiler.evm_version,
+                "solc": config.compiler.solc_version,
+                "optimizer_runs": config.compiler.optimizer_runs if config.compiler.optimizer_enabled else None,
+                "python": platform.python_version(),
+            },
+            "configurations": results,
+            "targets": TARGETS,
+            "checks": checks,
+            "all_targets_met": all(check["ok"] for check in checks),
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(payload, indent=2))
+    return 0 if all(check["ok"] for check in checks) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
