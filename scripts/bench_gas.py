@@ -36,8 +36,9 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fedledger.chain import (  # noqa: E402
+from fedledger.chain import (
     Anvil,
+    ArtifactSet,
     ChainClient,
     DeployParams,
     DevControls,
@@ -53,9 +54,9 @@ from fedledger.chain import (  # noqa: E402
     deploy,
     dev_accounts,
 )
-from fedledger.chain.anvil import free_port  # noqa: E402
-from fedledger.chain.compiler import npm_package_version  # noqa: E402
-from fedledger.config import NetworkSettings, load_config  # noqa: E402
+from fedledger.chain.anvil import free_port
+from fedledger.chain.compiler import npm_package_version
+from fedledger.config import NetworkSettings, load_config
 
 QUORUMS = ((1, 1), (2, 3), (3, 5), (5, 7))  # (k, n)
 ROUND_SIZES = (10, 100)
@@ -111,7 +112,9 @@ class GasLog:
         self.gas.setdefault(call, None)
 
 
-def play_round(client: ChainClient, artifacts: object, config: Configuration) -> dict[str, int | None]:
+def play_round(
+    client: ChainClient, artifacts: ArtifactSet, config: Configuration
+) -> dict[str, int | None]:
     accounts = dev_accounts(1 + config.oracles + config.participants + 1)
     admin, sponsor = accounts[0], accounts[-1]
     oracle_accounts = accounts[1 : 1 + config.oracles]
@@ -127,7 +130,7 @@ def play_round(client: ChainClient, artifacts: object, config: Configuration) ->
         participants=tuple(account.address for account in participant_accounts),
         genesis_model=hashlib.sha256(b"genesis").digest(),
     )
-    deployment = deploy(client, admin, artifacts, params)  # type: ignore[arg-type]
+    deployment = deploy(client, admin, artifacts, params)
     ledger = FedLedger(client, deployment, admin)
     oracles = [ledger.with_account(account) for account in oracle_accounts]
     participants = [ledger.with_account(account) for account in participant_accounts]
@@ -141,10 +144,12 @@ def play_round(client: ChainClient, artifacts: object, config: Configuration) ->
         for position, oracle in enumerate(oracles[: config.quorum]):
             settling = position == config.quorum - 1
             if reject:
-                result = oracle.coordinator.vote(1, participant.account.address, False, 10, ReasonCode.FAILED_VERIFICATION)
+                result = oracle.coordinator.vote(
+                    1, participant.address, False, 10, ReasonCode.FAILED_VERIFICATION
+                )
                 log.record("vote_settling_reject" if settling else "vote", result)
             else:
-                result = oracle.coordinator.vote(1, participant.account.address, True, 9_000)
+                result = oracle.coordinator.vote(1, participant.address, True, 9_000)
                 log.record("vote_settling" if settling else "vote", result)
     if config.quorum == 1:
         log.absent("vote")
@@ -161,7 +166,7 @@ def play_round(client: ChainClient, artifacts: object, config: Configuration) ->
 
     holder = participants[0]
     log.record("deposit", ledger.with_account(sponsor).vault.deposit(10**18))
-    balance = holder.token.balance_of(holder.account.address)
+    balance = holder.token.balance_of(holder.address)
     holder.token.approve(deployment.vault, balance)
     log.record("redeem", holder.vault.redeem(balance // 2))
     log.record("withdraw", holder.vault.withdraw())
@@ -178,17 +183,27 @@ def check_targets(results: dict[str, dict[str, int | None]]) -> list[dict[str, o
             ((name, gas[call]) for name, gas in results.items() if gas.get(call) is not None),
             key=lambda item: item[1] or 0,
         )
-        checks.append({"check": f"{call} <= {limit:,}", "worst": worst, "where": worst_name, "ok": (worst or 0) <= limit})
+        checks.append(
+            {
+                "check": f"{call} <= {limit:,}",
+                "worst": worst,
+                "where": worst_name,
+                "ok": (worst or 0) <= limit,
+            }
+        )
     call, tolerance = SAME_ACROSS_SIZES
     for config in configurations():
         if config.participants != ROUND_SIZES[0]:
             continue
         small = results[config.name][call]
-        large = results[Configuration(config.policy, config.quorum, config.oracles, ROUND_SIZES[-1]).name][call]
+        large = results[
+            Configuration(config.policy, config.quorum, config.oracles, ROUND_SIZES[-1]).name
+        ][call]
         assert small is not None and large is not None
         spread = abs(large - small) / small
         checks.append({
-            "check": f"{call} within {tolerance:.0%} for {ROUND_SIZES[0]} vs {ROUND_SIZES[-1]} participants",
+            "check": f"{call} within {tolerance:.0%} for {ROUND_SIZES[0]} vs "
+            f"{ROUND_SIZES[-1]} participants",
             "worst": f"{small:,} vs {large:,} ({spread:.2%})",
             "where": config.name.rsplit(" participants", 1)[0],
             "ok": spread <= tolerance,
@@ -196,7 +211,9 @@ def check_targets(results: dict[str, dict[str, int | None]]) -> list[dict[str, o
     return checks
 
 
-def print_report(results: dict[str, dict[str, int | None]], checks: list[dict[str, object]]) -> None:
+def print_report(
+    results: dict[str, dict[str, int | None]], checks: list[dict[str, object]]
+) -> None:
     console = Console(width=max(Console().width, 132))
     for policy in (StoragePolicy.ACCEPTED_ONLY, StoragePolicy.AUDIT_ALL):
         chosen = [config for config in configurations() if config.policy is policy]
@@ -204,7 +221,9 @@ def print_report(results: dict[str, dict[str, int | None]], checks: list[dict[st
         table = Table(title=f"Gas per call, {title}: largest in the round, by k/n and participants")
         table.add_column("call")
         for config in chosen:
-            table.add_column(f"{config.quorum}/{config.oracles}, {config.participants}", justify="right")
+            table.add_column(
+                f"{config.quorum}/{config.oracles}, {config.participants}", justify="right"
+            )
         for call in COLUMNS:
             cells = [results[config.name].get(call) for config in chosen]
             table.add_row(call, *(f"{gas:,}" if gas is not None else "-" for gas in cells))
@@ -227,7 +246,9 @@ def main() -> int:
     anvil.accounts = accounts
     results: dict[str, dict[str, int | None]] = {}
     with anvil:
-        network = NetworkSettings(name="bench", rpc_url=anvil.rpc_url, chain_id=anvil.chain_id, embedded=True)
+        network = NetworkSettings(
+            name="bench", rpc_url=anvil.rpc_url, chain_id=anvil.chain_id, embedded=True
+        )
         client = ChainClient(connect_web3(network), abi_registry(artifacts))
         dev = DevControls(client.rpc)
         for configuration in configurations():
@@ -246,7 +267,9 @@ def main() -> int:
                 "chain": f"anvil {npm_package_version(config, '@foundry-rs/anvil-linux-amd64')}",
                 "hardfork": config.compiler.evm_version,
                 "solc": config.compiler.solc_version,
-                "optimizer_runs": config.compiler.optimizer_runs if config.compiler.optimizer_enabled else None,
+                "optimizer_runs": config.compiler.optimizer_runs
+                if config.compiler.optimizer_enabled
+                else None,
                 "python": platform.python_version(),
             },
             "configurations": results,

@@ -21,7 +21,13 @@ from fedledger.chain.coordinator import (
     RoundRules,
     UpdateInfo,
 )
-from fedledger.chain.deployment import DeployParams, Deployment, deploy, load_deployment, save_deployment
+from fedledger.chain.deployment import (
+    Deployment,
+    DeployParams,
+    deploy,
+    load_deployment,
+    save_deployment,
+)
 from fedledger.chain.errors import ChainError, ContractRevert
 from fedledger.chain.keys import dev_account, dev_accounts, resolve_account
 from fedledger.chain.ledger import FedLedger, abi_registry, open_client

@@ -15,7 +15,7 @@ import keyword
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass
-from typing import Any
+from typing import Any, cast
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
@@ -98,20 +98,26 @@ class ContractInterface:
             if kind == "function":
                 if entry["name"] in self.functions:
                     # Bindings call functions by name; overloads would make that ambiguous.
-                    raise ValueError(f"{name}.{entry['name']} is overloaded; bindings need unique names")
+                    raise ValueError(
+                        f"{name}.{entry['name']} is overloaded; bindings need unique names"
+                    )
                 self.functions[entry["name"]] = FunctionSpec(
                     name=entry["name"],
-                    selector=function_abi_to_4byte_selector(entry),
+                    selector=function_abi_to_4byte_selector(cast(Any, entry)),
                     inputs=tuple(entry["inputs"]),
                     outputs=tuple(entry.get("outputs", ())),
                     mutability=entry.get("stateMutability", "nonpayable"),
                 )
             elif kind == "event":
-                spec = EventSpec(entry["name"], event_abi_to_log_topic(entry), tuple(entry["inputs"]))
+                spec = EventSpec(
+                    entry["name"], event_abi_to_log_topic(cast(Any, entry)), tuple(entry["inputs"])
+                )
                 self.events[spec.topic] = spec
             elif kind == "error":
                 spec_error = ErrorSpec(
-                    entry["name"], function_abi_to_4byte_selector(entry), tuple(entry["inputs"])
+                    entry["name"],
+                    function_abi_to_4byte_selector(cast(Any, entry)),
+                    tuple(entry["inputs"]),
                 )
                 self.errors[spec_error.selector] = spec_error
             elif kind == "constructor":
@@ -174,10 +180,14 @@ class AbiRegistry:
             if spec is not None:
                 values = decode_values(spec.inputs, payload)
                 names = [snake_case(item["name"]) for item in spec.inputs]
-                return ContractRevert.for_error(spec.name, dict(zip(names, values)), context)
+                return ContractRevert.for_error(
+                    spec.name, dict(zip(names, values, strict=True)), context
+                )
         except DecodingError:
             pass
-        return ContractRevert({"data": "0x" + data.hex()}, error_name="UnknownError", context=context)
+        return ContractRevert(
+            {"data": "0x" + data.hex()}, error_name="UnknownError", context=context
+        )
 
     def decode_log(self, log: Mapping[str, Any]) -> ChainEvent | None:
         """The event dataclass for a raw log, or None for a log no interface declares."""

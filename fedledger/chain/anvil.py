@@ -46,7 +46,9 @@ def rpc_answers(url: str, timeout: float = 0.5) -> bool:
     """Whether a JSON-RPC node answers ``eth_chainId`` at ``url``."""
     try:
         response = httpx.post(
-            url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=timeout
+            url,
+            json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
+            timeout=timeout,
         )
         return response.status_code == 200 and "result" in response.json()
     except (httpx.HTTPError, ValueError):

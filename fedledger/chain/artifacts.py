@@ -56,7 +56,9 @@ class ArtifactSet:
             return self.contracts[name]
         except KeyError:
             known = ", ".join(sorted(self.contracts))
-            raise CompilerError(f"no compiled contract named {name!r} (compiled: {known})") from None
+            raise CompilerError(
+                f"no compiled contract named {name!r} (compiled: {known})"
+            ) from None
 
     def __iter__(self) -> Iterator[ContractArtifact]:
         return iter(self.contracts.values())
@@ -134,7 +136,9 @@ class ArtifactSet:
         try:
             payload = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
-            raise CompilerError(f"cannot read artifacts {path}: {exc}; delete it to recompile") from exc
+            raise CompilerError(
+                f"cannot read artifacts {path}: {exc}; delete it to recompile"
+            ) from exc
         if payload.get("format") != ARTIFACT_FORMAT:
             raise CompilerError(f"{path} has an old artifact format; delete it to recompile")
         contracts = {

@@ -23,6 +23,7 @@ from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.middleware import ExtraDataToPOAMiddleware
+from web3.types import RPCEndpoint
 
 from fedledger.chain.abi import AbiRegistry
 from fedledger.chain.errors import ChainError, TransactionFailed
@@ -124,7 +125,7 @@ class ChainClient:
     def rpc(self, method: str, params: Sequence[Any] = ()) -> Any:
         """One JSON-RPC request; raises :class:`RpcError` with the node's error."""
         try:
-            response = self.w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
+            response = self.w3.provider.make_request(RPCEndpoint(method), list(params))
         except OSError as exc:
             raise ChainError(
                 f"cannot reach the chain at {getattr(self.w3.provider, 'endpoint_uri', '?')}: "
@@ -197,7 +198,7 @@ class ChainClient:
 
         for attempt in (1, 2):
             nonce = self._take_nonce(account.address)
-            transaction = {
+            transaction: dict[str, Any] = {
                 "chainId": self.chain_id,
                 "nonce": nonce,
                 "gas": gas,
@@ -378,7 +379,10 @@ class EventStream:
         self.client = client
         self.addresses = list(addresses)
         self.topics = [
-            [client.registry.topic_filters(event_type.__name__, {})[0] for event_type in event_types]
+            [
+                client.registry.topic_filters(event_type.__name__, {})[0]
+                for event_type in event_types
+            ]
         ]
         self.next_block = from_block
         self.confirmations = confirmations

@@ -28,7 +28,9 @@ class ContractBinding:
     #: Name of the contract in the compiled artifacts.
     CONTRACT: ClassVar[str]
 
-    def __init__(self, client: ChainClient, address: str, account: LocalAccount | None = None) -> None:
+    def __init__(
+        self, client: ChainClient, address: str, account: LocalAccount | None = None
+    ) -> None:
         self.client = client
         self.address = to_checksum_address(address)
         self.account = account

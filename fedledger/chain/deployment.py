@@ -26,6 +26,8 @@ from fedledger.config import ProjectConfig
 #: Participants registered per registerParticipants transaction (keeps each under ~6M gas).
 REGISTRATION_BATCH = 200
 TOKEN_UNIT = 10**18
+DEFAULT_ROUND_RULES = RoundRules(duration=600, aggregation_timeout=600, contribution_target=0)
+DEFAULT_REWARD_RULE = RewardRule(base=10 * TOKEN_UNIT, per_score_point=TOKEN_UNIT // 1000)
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,8 @@ class DeployParams:
 
     admin: str | None = None  # default: the deploying account
     storage_policy: StoragePolicy = StoragePolicy.AUDIT_ALL
-    round_rules: RoundRules = RoundRules(duration=600, aggregation_timeout=600, contribution_target=0)
-    reward_rule: RewardRule = RewardRule(base=10 * TOKEN_UNIT, per_score_point=TOKEN_UNIT // 1000)
+    round_rules: RoundRules = DEFAULT_ROUND_RULES
+    reward_rule: RewardRule = DEFAULT_REWARD_RULE
     rejection_limit: int = 3
     open_enrolment: bool = False
     token_name: str = "FedLedger Reward"

@@ -35,7 +35,9 @@ def abi_registry(artifacts: ArtifactSet) -> AbiRegistry:
     return AbiRegistry([ContractInterface(item.name, item.abi) for item in artifacts if item.abi])
 
 
-def open_client(config: ProjectConfig, network: str | None = None, artifacts: ArtifactSet | None = None) -> ChainClient:
+def open_client(
+    config: ProjectConfig, network: str | None = None, artifacts: ArtifactSet | None = None
+) -> ChainClient:
     """A client for a configured network, decoding with the (compiled or given) artifacts."""
     artifacts = artifacts or compile_contracts(config)
     return ChainClient(connect_web3(config.network(network)), abi_registry(artifacts))
@@ -68,7 +70,9 @@ class FedLedger:
         still the one it was deployed to."""
         deployment = deployment or load_deployment(config, network)
         artifacts = _artifacts_for(config, deployment)
-        client = ChainClient(connect_web3(config.network(deployment.network)), abi_registry(artifacts))
+        client = ChainClient(
+            connect_web3(config.network(deployment.network)), abi_registry(artifacts)
+        )
         ledger = cls(client, deployment, account)
         ledger.verify()
         return ledger
@@ -92,7 +96,21 @@ class FedLedger:
                 "run `fedledger deploy` again"
             )
         if not self.client.code(self.deployment.coordinator):
-            raise DeploymentError(f"no contract at {self.deployment.coordinator} on {where}: redeploy")
+            raise DeploymentError(
+                f"no contract at {self.deployment.coordinator} on {where}: redeploy"
+            )
+
+    @property
+    def signer(self) -> LocalAccount:
+        """The account this FedLedger acts as; DeploymentError if it is read-only."""
+        if self.account is None:
+            raise DeploymentError("this FedLedger is read-only: use .with_account(account)")
+        return self.account
+
+    @property
+    def address(self) -> str:
+        """The address of the account this FedLedger acts as."""
+        return self.signer.address
 
     @property
     def addresses(self) -> tuple[str, str, str]:
@@ -107,10 +125,16 @@ class FedLedger:
         self, event_type: type[E], from_block: int = 0, to_block: int | None = None, **filters: Any
     ) -> list[E]:
         """Events of one type from any of the three contracts, in chain order."""
-        return self.client.get_events(event_type, list(self.addresses), from_block, to_block, **filters)
+        return self.client.get_events(
+            event_type, list(self.addresses), from_block, to_block, **filters
+        )
 
     def event_stream(
-        self, event_types: Sequence[type[ChainEvent]], from_block: int | None = None, *, confirmations: int = 0
+        self,
+        event_types: Sequence[type[ChainEvent]],
+        from_block: int | None = None,
+        *,
+        confirmations: int = 0,
     ) -> EventStream:
         """Follow the deployment's events of the given types (from the deployment block)."""
         start = self.deployment.block_number if from_block is None else from_block
@@ -129,14 +153,8 @@ class FedLedger:
         return self.vault.purchase_access(resource)
 
     def _ensure_allowance(self, amount: int) -> None:
-        owner = self._require_account()
-        if self.token.allowance(owner.address, self.vault.address) < amount:
+        if self.token.allowance(self.address, self.vault.address) < amount:
             self.token.approve(self.vault.address, amount)
-
-    def _require_account(self) -> LocalAccount:
-        if self.account is None:
-            raise DeploymentError("this FedLedger is read-only: use .with_account(account)")
-        return self.account
 
 
 def _artifacts_for(config: ProjectConfig, deployment: Deployment) -> ArtifactSet:

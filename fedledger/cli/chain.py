@@ -52,7 +52,9 @@ def up(network: str | None) -> None:
         running = embedded.status()
         info = running or embedded.up()
     verb = "already running" if running else "started"
-    click.echo(f"{info.network}: anvil {verb} at {info.rpc_url} (pid {info.pid}, chain id {info.chain_id})")
+    click.echo(
+        f"{info.network}: anvil {verb} at {info.rpc_url} (pid {info.pid}, chain id {info.chain_id})"
+    )
     click.echo(f"log: {info.log_path}")
 
 
@@ -82,5 +84,7 @@ def status(network: str | None) -> None:
         click.echo(f"{settings.name}: a node answers at {settings.rpc_url}{started_elsewhere}")
     else:
         hint = " (start it with `fedledger chain up`)" if settings.embedded else ""
-        click.echo(f"{settings.name}: no node answers at {settings.rpc_url or '(no URL configured)'}{hint}")
+        click.echo(
+            f"{settings.name}: no node answers at {settings.rpc_url or '(no URL configured)'}{hint}"
+        )
         raise SystemExit(1)

@@ -13,7 +13,14 @@ from rich.table import Table
 from fedledger.chain.codes import StoragePolicy
 from fedledger.chain.compiler import compile_contracts
 from fedledger.chain.coordinator import RewardRule, RoundRules
-from fedledger.chain.deployment import TOKEN_UNIT, DeployParams, deploy as deploy_contracts, save_deployment
+from fedledger.chain.deployment import (
+    TOKEN_UNIT,
+    DeployParams,
+    save_deployment,
+)
+from fedledger.chain.deployment import (
+    deploy as deploy_contracts,
+)
 from fedledger.chain.keys import resolve_account
 from fedledger.chain.ledger import open_client
 from fedledger.cli.chain import chain_errors, network_option, project_config
@@ -26,20 +33,26 @@ class TokenAmount(click.ParamType):
 
     name = "tokens"
 
-    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int:
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int:
         try:
             amount = Decimal(str(value)) * TOKEN_UNIT
         except InvalidOperation:
             self.fail(f"{value!r} is not a number of tokens", param, ctx)
         if amount < 0 or amount != amount.to_integral_value():
-            self.fail(f"{value!r} is not a non-negative amount with at most 18 decimals", param, ctx)
+            self.fail(
+                f"{value!r} is not a non-negative amount with at most 18 decimals", param, ctx
+            )
         return int(amount)
 
 
 class Address(click.ParamType):
     name = "address"
 
-    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> str:
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> str:
         if not isinstance(value, str) or not is_address(value):
             self.fail(f"{value!r} is not an Ethereum address", param, ctx)
         return to_checksum_address(value)
@@ -48,7 +61,9 @@ class Address(click.ParamType):
 class ContentHash(click.ParamType):
     name = "hash"
 
-    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> bytes:
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> bytes:
         text = str(value).removeprefix("0x")
         try:
             digest = bytes.fromhex(text)
@@ -61,32 +76,83 @@ class ContentHash(click.ParamType):
 
 @click.command()
 @network_option
-@click.option("--keystore", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Encrypted key file of the deploying account (password: "
-                   "FEDLEDGER_KEYSTORE_PASSWORD or a prompt).")
-@click.option("--account-index", default=0, show_default=True,
-              help="Dev account to deploy from (embedded chain only).")
-@click.option("--storage-policy", type=click.Choice(list(_POLICIES)), default="audit-all",
-              show_default=True, help="Keep every submission, or delete rejected ones.")
-@click.option("--round-duration", default=600, show_default=True, help="Seconds a round takes submissions.")
-@click.option("--aggregation-timeout", default=600, show_default=True,
-              help="Seconds the oracles have to agree on an aggregate before the round may be skipped.")
-@click.option("--contribution-target", default=0, show_default=True,
-              help="Accepted updates that allow closing a round early (0: only the deadline).")
-@click.option("--reward-base", type=TokenAmount(), default="10", show_default=True,
-              help="Tokens per accepted update.")
-@click.option("--reward-per-score", type=TokenAmount(), default="0.001", show_default=True,
-              help="Extra tokens per point of the update's score.")
-@click.option("--rejection-limit", default=3, show_default=True,
-              help="Rejected updates after which a participant is banned (0: never).")
-@click.option("--open-enrolment/--allowlist", default=False, show_default=True,
-              help="Let any address submit, or only registered participants.")
-@click.option("--oracle", "oracles", type=Address(), multiple=True, help="Register an oracle (repeatable).")
+@click.option(
+    "--keystore",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Encrypted key file of the deploying account (password: "
+    "FEDLEDGER_KEYSTORE_PASSWORD or a prompt).",
+)
+@click.option(
+    "--account-index",
+    default=0,
+    show_default=True,
+    help="Dev account to deploy from (embedded chain only).",
+)
+@click.option(
+    "--storage-policy",
+    type=click.Choice(list(_POLICIES)),
+    default="audit-all",
+    show_default=True,
+    help="Keep every submission, or delete rejected ones.",
+)
+@click.option(
+    "--round-duration", default=600, show_default=True, help="Seconds a round takes submissions."
+)
+@click.option(
+    "--aggregation-timeout",
+    default=600,
+    show_default=True,
+    help="Seconds the oracles have to agree on an aggregate before the round may be skipped.",
+)
+@click.option(
+    "--contribution-target",
+    default=0,
+    show_default=True,
+    help="Accepted updates that allow closing a round early (0: only the deadline).",
+)
+@click.option(
+    "--reward-base",
+    type=TokenAmount(),
+    default="10",
+    show_default=True,
+    help="Tokens per accepted update.",
+)
+@click.option(
+    "--reward-per-score",
+    type=TokenAmount(),
+    default="0.001",
+    show_default=True,
+    help="Extra tokens per point of the update's score.",
+)
+@click.option(
+    "--rejection-limit",
+    default=3,
+    show_default=True,
+    help="Rejected updates after which a participant is banned (0: never).",
+)
+@click.option(
+    "--open-enrolment/--allowlist",
+    default=False,
+    show_default=True,
+    help="Let any address submit, or only registered participants.",
+)
+@click.option(
+    "--oracle", "oracles", type=Address(), multiple=True, help="Register an oracle (repeatable)."
+)
 @click.option("--quorum", type=int, default=None, help="Votes needed, k [default: n // 2 + 1].")
-@click.option("--participant", "participants", type=Address(), multiple=True,
-              help="Register a participant (repeatable).")
-@click.option("--genesis", type=ContentHash(), default=None,
-              help="Content hash of the initial model: opens round 1 at once.")
+@click.option(
+    "--participant",
+    "participants",
+    type=Address(),
+    multiple=True,
+    help="Register a participant (repeatable).",
+)
+@click.option(
+    "--genesis",
+    type=ContentHash(),
+    default=None,
+    help="Content hash of the initial model: opens round 1 at once.",
+)
 @click.option("--token-name", default="FedLedger Reward", show_default=True)
 @click.option("--token-symbol", default="FLR", show_default=True)
 def deploy(

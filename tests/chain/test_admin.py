@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
 from eth_account import Account
 
-from fedledger.chain import RewardRule, RoundRules
+from fedledger.chain import Coordinator, RewardRule, RoundRules
 from fedledger.chain.errors import (
     AlreadyRegistered,
-    AlreadyVoted,
     Banned,
+    EmptyContentHash,
     InvalidQuorum,
     InvalidRoundRules,
     NotBanned,
@@ -22,7 +23,6 @@ from fedledger.chain.errors import (
     OracleSetFull,
     OwnableUnauthorizedAccount,
     TrainingAlreadyStarted,
-    EmptyContentHash,
     ZeroAddress,
 )
 from fedledger.chain.events import (
@@ -41,7 +41,7 @@ from fedledger.chain.events import (
     RoundOpened,
     RoundRulesChanged,
 )
-from tests.fixtures.chain import TEST_ROUND_RULES, Testbed, content_hash
+from tests.fixtures.chain import TEST_ROUND_RULES, Testbed, TestbedFactory, content_hash
 
 ZERO_ADDRESS = "0x" + "00" * 20
 
@@ -59,13 +59,19 @@ def test_adding_an_oracle_sets_its_index_and_the_quorum(chain_testbed: Testbed) 
     event = coordinator.add_oracle(oracle, 3).event(OracleAdded)
     assert (event.oracle, event.index, event.size, event.quorum) == (oracle, 3, 4, 3)
     assert coordinator.is_oracle(oracle)
-    assert (coordinator.oracle_count(), coordinator.quorum(), coordinator.oracle_index(oracle)) == (4, 3, 3)
+    assert (coordinator.oracle_count(), coordinator.quorum(), coordinator.oracle_index(oracle)) == (
+        4,
+        3,
+        3,
+    )
     assert coordinator.oracles()[-1] == oracle
     assert coordinator.max_oracles() == 64
 
 
 @pytest.mark.parametrize("quorum", [2, 5])  # 2k > n fails for 2 of 4; k <= n fails for 5
-def test_the_quorum_must_stay_a_strict_majority_not_above_n(chain_testbed: Testbed, quorum: int) -> None:
+def test_the_quorum_must_stay_a_strict_majority_not_above_n(
+    chain_testbed: Testbed, quorum: int
+) -> None:
     with pytest.raises(InvalidQuorum) as caught:
         chain_testbed.admin.coordinator.add_oracle(new_address("oracle-4"), quorum)
     assert (caught.value.quorum, caught.value.size) == (quorum, 4)
@@ -84,7 +90,7 @@ def test_set_quorum_checks_the_same_rule(chain_testbed: Testbed) -> None:
 def test_oracle_registration_errors(chain_testbed: Testbed) -> None:
     coordinator = chain_testbed.admin.coordinator
     with pytest.raises(OracleAlreadyRegistered):
-        coordinator.add_oracle(chain_testbed.oracles[0].account.address, 3)
+        coordinator.add_oracle(chain_testbed.oracles[0].address, 3)
     with pytest.raises(ZeroAddress):
         coordinator.add_oracle(ZERO_ADDRESS, 3)
     with pytest.raises(NotOracle):
@@ -93,37 +99,44 @@ def test_oracle_registration_errors(chain_testbed: Testbed) -> None:
         coordinator.oracle_index(new_address("stranger"))
 
 
-def test_removing_an_oracle_keeps_its_votes_and_quarantines_its_index(chain_testbed: Testbed) -> None:
+def test_removing_an_oracle_keeps_its_votes_and_quarantines_its_index(
+    chain_testbed: Testbed,
+) -> None:
     bed = chain_testbed
     participant = bed.participants[0]
     participant.coordinator.submit_update(1, content_hash("u"), 1)
     leaving = bed.oracles[0]
-    leaving.coordinator.vote(1, participant.account.address, True, 1)
-    event = bed.admin.coordinator.remove_oracle(leaving.account.address, 2).event(OracleRemoved)
-    assert (event.oracle, event.index, event.size, event.quorum) == (leaving.account.address, 0, 2, 2)
-    assert not bed.admin.coordinator.is_oracle(leaving.account.address)
+    leaving.coordinator.vote(1, participant.address, True, 1)
+    event = bed.admin.coordinator.remove_oracle(leaving.address, 2).event(OracleRemoved)
+    assert (event.oracle, event.index, event.size, event.quorum) == (
+        leaving.address,
+        0,
+        2,
+        2,
+    )
+    assert not bed.admin.coordinator.is_oracle(leaving.address)
     with pytest.raises(NotOracle):
-        leaving.coordinator.vote(1, bed.participants[1].account.address, True, 1)
+        leaving.coordinator.vote(1, bed.participants[1].address, True, 1)
 
     # A newcomer must not inherit index 0 while round 1's bitmaps still carry its bit.
-    newcomer = bed.as_account(bed.participants[5].account)
-    added = bed.admin.coordinator.add_oracle(newcomer.account.address, 2).event(OracleAdded)
+    newcomer = bed.as_account(bed.participants[5].signer)
+    added = bed.admin.coordinator.add_oracle(newcomer.address, 2).event(OracleAdded)
     assert added.index == 3
-    assert not bed.admin.coordinator.has_voted(1, participant.account.address, newcomer.account.address)
-    newcomer.coordinator.vote(1, participant.account.address, True, 1)  # the departed vote still counts
-    assert bed.admin.coordinator.get_update(1, participant.account.address).accept_votes == 2
+    assert not bed.admin.coordinator.has_voted(1, participant.address, newcomer.address)
+    newcomer.coordinator.vote(1, participant.address, True, 1)  # the departed vote still counts
+    assert bed.admin.coordinator.get_update(1, participant.address).accept_votes == 2
 
 
 def test_a_quarantined_index_is_free_again_in_the_next_round(chain_testbed: Testbed) -> None:
     bed = chain_testbed
-    bed.admin.coordinator.remove_oracle(bed.oracles[0].account.address, 2)
+    bed.admin.coordinator.remove_oracle(bed.oracles[0].address, 2)
     bed.dev.increase_time(TEST_ROUND_RULES.duration + 1)
     bed.admin.coordinator.close_round()  # empty round: skipped, round 2 opens
     added = bed.admin.coordinator.add_oracle(new_address("next"), 2).event(OracleAdded)
     assert added.index == 0
 
 
-def test_the_set_is_bounded_at_64_oracles(chain_testbed_factory) -> None:  # type: ignore[no-untyped-def]
+def test_the_set_is_bounded_at_64_oracles(chain_testbed_factory: TestbedFactory) -> None:
     bed: Testbed = chain_testbed_factory(oracles=1, start=False)
     coordinator = bed.admin.coordinator
     for number in range(2, 65):
@@ -133,11 +146,11 @@ def test_the_set_is_bounded_at_64_oracles(chain_testbed_factory) -> None:  # typ
         coordinator.add_oracle(new_address("oracle-65"), 33)
 
 
-def test_the_last_oracle_leaves_with_quorum_zero(chain_testbed_factory) -> None:  # type: ignore[no-untyped-def]
+def test_the_last_oracle_leaves_with_quorum_zero(chain_testbed_factory: TestbedFactory) -> None:
     bed: Testbed = chain_testbed_factory(oracles=1, start=False)
     with pytest.raises(InvalidQuorum):
-        bed.admin.coordinator.remove_oracle(bed.oracles[0].account.address, 1)
-    bed.admin.coordinator.remove_oracle(bed.oracles[0].account.address, 0)
+        bed.admin.coordinator.remove_oracle(bed.oracles[0].address, 1)
+    bed.admin.coordinator.remove_oracle(bed.oracles[0].address, 0)
     assert (bed.admin.coordinator.oracle_count(), bed.admin.coordinator.oracles()) == (0, [])
 
 
@@ -147,12 +160,17 @@ def test_the_last_oracle_leaves_with_quorum_zero(chain_testbed_factory) -> None:
 def test_participant_registration_and_removal(chain_testbed: Testbed) -> None:
     bed = chain_testbed
     coordinator = bed.admin.coordinator
-    outsider = bed.outsider.account.address
-    assert coordinator.register_participant(outsider).event(ParticipantRegistered).participant == outsider
+    outsider = bed.outsider.address
+    assert (
+        coordinator.register_participant(outsider).event(ParticipantRegistered).participant
+        == outsider
+    )
     assert coordinator.get_participant(outsider).registered
     with pytest.raises(AlreadyRegistered):
         coordinator.register_participant(outsider)
-    assert coordinator.remove_participant(outsider).event(ParticipantRemoved).participant == outsider
+    assert (
+        coordinator.remove_participant(outsider).event(ParticipantRemoved).participant == outsider
+    )
     with pytest.raises(NotParticipant):
         bed.outsider.coordinator.submit_update(1, content_hash("u"), 1)
     with pytest.raises(NotParticipant):
@@ -170,7 +188,7 @@ def test_batch_registration_emits_one_event_each(chain_testbed: Testbed) -> None
 def test_ban_and_pardon_by_the_admin(chain_testbed: Testbed) -> None:
     bed = chain_testbed
     coordinator = bed.admin.coordinator
-    target = bed.participants[0].account.address
+    target = bed.participants[0].address
     event = coordinator.ban_participant(target).event(ParticipantBanned)
     assert (event.participant, event.strikes) == (target, 0)
     with pytest.raises(Banned):
@@ -199,7 +217,11 @@ def test_round_and_reward_rules(chain_testbed: Testbed) -> None:
     assert coordinator.round_rules() == TEST_ROUND_RULES
     rules = RoundRules(duration=60, aggregation_timeout=30, contribution_target=4)
     changed = coordinator.set_round_rules(rules).event(RoundRulesChanged)
-    assert (changed.duration, changed.aggregation_timeout, changed.contribution_target) == (60, 30, 4)
+    assert (changed.duration, changed.aggregation_timeout, changed.contribution_target) == (
+        60,
+        30,
+        4,
+    )
     assert coordinator.round_rules() == rules
     for bad in (replace(rules, duration=0), replace(rules, aggregation_timeout=0)):
         with pytest.raises(InvalidRoundRules):
@@ -212,7 +234,7 @@ def test_round_and_reward_rules(chain_testbed: Testbed) -> None:
     assert coordinator.reward_for(10) == 25
 
 
-def test_start_training_once_on_a_real_hash(chain_testbed_factory) -> None:  # type: ignore[no-untyped-def]
+def test_start_training_once_on_a_real_hash(chain_testbed_factory: TestbedFactory) -> None:
     bed: Testbed = chain_testbed_factory(start=False)
     coordinator = bed.admin.coordinator
     with pytest.raises(EmptyContentHash):
@@ -241,26 +263,33 @@ def test_start_training_once_on_a_real_hash(chain_testbed_factory) -> None:  # t
         lambda c, a: c.set_reward_rule(RewardRule(1, 1)),
     ],
 )
-def test_admin_functions_refuse_everyone_else(chain_testbed: Testbed, call) -> None:  # type: ignore[no-untyped-def]
+def test_admin_functions_refuse_everyone_else(
+    chain_testbed: Testbed, call: Callable[[Coordinator, str], object]
+) -> None:
     bed = chain_testbed
     for intruder in (bed.outsider, bed.oracles[0], bed.participants[0]):
         with pytest.raises(OwnableUnauthorizedAccount) as caught:
-            call(intruder.coordinator, bed.oracles[0].account.address)
-        assert caught.value.account == intruder.account.address
+            call(intruder.coordinator, bed.oracles[0].address)
+        assert caught.value.account == intruder.address
 
 
 def test_admin_hand_over_takes_two_steps(chain_testbed: Testbed) -> None:
     bed = chain_testbed
-    successor = bed.as_account(bed.participants[3].account)
-    started = bed.admin.coordinator.transfer_ownership(successor.account.address).event(OwnershipTransferStarted)
-    assert (started.previous_owner, started.new_owner) == (bed.admin.account.address, successor.account.address)
-    assert bed.admin.coordinator.owner() == bed.admin.account.address
-    assert bed.admin.coordinator.pending_owner() == successor.account.address
+    successor = bed.as_account(bed.participants[3].signer)
+    started = bed.admin.coordinator.transfer_ownership(successor.address).event(
+        OwnershipTransferStarted
+    )
+    assert (started.previous_owner, started.new_owner) == (
+        bed.admin.address,
+        successor.address,
+    )
+    assert bed.admin.coordinator.owner() == bed.admin.address
+    assert bed.admin.coordinator.pending_owner() == successor.address
     with pytest.raises(OwnableUnauthorizedAccount):
         bed.outsider.coordinator.accept_ownership()
     done = successor.coordinator.accept_ownership().event(OwnershipTransferred)
-    assert done.new_owner == successor.account.address
-    assert bed.admin.coordinator.owner() == successor.account.address
+    assert done.new_owner == successor.address
+    assert bed.admin.coordinator.owner() == successor.address
     with pytest.raises(OwnableUnauthorizedAccount):
         bed.admin.coordinator.set_rejection_limit(1)
     successor.coordinator.renounce_ownership()
@@ -272,10 +301,10 @@ def test_a_removed_oracle_cannot_rejoin_in_the_same_round(chain_testbed: Testbed
     update it already voted on; from the next round on it may rejoin."""
     bed = chain_testbed
     oracle = bed.oracles[0]
-    bed.admin.coordinator.remove_oracle(oracle.account.address, 2)
+    bed.admin.coordinator.remove_oracle(oracle.address, 2)
     with pytest.raises(OracleRejoinTooSoon) as caught:
-        bed.admin.coordinator.add_oracle(oracle.account.address, 2)
-    assert (caught.value.oracle, caught.value.round) == (oracle.account.address, 1)
+        bed.admin.coordinator.add_oracle(oracle.address, 2)
+    assert (caught.value.oracle, caught.value.round) == (oracle.address, 1)
     bed.dev.increase_time(TEST_ROUND_RULES.duration + 1)
     bed.admin.coordinator.close_round()
-    assert bed.admin.coordinator.add_oracle(oracle.account.address, 2).event(OracleAdded).index == 0
+    assert bed.admin.coordinator.add_oracle(oracle.address, 2).event(OracleAdded).index == 0

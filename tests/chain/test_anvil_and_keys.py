@@ -23,7 +23,9 @@ from fedledger.chain.keys import (
 )
 from fedledger.config import CONFIG_FILE, NetworkSettings, ProjectConfig, load_config
 
-EMBEDDED = NetworkSettings(name="anvil", rpc_url="http://127.0.0.1:1", chain_id=31337, embedded=True, accounts=5)
+EMBEDDED = NetworkSettings(
+    name="anvil", rpc_url="http://127.0.0.1:1", chain_id=31337, embedded=True, accounts=5
+)
 REMOTE = NetworkSettings(name="external", rpc_url="http://127.0.0.1:1", chain_id=None, poa=True)
 
 
@@ -36,7 +38,9 @@ def test_anvil_starts_answers_and_stops(chain_config: ProjectConfig) -> None:
     assert not rpc_answers(anvil.rpc_url)
 
 
-def test_anvil_refuses_a_port_another_chain_answers_on(chain_config: ProjectConfig, chain_anvil: Anvil) -> None:
+def test_anvil_refuses_a_port_another_chain_answers_on(
+    chain_config: ProjectConfig, chain_anvil: Anvil
+) -> None:
     with pytest.raises(AnvilError, match="already answers"):
         Anvil.from_config(chain_config, port=chain_anvil.port).start()
 
@@ -46,7 +50,9 @@ def test_only_embedded_networks_get_an_anvil(chain_config: ProjectConfig) -> Non
         Anvil.from_config(chain_config, "external")
 
 
-def test_the_chain_runs_the_compilers_hardfork(chain_client: ChainClient, chain_config: ProjectConfig) -> None:
+def test_the_chain_runs_the_compilers_hardfork(
+    chain_client: ChainClient, chain_config: ProjectConfig
+) -> None:
     # TLOAD (cancun) must not exist on a shanghai chain: initcode PUSH1 0, TLOAD, STOP.
     assert chain_config.compiler.evm_version == "shanghai"
     with pytest.raises(RpcError, match="NotActivated"):
@@ -138,7 +144,11 @@ def test_an_encrypted_keystore_wins_over_everything(tmp_path: Path) -> None:
     account, other = Account.create(), Account.create()
     path = write_keystore(account, tmp_path / "key.json", "s3cret")
     assert path.stat().st_mode & 0o777 == 0o600
-    env = {KEYSTORE_ENV: str(path), KEYSTORE_PASSWORD_ENV: "s3cret", PRIVATE_KEY_ENV: other.key.hex()}
+    env = {
+        KEYSTORE_ENV: str(path),
+        KEYSTORE_PASSWORD_ENV: "s3cret",
+        PRIVATE_KEY_ENV: other.key.hex(),
+    }
     assert resolve_account(REMOTE, environ=env).address == account.address
     prompted = resolve_account(REMOTE, keystore=path, password_prompt=lambda: "s3cret", environ={})
     assert prompted.address == account.address

@@ -65,25 +65,25 @@ def test_a_transaction_that_runs_out_of_gas_is_reported(chain_testbed: Testbed) 
     bed = chain_testbed
     data = bed.client.registry["FedLedgerCoordinator"].encode_call("setRejectionLimit", [9])
     with pytest.raises(TransactionFailed, match="ran out of gas"):
-        bed.client.transact(bed.admin.account, bed.deployment.coordinator, data, gas=22_000)
+        bed.client.transact(bed.admin.signer, bed.deployment.coordinator, data, gas=22_000)
     assert bed.admin.coordinator.rejection_limit() != 9
 
 
 def test_a_mined_revert_is_decoded_by_replaying_it(chain_testbed: Testbed) -> None:
     bed = chain_testbed
     data = bed.client.registry["FedLedgerCoordinator"].encode_call(
-        "vote", [1, bed.participants[0].account.address, True, 1, 0]
+        "vote", [1, bed.participants[0].address, True, 1, 0]
     )
     # An explicit gas limit skips the estimate, so the revert happens on chain.
     with pytest.raises(NotOracle) as caught:
-        bed.client.transact(bed.outsider.account, bed.deployment.coordinator, data, gas=200_000)
-    assert caught.value.account == bed.outsider.account.address
+        bed.client.transact(bed.outsider.signer, bed.deployment.coordinator, data, gas=200_000)
+    assert caught.value.account == bed.outsider.address
     assert caught.value.context == ""
 
 
 def test_views_raise_decoded_errors_too(chain_testbed: Testbed) -> None:
     with pytest.raises(NotOracle):
-        chain_testbed.admin.coordinator.oracle_index(chain_testbed.outsider.account.address)
+        chain_testbed.admin.coordinator.oracle_index(chain_testbed.outsider.address)
 
 
 def test_revert_data_decodes_to_the_right_exception(chain_client: ChainClient) -> None:
@@ -97,7 +97,9 @@ def test_revert_data_decodes_to_the_right_exception(chain_client: ChainClient) -
     assert type(unknown) is ContractRevert and unknown.error_name == "UnknownError"
     selector = registry["FedLedgerCoordinator"].errors
     wrong_round = next(spec for spec in selector.values() if spec.name == "WrongRound")
-    decoded = registry.decode_revert(wrong_round.selector + encode(["uint64", "uint64"], [3, 4]), "ctx")
+    decoded = registry.decode_revert(
+        wrong_round.selector + encode(["uint64", "uint64"], [3, 4]), "ctx"
+    )
     assert isinstance(decoded, WrongRound) and (decoded.current, decoded.given) == (3, 4)
     assert str(decoded).startswith("ctx reverted: WrongRound(current=3, given=4): The call names")
 
@@ -105,10 +107,18 @@ def test_revert_data_decodes_to_the_right_exception(chain_client: ChainClient) -
 def test_contract_reverts_survive_pickling(chain_client: ChainClient) -> None:
     import pickle
 
-    spec = next(s for s in chain_client.registry["FedLedgerCoordinator"].errors.values() if s.name == "WrongRound")
-    error = chain_client.registry.decode_revert(spec.selector + encode(["uint64", "uint64"], [1, 2]))
+    spec = next(
+        s
+        for s in chain_client.registry["FedLedgerCoordinator"].errors.values()
+        if s.name == "WrongRound"
+    )
+    error = chain_client.registry.decode_revert(
+        spec.selector + encode(["uint64", "uint64"], [1, 2])
+    )
     copy = pickle.loads(pickle.dumps(error))
-    assert type(copy) is WrongRound and copy.arguments == error.arguments and str(copy) == str(error)
+    assert (
+        type(copy) is WrongRound and copy.arguments == error.arguments and str(copy) == str(error)
+    )
 
 
 def test_tx_result_event_lookup() -> None:
@@ -122,16 +132,18 @@ def test_events_by_type_block_range_and_indexed_filter(chain_testbed: Testbed) -
     bed = chain_testbed
     start = bed.client.block_number() + 1
     for participant in bed.participants[:3]:
-        participant.coordinator.submit_update(1, content_hash(participant.account.address), 7)
-    target = bed.participants[1].account.address
+        participant.coordinator.submit_update(1, content_hash(participant.address), 7)
+    target = bed.participants[1].address
 
     everything = bed.admin.coordinator.events(UpdateSubmitted, from_block=start)
-    assert [event.participant for event in everything] == [p.account.address for p in bed.participants[:3]]
+    assert [event.participant for event in everything] == [p.address for p in bed.participants[:3]]
     assert [e.position for e in everything] == sorted(e.position for e in everything)
     only = bed.admin.events(UpdateSubmitted, start, participant=target, round=1)
     assert [event.participant for event in only] == [target]
     assert bed.admin.events(UpdateSubmitted, start, round=2) == []
-    either = bed.admin.events(UpdateSubmitted, start, participant=[target, bed.participants[2].account.address])
+    either = bed.admin.events(
+        UpdateSubmitted, start, participant=[target, bed.participants[2].address]
+    )
     assert len(either) == 2
     # The round-1 opening lies before `start`; the whole history still has it.
     assert [event.round for event in bed.admin.events(RoundOpened)] == [1]
@@ -143,7 +155,7 @@ def test_large_ranges_are_fetched_in_chunks(chain_testbed: Testbed) -> None:
     bed = chain_testbed
     first = bed.client.block_number() + 1
     for participant in bed.participants[:4]:
-        participant.coordinator.submit_update(1, content_hash(participant.account.address), 7)
+        participant.coordinator.submit_update(1, content_hash(participant.address), 7)
     chunked = ChainClient(bed.client.w3, bed.client.registry, max_log_range=2)
     events = chunked.get_events(UpdateSubmitted, bed.deployment.coordinator, first)
     assert len(events) == 4
@@ -151,12 +163,14 @@ def test_large_ranges_are_fetched_in_chunks(chain_testbed: Testbed) -> None:
 
 def test_an_event_stream_delivers_each_event_once_in_chain_order(chain_testbed: Testbed) -> None:
     bed = chain_testbed
-    stream = bed.admin.event_stream([UpdateSubmitted, UpdateAccepted], from_block=bed.client.block_number() + 1)
+    stream = bed.admin.event_stream(
+        [UpdateSubmitted, UpdateAccepted], from_block=bed.client.block_number() + 1
+    )
     assert stream.poll() == []
     participant = bed.participants[0]
     participant.coordinator.submit_update(1, content_hash("s"), 1)
     for oracle in bed.oracles[:2]:
-        oracle.coordinator.vote(1, participant.account.address, True, 3)
+        oracle.coordinator.vote(1, participant.address, True, 3)
     events = stream.poll()
     assert [type(event) for event in events] == [UpdateSubmitted, UpdateAccepted]
     assert stream.poll() == []

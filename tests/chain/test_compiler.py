@@ -61,21 +61,35 @@ def test_the_cache_returns_the_same_artifacts_for_the_same_inputs(
     stamp = path.stat().st_mtime_ns
     again = compile_contracts(chain_config)
     assert again.key == chain_artifacts.key
-    assert again["FedLedgerCoordinator"].bytecode == chain_artifacts["FedLedgerCoordinator"].bytecode
+    assert (
+        again["FedLedgerCoordinator"].bytecode == chain_artifacts["FedLedgerCoordinator"].bytecode
+    )
     assert path.stat().st_mtime_ns == stamp  # read from the cache, not rewritten
 
 
-def test_the_cache_key_covers_settings_and_sources(tmp_path: Path, chain_config: ProjectConfig) -> None:
-    base = _project(tmp_path / "a", chain_config, "contract A { function f() external pure returns (uint) { return 1; } }")
+def test_the_cache_key_covers_settings_and_sources(
+    tmp_path: Path, chain_config: ProjectConfig
+) -> None:
+    base = _project(
+        tmp_path / "a",
+        chain_config,
+        "contract A { function f() external pure returns (uint) { return 1; } }",
+    )
     first = compile_contracts(base)
     runs = dataclasses.replace(base.compiler, optimizer_runs=base.compiler.optimizer_runs + 1)
     assert compile_contracts(dataclasses.replace(base, compiler=runs)).key != first.key
-    (base.contracts_dir / "A.sol").write_text(_source("contract A { function f() external pure returns (uint) { return 2; } }"))
+    (base.contracts_dir / "A.sol").write_text(
+        _source("contract A { function f() external pure returns (uint) { return 2; } }")
+    )
     assert compile_contracts(base).key != first.key
 
 
-def test_compile_errors_carry_the_compiler_message(tmp_path: Path, chain_config: ProjectConfig) -> None:
-    broken = _project(tmp_path, chain_config, "contract Broken { function f() external { undefinedThing(); } }")
+def test_compile_errors_carry_the_compiler_message(
+    tmp_path: Path, chain_config: ProjectConfig
+) -> None:
+    broken = _project(
+        tmp_path, chain_config, "contract Broken { function f() external { undefinedThing(); } }"
+    )
     with pytest.raises(CompilerError, match="Undeclared identifier"):
         compile_contracts(broken)
 
@@ -116,10 +130,14 @@ def test_every_contract_event_has_a_dataclass_with_its_fields(chain_artifacts: A
 
 def test_every_contract_function_has_a_binding_method(chain_artifacts: ArtifactSet) -> None:
     for name, binding in BINDINGS.items():
-        functions = {entry["name"] for entry in chain_artifacts.abi(name) if entry["type"] == "function"}
+        functions = {
+            entry["name"] for entry in chain_artifacts.abi(name) if entry["type"] == "function"
+        }
         for function in functions:
             method = getattr(binding, snake_case(function), None)
-            assert callable(method), f"{binding.__name__} lacks {snake_case(function)} for {function}"
+            assert callable(method), (
+                f"{binding.__name__} lacks {snake_case(function)} for {function}"
+            )
         own_methods = {
             method_name
             for method_name, _ in inspect.getmembers(binding, inspect.isfunction)
@@ -138,7 +156,12 @@ def test_every_external_function_event_and_error_has_natspec(chain_artifacts: Ar
             kind, entry_name = entry["type"], entry.get("name")
             if kind == "function" and entry_name not in INHERITED:
                 assert entry_name in notices, f"{name}.{entry_name} has no @notice"
-            elif kind == "event" and entry_name not in {"Transfer", "Approval", "OwnershipTransferred", "OwnershipTransferStarted"}:
+            elif kind == "event" and entry_name not in {
+                "Transfer",
+                "Approval",
+                "OwnershipTransferred",
+                "OwnershipTransferStarted",
+            }:
                 assert entry_name in events, f"{name} event {entry_name} has no @notice"
             elif kind == "error" and entry_name in _declared_errors():
                 assert entry_name in errors, f"{name} error {entry_name} has no @notice"

@@ -6,12 +6,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from click.testing import CliRunner
 
 from fedledger.chain import (
+    Anvil,
     ArtifactSet,
     ChainClient,
     DeployParams,
@@ -40,8 +42,11 @@ def fresh_project(chain_project: ProjectConfig, chain_snapshot: object) -> Itera
     deployment_path(chain_project).unlink(missing_ok=True)
 
 
-def deploy_into(config: ProjectConfig, client: ChainClient, artifacts: ArtifactSet, **options: object) -> Deployment:
-    deployment = deploy(client, dev_account(0), artifacts, DeployParams(**options), network="anvil")  # type: ignore[arg-type]
+def deploy_into(
+    config: ProjectConfig, client: ChainClient, artifacts: ArtifactSet, **options: Any
+) -> Deployment:
+    params = DeployParams(**options)
+    deployment = deploy(client, dev_account(0), artifacts, params, network="anvil")
     save_deployment(config, deployment)
     return deployment
 
@@ -49,7 +54,9 @@ def deploy_into(config: ProjectConfig, client: ChainClient, artifacts: ArtifactS
 def test_the_deployment_file_round_trips(
     fresh_project: ProjectConfig, chain_client: ChainClient, chain_artifacts: ArtifactSet
 ) -> None:
-    deployment = deploy_into(fresh_project, chain_client, chain_artifacts, storage_policy=StoragePolicy.ACCEPTED_ONLY)
+    deployment = deploy_into(
+        fresh_project, chain_client, chain_artifacts, storage_policy=StoragePolicy.ACCEPTED_ONLY
+    )
     assert deployment_path(fresh_project) == fresh_project.state_dir / "deployments" / "anvil.json"
     assert load_deployment(fresh_project) == deployment
     assert deployment.admin == deployment.deployer == dev_account(0).address
@@ -61,7 +68,11 @@ def test_connect_finds_the_deployment_and_acts_as_an_account(
 ) -> None:
     oracle = dev_account(1)
     deployment = deploy_into(
-        fresh_project, chain_client, chain_artifacts, oracles=(oracle.address,), genesis_model=content_hash("g")
+        fresh_project,
+        chain_client,
+        chain_artifacts,
+        oracles=(oracle.address,),
+        genesis_model=content_hash("g"),
     )
     reader = FedLedger.connect(fresh_project)
     assert reader.account is None
@@ -69,7 +80,7 @@ def test_connect_finds_the_deployment_and_acts_as_an_account(
     assert reader.coordinator.latest_model().content_hash == content_hash("g")
     assert reader.coordinator.storage_policy() is StoragePolicy.AUDIT_ALL
     as_oracle = FedLedger.connect(fresh_project, account=oracle)
-    assert as_oracle.coordinator.is_oracle(as_oracle.account.address)  # type: ignore[union-attr]
+    assert as_oracle.coordinator.is_oracle(as_oracle.address)
     with pytest.raises(DeploymentError, match="read-only"):
         reader.redeem(1)
 
@@ -97,11 +108,11 @@ def test_connect_refuses_a_deployment_that_does_not_match_the_chain(
     fresh_project: ProjectConfig,
     chain_client: ChainClient,
     chain_artifacts: ArtifactSet,
-    change: dict[str, object],
+    change: dict[str, Any],
     message: str,
 ) -> None:
     deployment = deploy_into(fresh_project, chain_client, chain_artifacts)
-    save_deployment(fresh_project, dataclasses.replace(deployment, **change))  # type: ignore[arg-type]
+    save_deployment(fresh_project, dataclasses.replace(deployment, **change))
     with pytest.raises(DeploymentError, match=message):
         FedLedger.connect(fresh_project)
 
@@ -112,7 +123,9 @@ def test_configuring_at_deployment_needs_the_deployer_as_admin(
     params = DeployParams(admin=dev_account(2).address, oracles=(dev_account(1).address,))
     with pytest.raises(DeploymentError, match="deploying account to be the admin"):
         deploy(chain_client, dev_account(0), chain_artifacts, params)
-    handed_over = deploy(chain_client, dev_account(0), chain_artifacts, DeployParams(admin=dev_account(2).address))
+    handed_over = deploy(
+        chain_client, dev_account(0), chain_artifacts, DeployParams(admin=dev_account(2).address)
+    )
     assert handed_over.admin == dev_account(2).address
 
 
@@ -121,7 +134,12 @@ def test_oracles_are_added_with_a_valid_quorum_at_every_step(
 ) -> None:
     oracles = tuple(dev_account(i).address for i in range(1, 6))
     for quorum, expected in ((None, 3), (4, 4), (5, 5)):
-        deployment = deploy(chain_client, dev_account(0), chain_artifacts, DeployParams(oracles=oracles, quorum=quorum))
+        deployment = deploy(
+            chain_client,
+            dev_account(0),
+            chain_artifacts,
+            DeployParams(oracles=oracles, quorum=quorum),
+        )
         ledger = FedLedger(chain_client, deployment)
         assert (ledger.coordinator.oracle_count(), ledger.coordinator.quorum()) == (5, expected)
         assert ledger.coordinator.oracles() == list(oracles)
@@ -143,8 +161,8 @@ def test_fedledger_deploy_configures_everything_it_is_told(fresh_project: Projec
         "--quorum", "3", "--participant", dev_account(9).address,
         "--genesis", "0x" + content_hash("g").hex(), "--storage-policy", "accepted-only",
         "--round-duration", "120", "--aggregation-timeout", "60", "--contribution-target", "4",
-        "--reward-base", "2", "--reward-per-score", "0.5", "--rejection-limit", "5", "--open-enrolment",
-        "--token-name", "Test Reward", "--token-symbol", "TST",
+        "--reward-base", "2", "--reward-per-score", "0.5", "--rejection-limit", "5",
+        "--open-enrolment", "--token-name", "Test Reward", "--token-symbol", "TST",
     )  # fmt: skip
     assert code == 0, output
     assert "FedLedgerCoordinator" in output and "deployment written to" in output
@@ -155,7 +173,10 @@ def test_fedledger_deploy_configures_everything_it_is_told(fresh_project: Projec
     assert coordinator.storage_policy() is StoragePolicy.ACCEPTED_ONLY
     rules = coordinator.round_rules()
     assert (rules.duration, rules.aggregation_timeout, rules.contribution_target) == (120, 60, 4)
-    assert coordinator.reward_rule().base == 2 * TOKEN and coordinator.reward_rule().per_score_point == TOKEN // 2
+    assert (
+        coordinator.reward_rule().base == 2 * TOKEN
+        and coordinator.reward_rule().per_score_point == TOKEN // 2
+    )
     assert (coordinator.rejection_limit(), coordinator.open_enrolment()) == (5, True)
     assert (ledger.token.name(), ledger.token.symbol()) == ("Test Reward", "TST")
     model = coordinator.latest_model()
@@ -163,14 +184,19 @@ def test_fedledger_deploy_configures_everything_it_is_told(fresh_project: Projec
 
 
 def test_fedledger_deploy_works_against_any_rpc_url_with_a_key_from_the_environment(
-    fresh_project: ProjectConfig, chain_anvil: object, monkeypatch: pytest.MonkeyPatch
+    fresh_project: ProjectConfig, chain_anvil: Anvil, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = chain_anvil.rpc_url  # type: ignore[attr-defined]
+    url = chain_anvil.rpc_url
     code, output = run(fresh_project, "deploy", "--network", "external", FEDLEDGER_RPC_URL=url)
     assert code == 1 and "needs a signing key" in output and PRIVATE_KEY_ENV in output
     key = "0x" + dev_account(5).key.hex().removeprefix("0x")
     code, output = run(
-        fresh_project, "deploy", "--network", "external", FEDLEDGER_RPC_URL=url, **{PRIVATE_KEY_ENV: key}
+        fresh_project,
+        "deploy",
+        "--network",
+        "external",
+        FEDLEDGER_RPC_URL=url,
+        **{PRIVATE_KEY_ENV: key},
     )
     assert code == 0, output
     deployment = load_deployment(fresh_project, "external")

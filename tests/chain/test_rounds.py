@@ -31,10 +31,12 @@ def accept_updates(bed: Testbed, count: int, round_: int = 1) -> list[str]:
     """Submit ``count`` updates in ``round_`` and have k oracles accept each."""
     accepted = []
     for participant in bed.participants[:count]:
-        participant.coordinator.submit_update(round_, content_hash(f"r{round_}-{participant.account.address}"), 100)
+        participant.coordinator.submit_update(
+            round_, content_hash(f"r{round_}-{participant.address}"), 100
+        )
         for oracle in bed.oracles[: bed.quorum]:
-            oracle.coordinator.vote(round_, participant.account.address, True, 1_000)
-        accepted.append(participant.account.address)
+            oracle.coordinator.vote(round_, participant.address, True, 1_000)
+        accepted.append(participant.address)
     return accepted
 
 
@@ -76,8 +78,8 @@ def test_meeting_the_contribution_target_allows_an_early_close(chain_testbed: Te
     with pytest.raises(RoundCloseTooEarly):
         bed.outsider.coordinator.close_round()
     bed.participants[1].coordinator.submit_update(1, content_hash("second"), 5)
-    bed.oracles[0].coordinator.vote(1, bed.participants[1].account.address, True, 1)
-    bed.oracles[1].coordinator.vote(1, bed.participants[1].account.address, True, 1)
+    bed.oracles[0].coordinator.vote(1, bed.participants[1].address, True, 1)
+    bed.oracles[1].coordinator.vote(1, bed.participants[1].address, True, 1)
     assert bed.outsider.coordinator.close_round().event(RoundClosed).accepted_updates == 2
 
 
@@ -95,7 +97,11 @@ def test_a_round_without_accepted_updates_is_skipped_at_close(chain_testbed: Tes
     assert opened.deadline == bed.dev.timestamp() + TEST_ROUND_RULES.duration
     assert bed.admin.coordinator.get_round(1).state is RoundState.SKIPPED
     model = bed.admin.coordinator.latest_model()
-    assert (model.round, model.state, model.content_hash) == (2, RoundState.OPEN, content_hash("genesis"))
+    assert (model.round, model.state, model.content_hash) == (
+        2,
+        RoundState.OPEN,
+        content_hash("genesis"),
+    )
 
 
 def test_proposals_before_close_are_refused(chain_testbed: Testbed) -> None:
@@ -115,11 +121,11 @@ def test_k_identical_proposals_finalize_and_open_the_next_round(chain_testbed: T
     first = bed.oracles[0].coordinator.propose_aggregate(1, aggregate)
     proposed = first.event(AggregateProposed)
     assert (proposed.round, proposed.oracle, proposed.content_hash, proposed.votes) == (
-        1, bed.oracles[0].account.address, aggregate, 1,
+        1, bed.oracles[0].address, aggregate, 1,
     )  # fmt: skip
     assert not first.events_of(RoundFinalized)
-    assert bed.admin.coordinator.has_proposed(1, bed.oracles[0].account.address)
-    assert not bed.admin.coordinator.has_proposed(1, bed.oracles[1].account.address)
+    assert bed.admin.coordinator.has_proposed(1, bed.oracles[0].address)
+    assert not bed.admin.coordinator.has_proposed(1, bed.oracles[1].address)
     assert bed.admin.coordinator.proposal_votes(1, aggregate) == 1
 
     second = bed.oracles[1].coordinator.propose_aggregate(1, aggregate)
@@ -128,7 +134,7 @@ def test_k_identical_proposals_finalize_and_open_the_next_round(chain_testbed: T
     assert second.event(RoundOpened).round == 2
     info = bed.admin.coordinator.get_round(1)
     assert (info.state, info.proposals, info.leading_votes) == (RoundState.FINALIZED, 2, 2)
-    assert info.proposed(bed.admin.coordinator.oracle_index(bed.oracles[1].account.address))
+    assert info.proposed(bed.admin.coordinator.oracle_index(bed.oracles[1].address))
     model = bed.admin.coordinator.latest_model()
     assert (model.round, model.state, model.content_hash) == (2, RoundState.OPEN, aggregate)
     # Round 2 runs on the new model, and a late proposal for round 1 is refused.

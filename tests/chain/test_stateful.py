@@ -25,9 +25,16 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 from fedledger.chain import (
+    ArtifactSet,
     ChainClient,
     DevControls,
     ReasonCode,
@@ -42,8 +49,8 @@ from fedledger.chain.errors import (
     AlreadySubmitted,
     AlreadyVoted,
     Banned,
-    NotBanned,
     ContractRevert,
+    NotBanned,
     NotParticipant,
     RoundCloseTooEarly,
     RoundNotClosed,
@@ -111,7 +118,9 @@ class ParticipantModel:
 class ContractModel:
     """What FedLedgerCoordinator should do, in plain Python."""
 
-    def __init__(self, n: int, k: int, participants: list[str], outsider: str, deadline: int) -> None:
+    def __init__(
+        self, n: int, k: int, participants: list[str], outsider: str, deadline: int
+    ) -> None:
         self.n, self.k = n, k
         self.round, self.state = 1, "open"
         self.deadline, self.closed_at = deadline, 0
@@ -142,7 +151,9 @@ class ContractModel:
         self.updates[(self.round, address)] = UpdateModel()
         return None
 
-    def vote(self, oracle: int, address: str, accept: bool, score: int) -> type[ContractRevert] | None:
+    def vote(
+        self, oracle: int, address: str, accept: bool, score: int
+    ) -> type[ContractRevert] | None:
         if self.state != "open":
             return RoundNotOpen
         update = self.updates.get((self.round, address))
@@ -155,10 +166,14 @@ class ContractModel:
         update.voters.add(oracle)
         if accept:
             update.accept_votes += 1
-            update.accept_score = min(score, update.accept_score if update.accept_score is not None else score)
+            update.accept_score = min(
+                score, update.accept_score if update.accept_score is not None else score
+            )
         else:
             update.reject_votes += 1
-            update.reject_score = min(score, update.reject_score if update.reject_score is not None else score)
+            update.reject_score = min(
+                score, update.reject_score if update.reject_score is not None else score
+            )
         outstanding = self.n - update.accept_votes - update.reject_votes
         if update.accept_votes >= self.k:
             update.status = UpdateStatus.ACCEPTED
@@ -170,7 +185,10 @@ class ContractModel:
             participant = self.participants[address]
             participant.strikes += 1
             participant.banned = participant.banned or participant.strikes >= REJECTION_LIMIT
-        elif update.accept_votes + outstanding < self.k and update.reject_votes + outstanding < self.k:
+        elif (
+            update.accept_votes + outstanding < self.k
+            and update.reject_votes + outstanding < self.k
+        ):
             update.status = UpdateStatus.DISPUTED
         return None
 
@@ -224,7 +242,7 @@ class CoordinatorMachine(RuleBasedStateMachine):
     """Drives one deployment; the chain-side fixtures are injected as class attributes."""
 
     client: ChainClient
-    artifacts: Any
+    artifacts: ArtifactSet
     cast: Cast
 
     def __init__(self) -> None:
@@ -233,7 +251,9 @@ class CoordinatorMachine(RuleBasedStateMachine):
         self.snapshot = self.dev.snapshot()
         self.bed: Testbed | None = None
 
-    @initialize(configuration=st.sampled_from(CONFIGURATIONS), policy=st.sampled_from(list(StoragePolicy)))
+    @initialize(
+        configuration=st.sampled_from(CONFIGURATIONS), policy=st.sampled_from(list(StoragePolicy))
+    )
     def deploy(self, configuration: tuple[int, int], policy: StoragePolicy) -> None:
         n, k = configuration
         self.bed = deploy_testbed(
@@ -243,10 +263,18 @@ class CoordinatorMachine(RuleBasedStateMachine):
             reward_rule=REWARD, rejection_limit=REJECTION_LIMIT,
         )  # fmt: skip
         deadline = self.bed.admin.coordinator.latest_model().deadline
-        addresses = [p.account.address for p in self.bed.participants]
-        self.model = ContractModel(n, k, addresses, self.bed.outsider.account.address, deadline)
+        addresses = [p.address for p in self.bed.participants]
+        self.model = ContractModel(n, k, addresses, self.bed.outsider.address, deadline)
         self.stream = self.bed.admin.event_stream(
-            [VoteCast, UpdateAccepted, UpdateRejected, UpdateDisputed, AggregateProposed, RoundFinalized, RoundOpened]
+            [
+                VoteCast,
+                UpdateAccepted,
+                UpdateRejected,
+                UpdateDisputed,
+                AggregateProposed,
+                RoundFinalized,
+                RoundOpened,
+            ]
         )
         self.votes: Counter[tuple[int, str, bool]] = Counter()
         self.proposal_events: Counter[tuple[int, bytes]] = Counter()
@@ -324,7 +352,7 @@ class CoordinatorMachine(RuleBasedStateMachine):
 
     def _submit(self, who: int) -> None:
         participant = self._account(who)
-        address = participant.account.address
+        address = participant.address
         round_ = self.model.round
         expected = self.model.submit(address, self._now())
         self._expect(expected, lambda: participant.coordinator.submit_update(
@@ -335,9 +363,11 @@ class CoordinatorMachine(RuleBasedStateMachine):
         # Vote on this round's submissions, pending ones first; before any, on anyone.
         round_ = self.model.round
         submitted = [address for (r, address) in self.model.updates if r == round_]
-        pending = [a for a in submitted if self.model.updates[(round_, a)].status is UpdateStatus.PENDING]
+        pending = [
+            a for a in submitted if self.model.updates[(round_, a)].status is UpdateStatus.PENDING
+        ]
         candidates = pending or submitted
-        address = candidates[pick % len(candidates)] if candidates else self._account(pick).account.address
+        address = candidates[pick % len(candidates)] if candidates else self._account(pick).address
         # Mostly an oracle that has not voted on it yet; once all have, a repeat.
         update = self.model.updates.get((round_, address))
         fresh = [o for o in range(self.model.n) if update is None or o not in update.voters]
@@ -350,7 +380,7 @@ class CoordinatorMachine(RuleBasedStateMachine):
         self._check_update(round_, address)
 
     def _pardon(self, who: int) -> None:
-        address = self._account(who % PARTICIPANTS).account.address
+        address = self._account(who % PARTICIPANTS).address
         expected = self.model.pardon(address)
         self._expect(expected, lambda: self.ready.admin.coordinator.pardon_participant(address))
 
@@ -387,17 +417,23 @@ class CoordinatorMachine(RuleBasedStateMachine):
             if isinstance(event, VoteCast):
                 self.votes[(event.round, event.participant, event.accept)] += 1
             elif isinstance(event, UpdateAccepted):
-                assert self.votes[(event.round, event.participant, True)] >= k, "accepted without k votes"
+                assert self.votes[(event.round, event.participant, True)] >= k, (
+                    "accepted without k votes"
+                )
                 self.rewarded[(event.round, event.participant)] += 1
                 self.event_rewards += event.reward
             elif isinstance(event, UpdateRejected):
-                assert self.votes[(event.round, event.participant, False)] >= k, "rejected without k votes"
+                assert self.votes[(event.round, event.participant, False)] >= k, (
+                    "rejected without k votes"
+                )
             elif isinstance(event, UpdateDisputed):
                 assert max(event.accept_votes, event.reject_votes) < k
             elif isinstance(event, AggregateProposed):
                 self.proposal_events[(event.round, event.content_hash)] += 1
             elif isinstance(event, RoundFinalized):
-                assert self.proposal_events[(event.round, event.global_model)] >= k, "finalized without k"
+                assert self.proposal_events[(event.round, event.global_model)] >= k, (
+                    "finalized without k"
+                )
 
     def _check_update(self, round_: int, address: str) -> None:
         expected = self.model.updates.get((round_, address))
@@ -405,17 +441,22 @@ class CoordinatorMachine(RuleBasedStateMachine):
         if expected is None:
             assert actual.status is UpdateStatus.NONE
             return
-        deleted = self.ready.params.storage_policy is StoragePolicy.ACCEPTED_ONLY and expected.status in (
-            UpdateStatus.REJECTED, UpdateStatus.DISPUTED,
-        )  # fmt: skip
+        deleted = self.ready.params.storage_policy is StoragePolicy.ACCEPTED_ONLY and (
+            expected.status in (UpdateStatus.REJECTED, UpdateStatus.DISPUTED)
+        )
         if deleted:
             assert actual.status is UpdateStatus.NONE and actual.content_hash == bytes(32)
             return
         status = expected.status
-        if status is UpdateStatus.PENDING and (round_ != self.model.round or self.model.state != "open"):
+        if status is UpdateStatus.PENDING and (
+            round_ != self.model.round or self.model.state != "open"
+        ):
             status = UpdateStatus.EXPIRED
         assert actual.status is status
-        assert (actual.accept_votes, actual.reject_votes) == (expected.accept_votes, expected.reject_votes)
+        assert (actual.accept_votes, actual.reject_votes) == (
+            expected.accept_votes,
+            expected.reject_votes,
+        )
         if expected.status is UpdateStatus.ACCEPTED:
             assert actual.score == expected.accept_score
         if expected.status is UpdateStatus.REJECTED:
@@ -423,7 +464,7 @@ class CoordinatorMachine(RuleBasedStateMachine):
 
 
 def test_random_protocol_runs_keep_the_invariants(
-    chain_client: ChainClient, chain_artifacts: Any, chain_cast: Cast
+    chain_client: ChainClient, chain_artifacts: ArtifactSet, chain_cast: Cast
 ) -> None:
     machine = type(
         "BoundCoordinatorMachine",

@@ -44,7 +44,7 @@ def earn(bed: Testbed, index: int) -> FedLedger:
     participant = bed.participants[index]
     participant.coordinator.submit_update(1, content_hash(f"earn{index}"), 1)
     for oracle in bed.oracles[: bed.quorum]:
-        oracle.coordinator.vote(1, participant.account.address, True, 1_000)
+        oracle.coordinator.vote(1, participant.address, True, 1_000)
     return participant
 
 
@@ -61,8 +61,8 @@ def test_token_metadata_and_minter(chain_testbed: Testbed) -> None:
 def test_nobody_but_the_coordinator_mints(chain_testbed: Testbed) -> None:
     for caller in (chain_testbed.admin, chain_testbed.oracles[0], chain_testbed.outsider):
         with pytest.raises(NotMinter) as caught:
-            caller.token.mint(caller.account.address, 1)
-        assert caught.value.account == caller.account.address
+            caller.token.mint(caller.address, 1)
+        assert caught.value.account == caller.address
     assert chain_testbed.admin.token.total_supply() == 0
 
 
@@ -70,22 +70,26 @@ def test_rewards_transfer_approve_and_burn_like_any_erc20(chain_testbed: Testbed
     bed = chain_testbed
     holder = earn(bed, 0)
     friend = bed.participants[1]
-    sent = holder.token.transfer(friend.account.address, 3).event(Transfer)
-    assert (sent.from_, sent.to, sent.value) == (holder.account.address, friend.account.address, 3)
-    approval = holder.token.approve(friend.account.address, 5).event(Approval)
-    assert (approval.owner, approval.spender, approval.value) == (holder.account.address, friend.account.address, 5)
-    friend.token.transfer_from(holder.account.address, friend.account.address, 2)
-    assert holder.token.allowance(holder.account.address, friend.account.address) == 3
+    sent = holder.token.transfer(friend.address, 3).event(Transfer)
+    assert (sent.from_, sent.to, sent.value) == (holder.address, friend.address, 3)
+    approval = holder.token.approve(friend.address, 5).event(Approval)
+    assert (approval.owner, approval.spender, approval.value) == (
+        holder.address,
+        friend.address,
+        5,
+    )
+    friend.token.transfer_from(holder.address, friend.address, 2)
+    assert holder.token.allowance(holder.address, friend.address) == 3
     with pytest.raises(ERC20InsufficientAllowance):
-        friend.token.transfer_from(holder.account.address, friend.account.address, 4)
-    friend.token.burn_from(holder.account.address, 3)
+        friend.token.transfer_from(holder.address, friend.address, 4)
+    friend.token.burn_from(holder.address, 3)
     burned = holder.token.burn(10).event(Transfer)
     assert (burned.to, burned.value) == (ZERO_ADDRESS, 10)
-    assert holder.token.balance_of(holder.account.address) == REWARD - 3 - 2 - 3 - 10
-    assert holder.token.balance_of(friend.account.address) == 5
+    assert holder.token.balance_of(holder.address) == REWARD - 3 - 2 - 3 - 10
+    assert holder.token.balance_of(friend.address) == 5
     assert holder.token.total_supply() == REWARD - 13
     with pytest.raises(ERC20InsufficientBalance):
-        friend.token.transfer(holder.account.address, 6)
+        friend.token.transfer(holder.address, 6)
 
 
 # ---- redemption for ETH -------------------------------------------------------------
@@ -94,9 +98,9 @@ def test_rewards_transfer_approve_and_burn_like_any_erc20(chain_testbed: Testbed
 def test_deposits_fill_the_pool(chain_testbed: Testbed) -> None:
     bed = chain_testbed
     event = bed.admin.vault.deposit(2 * ETHER).event(Deposited)
-    assert (event.sponsor, event.amount) == (bed.admin.account.address, 2 * ETHER)
+    assert (event.sponsor, event.amount) == (bed.admin.address, 2 * ETHER)
     # A plain ETH transfer is a deposit too (receive()).
-    plain = bed.client.transact(bed.outsider.account, bed.deployment.vault, b"", value=ETHER)
+    plain = bed.client.transact(bed.outsider.signer, bed.deployment.vault, b"", value=ETHER)
     assert plain.event(Deposited).amount == ETHER
     assert bed.admin.vault.pooled_balance() == 3 * ETHER
     with pytest.raises(ZeroAmount):
@@ -114,20 +118,26 @@ def test_redeem_burns_for_a_pro_rata_share_paid_on_withdraw(chain_testbed: Testb
 
     result = first.redeem(redeemed_tokens)  # approves, then redeems
     event = result.event(Redeemed)
-    assert (event.holder, event.tokens, event.payout) == (first.account.address, redeemed_tokens, expected)
+    assert (event.holder, event.tokens, event.payout) == (
+        first.address,
+        redeemed_tokens,
+        expected,
+    )
     assert first.token.total_supply() == supply - redeemed_tokens
-    assert first.vault.owed(first.account.address) == expected
+    assert first.vault.owed(first.address) == expected
     assert first.vault.total_owed() == expected
     assert first.vault.pooled_balance() == 3 * ETHER - expected
     # The other holder's share is unchanged by the first redemption.
-    assert second.vault.quote_redemption(REWARD) == REWARD * (3 * ETHER - expected) // (supply - redeemed_tokens)
+    assert second.vault.quote_redemption(REWARD) == REWARD * (3 * ETHER - expected) // (
+        supply - redeemed_tokens
+    )
 
-    before = bed.client.balance(first.account.address)
+    before = bed.client.balance(first.address)
     withdrawal = first.vault.withdraw()
     assert withdrawal.event(Withdrawn).amount == expected
     fee = withdrawal.gas_used * _effective_gas_price(bed.client, withdrawal.tx_hash)
-    assert bed.client.balance(first.account.address) == before + expected - fee
-    assert (first.vault.owed(first.account.address), first.vault.total_owed()) == (0, 0)
+    assert bed.client.balance(first.address) == before + expected - fee
+    assert (first.vault.owed(first.address), first.vault.total_owed()) == (0, 0)
     with pytest.raises(NothingToWithdraw):
         first.vault.withdraw()
 
@@ -140,7 +150,7 @@ def test_redeeming_more_than_the_balance_is_refused(chain_testbed: Testbed) -> N
     with pytest.raises(InsufficientTokens) as caught:
         holder.vault.redeem(REWARD + 1)
     assert (caught.value.balance, caught.value.requested) == (REWARD, REWARD + 1)
-    assert holder.token.balance_of(holder.account.address) == REWARD
+    assert holder.token.balance_of(holder.address) == REWARD
 
 
 def test_redeem_needs_an_allowance_a_pool_and_an_amount(chain_testbed: Testbed) -> None:
@@ -178,7 +188,9 @@ def test_a_reentrant_holder_is_paid_at_most_once(
     interface = ContractInterface("ReentrantRedeemer", attacker_artifacts.abi("ReentrantRedeemer"))
 
     with pytest.raises(ReentrancyGuardReentrantCall):
-        bed.client.transact(holder.account, attacker_address, interface.encode_call("attack", [REWARD, mode]))
+        bed.client.transact(
+            holder.signer, attacker_address, interface.encode_call("attack", [REWARD, mode])
+        )
     # The whole attack reverted: nothing burned, nothing credited, no ETH left the vault.
     assert bed.admin.token.balance_of(attacker_address) == REWARD
     assert bed.client.balance(bed.deployment.vault) == 4 * ETHER
@@ -190,7 +202,7 @@ def _deploy_attacker(client: ChainClient, bed: Testbed, artifacts: ArtifactSet) 
     interface = ContractInterface("ReentrantRedeemer", artifacts.abi("ReentrantRedeemer"))
     creation = bytes.fromhex(artifacts["ReentrantRedeemer"].bytecode[2:])
     args = interface.encode_constructor([bed.deployment.vault, bed.deployment.token])
-    result = client.transact(bed.admin.account, None, creation + args)
+    result = client.transact(bed.admin.signer, None, creation + args)
     assert result.contract_address is not None
     return result.contract_address
 
@@ -213,10 +225,14 @@ def test_access_rights_are_bought_with_tokens_and_recorded(chain_testbed: Testbe
     assert buyer.vault.access_price(resource) == REWARD // 2
 
     bought = buyer.purchase_access(resource).event(AccessPurchased)
-    assert (bought.buyer, bought.resource, bought.price) == (buyer.account.address, resource, REWARD // 2)
-    assert buyer.vault.has_access(resource, buyer.account.address)
-    assert not buyer.vault.has_access(resource, bed.outsider.account.address)
-    assert buyer.token.balance_of(buyer.account.address) == REWARD - REWARD // 2
+    assert (bought.buyer, bought.resource, bought.price) == (
+        buyer.address,
+        resource,
+        REWARD // 2,
+    )
+    assert buyer.vault.has_access(resource, buyer.address)
+    assert not buyer.vault.has_access(resource, bed.outsider.address)
+    assert buyer.token.balance_of(buyer.address) == REWARD - REWARD // 2
     assert buyer.token.total_supply() == REWARD - REWARD // 2
     with pytest.raises(AccessAlreadyGranted):
         buyer.purchase_access(resource)
@@ -231,4 +247,4 @@ def test_access_needs_enough_tokens_and_only_the_admin_sets_prices(chain_testbed
     with pytest.raises(OwnableUnauthorizedAccount):
         bed.outsider.vault.set_access_price(resource, 0)
     assert bed.outsider.vault.token() == bed.deployment.token
-    assert bed.outsider.vault.owner() == bed.admin.account.address
+    assert bed.outsider.vault.owner() == bed.admin.address

@@ -24,7 +24,13 @@ from fedledger.chain.events import (
     UpdateRejected,
     VoteCast,
 )
-from tests.fixtures.chain import TEST_REWARD_RULE, TEST_ROUND_RULES, Testbed, content_hash
+from tests.fixtures.chain import (
+    TEST_REWARD_RULE,
+    TEST_ROUND_RULES,
+    Testbed,
+    TestbedFactory,
+    content_hash,
+)
 
 ZERO_ADDRESS = "0x" + "00" * 20
 
@@ -32,7 +38,7 @@ ZERO_ADDRESS = "0x" + "00" * 20
 def submit(bed: Testbed, index: int = 0, label: str = "update") -> str:
     participant = bed.participants[index]
     participant.coordinator.submit_update(1, content_hash(f"{label}{index}"), 100)
-    return participant.account.address
+    return participant.address
 
 
 def test_a_vote_is_recorded_and_announced(chain_testbed: Testbed) -> None:
@@ -42,19 +48,21 @@ def test_a_vote_is_recorded_and_announced(chain_testbed: Testbed) -> None:
     result = oracle.coordinator.vote(1, participant, True, 9_000)
 
     cast = result.event(VoteCast)
-    assert (cast.round, cast.participant, cast.oracle) == (1, participant, oracle.account.address)
+    assert (cast.round, cast.participant, cast.oracle) == (1, participant, oracle.address)
     assert (cast.accept, cast.score, cast.reason) == (True, 9_000, ReasonCode.ACCEPTED)
     assert not result.events_of(UpdateAccepted)
     update = bed.admin.coordinator.get_update(1, participant)
     assert (update.accept_votes, update.reject_votes, update.status) == (1, 0, UpdateStatus.PENDING)
-    index = bed.admin.coordinator.oracle_index(oracle.account.address)
+    index = bed.admin.coordinator.oracle_index(oracle.address)
     assert update.voted(index)
-    assert bed.admin.coordinator.has_voted(1, participant, oracle.account.address)
-    assert not bed.admin.coordinator.has_voted(1, participant, bed.oracles[1].account.address)
-    assert not bed.admin.coordinator.has_voted(1, participant, bed.outsider.account.address)
+    assert bed.admin.coordinator.has_voted(1, participant, oracle.address)
+    assert not bed.admin.coordinator.has_voted(1, participant, bed.oracles[1].address)
+    assert not bed.admin.coordinator.has_voted(1, participant, bed.outsider.address)
 
 
-def test_k_accept_votes_settle_with_the_minimum_score_and_mint_the_reward(chain_testbed: Testbed) -> None:
+def test_k_accept_votes_settle_with_the_minimum_score_and_mint_the_reward(
+    chain_testbed: Testbed,
+) -> None:
     bed = chain_testbed
     participant = submit(bed)
     bed.oracles[0].coordinator.vote(1, participant, True, 7_000)
@@ -62,7 +70,12 @@ def test_k_accept_votes_settle_with_the_minimum_score_and_mint_the_reward(chain_
 
     reward = TEST_REWARD_RULE.reward_for(7_000)
     accepted = result.event(UpdateAccepted)
-    assert (accepted.round, accepted.participant, accepted.score, accepted.reward) == (1, participant, 7_000, reward)
+    assert (accepted.round, accepted.participant, accepted.score, accepted.reward) == (
+        1,
+        participant,
+        7_000,
+        reward,
+    )
     minted = result.event(Transfer)
     assert (minted.from_, minted.to, minted.value) == (ZERO_ADDRESS, participant, reward)
     assert minted.address == bed.deployment.token
@@ -90,7 +103,9 @@ def test_k_reject_votes_settle_by_storage_policy(chain_testbed_any_policy: Testb
     bed = chain_testbed_any_policy
     participant = submit(bed)
     bed.oracles[0].coordinator.vote(1, participant, False, 4_000, ReasonCode.NON_FINITE)
-    result = bed.oracles[1].coordinator.vote(1, participant, False, 3_000, ReasonCode.FAILED_VERIFICATION)
+    result = bed.oracles[1].coordinator.vote(
+        1, participant, False, 3_000, ReasonCode.FAILED_VERIFICATION
+    )
 
     rejected = result.event(UpdateRejected)
     # The recorded reason is the first rejecting vote's; the score the minimum.
@@ -100,10 +115,18 @@ def test_k_reject_votes_settle_by_storage_policy(chain_testbed_any_policy: Testb
     assert (record.rejected, record.strikes, record.banned) == (1, 1, False)
     update = bed.admin.coordinator.get_update(1, participant)
     if bed.params.storage_policy is StoragePolicy.AUDIT_ALL:
-        assert (update.status, update.score, update.reason) == (UpdateStatus.REJECTED, 3_000, ReasonCode.NON_FINITE)
+        assert (update.status, update.score, update.reason) == (
+            UpdateStatus.REJECTED,
+            3_000,
+            ReasonCode.NON_FINITE,
+        )
         assert update.content_hash == content_hash("update0")
     else:
-        assert (update.status, update.content_hash, update.voters) == (UpdateStatus.NONE, bytes(32), 0)
+        assert (update.status, update.content_hash, update.voters) == (
+            UpdateStatus.NONE,
+            bytes(32),
+            0,
+        )
     # Settled either way: the third oracle has nothing to vote on.
     with pytest.raises(UpdateAlreadySettled):
         bed.oracles[2].coordinator.vote(1, participant, False, 1, ReasonCode.OTHER)
@@ -124,7 +147,9 @@ def test_reaching_the_rejection_limit_bans_and_a_pardon_lifts_it(chain_testbed: 
     assert (record.banned, record.strikes, record.rejected) == (False, 0, 1)
 
 
-def test_split_votes_that_cannot_reach_k_dispute_the_update(chain_testbed_factory) -> None:  # type: ignore[no-untyped-def]
+def test_split_votes_that_cannot_reach_k_dispute_the_update(
+    chain_testbed_factory: TestbedFactory,
+) -> None:
     for policy in StoragePolicy:
         bed: Testbed = chain_testbed_factory(oracles=4, quorum=3, storage_policy=policy)
         participant = submit(bed)
@@ -144,7 +169,9 @@ def test_split_votes_that_cannot_reach_k_dispute_the_update(chain_testbed_factor
         assert bed.admin.token.balance_of(participant) == 0
 
 
-def test_a_dispute_is_declared_as_soon_as_neither_side_can_reach_k(chain_testbed_factory) -> None:  # type: ignore[no-untyped-def]
+def test_a_dispute_is_declared_as_soon_as_neither_side_can_reach_k(
+    chain_testbed_factory: TestbedFactory,
+) -> None:
     bed: Testbed = chain_testbed_factory(oracles=5, quorum=4)
     participant = submit(bed)
     bed.oracles[0].coordinator.vote(1, participant, True, 1)
@@ -166,7 +193,7 @@ def test_an_oracle_votes_once(chain_testbed: Testbed) -> None:
     oracle.coordinator.vote(1, participant, True, 1)
     with pytest.raises(AlreadyVoted) as caught:
         oracle.coordinator.vote(1, participant, False, 1, ReasonCode.OTHER)
-    assert caught.value.oracle == oracle.account.address
+    assert caught.value.oracle == oracle.address
     assert bed.admin.coordinator.get_update(1, participant).reject_votes == 0
 
 
@@ -175,11 +202,15 @@ def test_only_registered_oracles_vote(chain_testbed: Testbed) -> None:
     participant = submit(bed)
     with pytest.raises(NotOracle) as caught:
         bed.participants[1].coordinator.vote(1, participant, True, 1)
-    assert caught.value.account == bed.participants[1].account.address
+    assert caught.value.account == bed.participants[1].address
 
 
-@pytest.mark.parametrize(("accept", "reason"), [(True, ReasonCode.HASH_MISMATCH), (False, ReasonCode.ACCEPTED)])
-def test_the_reason_code_must_match_the_verdict(chain_testbed: Testbed, accept: bool, reason: ReasonCode) -> None:
+@pytest.mark.parametrize(
+    ("accept", "reason"), [(True, ReasonCode.HASH_MISMATCH), (False, ReasonCode.ACCEPTED)]
+)
+def test_the_reason_code_must_match_the_verdict(
+    chain_testbed: Testbed, accept: bool, reason: ReasonCode
+) -> None:
     participant = submit(chain_testbed)
     with pytest.raises(InvalidReasonCode) as caught:
         chain_testbed.oracles[0].coordinator.vote(1, participant, accept, 1, reason)
@@ -190,7 +221,7 @@ def test_votes_need_an_existing_update_of_the_current_round(chain_testbed: Testb
     bed = chain_testbed
     oracle = bed.oracles[0].coordinator
     with pytest.raises(UnknownUpdate):
-        oracle.vote(1, bed.participants[0].account.address, True, 1)
+        oracle.vote(1, bed.participants[0].address, True, 1)
     participant = submit(bed)
     with pytest.raises(WrongRound):
         oracle.vote(2, participant, True, 1)
