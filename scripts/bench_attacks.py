@@ -1,0 +1,527 @@
+"""Attacks against federated learning: plain FedAvg, verified FedAvg and robust aggregators.
+
+    .venv/bin/python scripts/bench_attacks.py [--json PATH] [--workers N] [--quick]
+        [--partitions iid,dirichlet0.5] [--attacks ...] [--methods ...] [--fresh]
+
+MNIST, the MLP, 20 clients (30 % malicious), 20 rounds of one local epoch, on an IID and
+a Dirichlet(0.5) partition. One scenario per attack of :mod:`fedledger.ml.attacks` plus a
+run without attack; each is run with:
+
+- ``fedavg``: FedAvg as published, weighted by the sample counts clients claim;
+- ``verified``: FedLedger -- 3 oracles, each with its own 2,000 validation images, vote
+  with :class:`oracle.verification.Verifier`; 2 agreeing votes settle an update (the
+  contract's k-of-n rule, recorded score = the lowest agreeing score); the accepted
+  updates are averaged with the bit-exact equal-weight :func:`fedledger.ml.fedavg`; an
+  accepted update earns ``base + perScorePoint * score`` tokens;
+- ``krum`` (f = 6), ``median``, ``trimmed_mean`` (30 % cut at each end) from
+  :mod:`fedledger.ml.robust`.
+
+Every run (partition, attack, method) is written to ``results/bench_attacks/runs/`` as soon
+as it ends and reused by later invocations (``--fresh`` recomputes), so the benchmark can be
+resumed and split. Runs go to ``--workers`` processes (one BLAS/TensorFlow thread each).
+Then the script prints the markdown table, writes ``--json``, the table and the plots.
+``--quick`` is a smoke run (5 clients, 3 rounds, 300 images each) to check the plumbing;
+its figures mean nothing.
+
+Local training is :func:`fedledger.ml.training.train_local`'s algorithm on a Keras model
+built once per process (building and tracing a fresh model costs more than a client's
+epoch); the script checks at start-up that it reproduces ``train_local`` bit for bit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+# One thread per worker process: set before numpy or TensorFlow load.
+for _name in (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+):
+    os.environ.setdefault(_name, "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fedledger.config import find_root  # noqa: E402
+from fedledger.ml import (  # noqa: E402  # noqa: E402
+    MNIST_MLP,
+    Dataset,
+    ExactEvaluator,
+    FederatedSplit,
+    ModelWeights,
+    attacks,
+    fedavg,
+    federated_split,
+    initial_weights,
+    load_mnist,
+    robust,
+)
+from oracle.verification import Verifier, VerifierParams  # noqa: E402
+
+PARTITIONS = {"iid": None, "dirichlet0.5": 0.5}
+ATTACKS = (
+    "none",
+    "sign_flip",
+    "scaling",
+    "noise",
+    "free_rider",
+    "label_flip",
+    "backdoor",
+    "sample_inflation",
+)
+METHODS = ("fedavg", "verified", "krum", "median", "trimmed_mean")
+VERIFYING_METHODS = ("verified",)
+
+#: The reward rule the benchmark's contract would use: 1 token per accepted update plus
+#: 1e-7 token per score point (token base units, 18 decimals).
+REWARD_BASE = 10**18
+REWARD_PER_SCORE_POINT = 10**11
+
+
+@dataclass(frozen=True)
+class Setting:
+    clients: int = 20
+    rounds: int = 20
+    malicious_fraction: float = 0.3
+    oracles: int = 3
+    quorum: int = 2
+    validation_size: int = 2000
+    samples_per_client: int | None = None  # None: all training images not held out
+    seed: int = 0
+    epochs: int = 1
+
+    @property
+    def malicious_count(self) -> int:
+        return round(self.malicious_fraction * self.clients)
+
+
+FULL = Setting()
+QUICK = Setting(clients=5, rounds=3, samples_per_client=300, validation_size=500)
+
+
+# --- local training ------------------------------------------------------------------------
+
+
+class Trainer:
+    """``train_local`` on one Keras model built once (bit-identical: checked at start-up)."""
+
+    def __init__(self) -> None:
+        import keras
+
+        from fedledger.ml.keras_models import build_model
+        from fedledger.ml.training import TrainingConfig
+
+        self._keras = keras
+        self._model = build_model(MNIST_MLP)
+        self._config = TrainingConfig()
+        self._compiled = False
+
+    def train(
+        self, global_model: ModelWeights, dataset: Dataset, seed: int, epochs: int
+    ) -> ModelWeights:
+        from fedledger.ml.architectures import model_input
+        from fedledger.ml.keras_models import extract_weights, load_weights
+
+        keras, model, config = self._keras, self._model, self._config
+        if not self._compiled:
+            model.compile(
+                optimizer=keras.optimizers.SGD(config.learning_rate, momentum=config.momentum),
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                metrics=["accuracy"],
+            )
+            self._compiled = True
+        else:  # as if fresh: zero momentum buffers and iteration count (keep the rate)
+            optimizer = model.optimizer
+            optimizer.iterations.assign(0)
+            for buffer in optimizer.momentums:
+                buffer.assign(np.zeros(buffer.shape, dtype=buffer.dtype))
+        load_weights(model, global_model)
+        inputs = model_input(MNIST_MLP, dataset.images)
+        labels = dataset.labels.astype(np.int64)
+        rng = np.random.default_rng(seed)
+        for _ in range(epochs):
+            order = rng.permutation(len(dataset))
+            model.fit(
+                inputs[order],
+                labels[order],
+                batch_size=config.batch_size,
+                epochs=1,
+                shuffle=False,
+                verbose=0,
+            )
+        return extract_weights(model, MNIST_MLP.id)
+
+
+def check_trainer(trainer: Trainer, split: FederatedSplit) -> None:
+    """Refuse to run if the reused model does not reproduce ``train_local`` bit for bit."""
+    from fedledger.ml.training import TrainingConfig, train_local
+
+    start = initial_weights(MNIST_MLP.id, 1)
+    for client in (0, 1):
+        data = split.clients[client]
+        ours = trainer.train(start, data, seed=client, epochs=1)
+        reference = train_local(start, data, TrainingConfig(seed=client))
+        if ours != reference:
+            raise SystemExit("the benchmark trainer no longer reproduces train_local bit for bit")
+
+
+# --- one run -------------------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    partition: str
+    attack: str
+    method: str
+    final_test_accuracy: float
+    accuracy_per_round: list[float]
+    honest_acceptance: float | None
+    malicious_acceptance: float | None
+    backdoor_success: float | None
+    tokens_honest: str | None
+    tokens_malicious: str | None
+    backdoor_success_per_round: list[float] | None = None
+    #: the malicious clients' share of the aggregate's weight, mean over rounds (FedAvg's
+    #: sample weights, 1/K per accepted update for verified FedAvg, Krum's pick)
+    malicious_weight_share: float | None = None
+    rejected_by_check: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def client_seed(setting: Setting, round_index: int, client: int) -> int:
+    return setting.seed * 1_000_003 + round_index * 1_009 + client
+
+
+def submissions(
+    attack: str,
+    global_model: ModelWeights,
+    split: FederatedSplit,
+    malicious: frozenset[int],
+    round_index: int,
+    setting: Setting,
+    trainer: Trainer,
+) -> list[tuple[ModelWeights, int]]:
+    """Every client's (update, claimed sample count) for one round."""
+    out = []
+    for client, data in enumerate(split.clients):
+        seed = client_seed(setting, round_index, client)
+        count = len(data)
+        if client not in malicious or attack == "none":
+            update = trainer.train(global_model, data, seed, setting.epochs)
+        elif attack == "sign_flip":
+            update = attacks.sign_flip(
+                global_model, trainer.train(global_model, data, seed, setting.epochs)
+            )
+        elif attack == "scaling":
+            update = attacks.boost(
+                global_model, trainer.train(global_model, data, seed, setting.epochs)
+            )
+        elif attack == "noise":
+            update = attacks.gaussian_noise(global_model, attacks.NOISE_STD, seed)
+        elif attack == "free_rider":
+            # half return the global model itself, half disguise it with tiny noise
+            noise = attacks.FREE_RIDER_NOISE_STD if client % 2 else 0.0
+            update = attacks.free_ride(global_model, noise, seed)
+        elif attack == "label_flip":
+            update = trainer.train(global_model, attacks.flip_labels(data), seed, setting.epochs)
+        elif attack == "backdoor":
+            poisoned = attacks.poison_with_trigger(data, seed=seed)
+            update = trainer.train(global_model, poisoned, seed, setting.epochs)
+        elif attack == "sample_inflation":
+            update = trainer.train(global_model, data, seed, setting.epochs)
+            count *= attacks.INFLATION_FACTOR
+        else:
+            raise ValueError(f"unknown attack {attack!r}")
+        out.append((update, count))
+    return out
+
+
+def settle(verdicts: list[Any], quorum: int) -> tuple[bool, int] | None:
+    """The contract's rule: the quorum-th agreeing vote settles; the recorded score is the
+    lowest among the agreeing votes. None if the votes never reach the quorum."""
+    accepts: list[int] = []
+    rejects = 0
+    for verdict in verdicts:
+        if verdict.accept:
+            accepts.append(verdict.score)
+            if len(accepts) == quorum:
+                return True, min(accepts)
+        else:
+            rejects += 1
+            if rejects == quorum:
+                return False, 0
+    return None
+
+
+def run(
+    partition: str, attack: str, method: str, setting: Setting, params: VerifierParams
+) -> RunResult:
+    started = time.perf_counter()
+    split = make_split(partition, setting)
+    malicious = malicious_clients(setting)
+    trainer = Trainer()
+    check_trainer(trainer, split)
+    test = ExactEvaluator(split.test, MNIST_MLP.id)
+    backdoor = (
+        ExactEvaluator(attacks.triggered_test_set(split.test), MNIST_MLP.id)
+        if attack == "backdoor"
+        else None
+    )
+    verifiers = [Verifier(MNIST_MLP.id, v, params) for v in split.validation]
+    global_model = initial_weights(MNIST_MLP.id, setting.seed)
+    accuracy, asr = [], []
+    accepted = {True: 0, False: 0}
+    offered = {True: 0, False: 0}
+    tokens = {True: 0, False: 0}
+    shares: list[float] = []
+    checks: dict[str, int] = {}
+    for round_index in range(setting.rounds):
+        subs = submissions(attack, global_model, split, malicious, round_index, setting, trainer)
+        updates = [u for u, _ in subs]
+        is_bad = [c in malicious and attack != "none" for c in range(len(subs))]
+        if method == "fedavg":
+            counts = [n for _, n in subs]
+            new = robust.weighted_fedavg(updates, counts)
+            shares.append(sum(n for n, b in zip(counts, is_bad, strict=True) if b) / sum(counts))
+        elif method == "krum":
+            new = robust.krum(updates, setting.malicious_count)
+            shares.append(float(any(new is u and b for u, b in zip(updates, is_bad, strict=True))))
+        elif method == "median":
+            new = robust.coordinate_median(updates)
+        elif method == "trimmed_mean":
+            new = robust.trimmed_mean(updates, setting.malicious_fraction)
+        elif method == "verified":
+            kept = []
+            for update, bad in zip(updates, is_bad, strict=True):
+                verdicts = [v.verify(global_model, update) for v in verifiers]
+                outcome = settle(verdicts, setting.quorum)
+                offered[bad] += 1
+                if outcome is not None and outcome[0]:
+                    accepted[bad] += 1
+                    tokens[bad] += REWARD_BASE + REWARD_PER_SCORE_POINT * outcome[1]
+                    kept.append((update, bad))
+                else:
+                    for verdict in verdicts:
+                        if not verdict.accept:
+                            checks[str(verdict.check)] = checks.get(str(verdict.check), 0) + 1
+            new = fedavg([u for u, _ in kept]) if kept else global_model
+            shares.append(sum(b for _, b in kept) / len(kept) if kept else 0.0)
+        else:
+            raise ValueError(f"unknown method {method!r}")
+        global_model = new
+        accuracy.append(test.evaluate(global_model).accuracy)
+        if backdoor is not None:
+            asr.append(attacks.attack_success_rate(backdoor.evaluate(global_model)))
+    verifying = method in VERIFYING_METHODS
+    has_attackers = attack != "none"
+    return RunResult(
+        partition=partition,
+        attack=attack,
+        method=method,
+        final_test_accuracy=accuracy[-1],
+        accuracy_per_round=accuracy,
+        honest_acceptance=accepted[False] / offered[False] if verifying else None,
+        malicious_acceptance=(
+            accepted[True] / offered[True] if verifying and has_attackers else None
+        ),
+        backdoor_success=asr[-1] if asr else None,
+        tokens_honest=str(tokens[False]) if verifying else None,
+        tokens_malicious=str(tokens[True]) if verifying and has_attackers else None,
+        backdoor_success_per_round=asr or None,
+        malicious_weight_share=(float(np.mean(shares)) if shares and has_attackers else None),
+        rejected_by_check=checks,
+        seconds=time.perf_counter() - started,
+    )
+
+
+_SPLITS: dict[tuple[str, Setting], FederatedSplit] = {}
+
+
+def make_split(partition: str, setting: Setting) -> FederatedSplit:
+    key = (partition, setting)
+    if key not in _SPLITS:
+        _SPLITS[key] = federated_split(
+            load_mnist(),
+            num_clients=setting.clients,
+            num_oracles=setting.oracles,
+            validation_size=setting.validation_size,
+            samples_per_client=setting.samples_per_client,
+            alpha=PARTITIONS[partition],
+            seed=setting.seed,
+        )
+    return _SPLITS[key]
+
+
+def malicious_clients(setting: Setting) -> frozenset[int]:
+    rng = np.random.default_rng(setting.seed + 1)
+    chosen = rng.choice(setting.clients, setting.malicious_count, replace=False)
+    return frozenset(int(c) for c in chosen)
+
+
+# --- orchestration and reporting ------------------------------------------------------------
+
+
+def run_file(folder: Path, partition: str, attack: str, method: str) -> Path:
+    return folder / f"{partition}__{attack}__{method}.json"
+
+
+def _worker(job: tuple[str, str, str, Setting, VerifierParams, str]) -> str:
+    partition, attack, method, setting, params, path = job
+    result = run(partition, attack, method, setting, params)
+    Path(path).write_text(json.dumps(asdict(result), indent=1))
+    accuracy, seconds = result.final_test_accuracy, result.seconds
+    return f"{partition:13s} {attack:16s} {method:13s} acc {accuracy:.4f}  {seconds:6.0f} s"
+
+
+def format_tokens(value: str | None) -> str:
+    return "" if value is None else f"{int(value) / 10**18:,.1f}"
+
+
+def percent(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.1f}"
+
+
+def markdown_table(results: list[dict[str, Any]]) -> str:
+    header = (
+        "| partition | attack | method | final acc % | honest accepted % | malicious accepted % "
+        "| backdoor success % | tokens honest | tokens malicious | malicious weight share % |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    rows = []
+    for r in results:
+        rows.append(
+            f"| {r['partition']} | {r['attack']} | {r['method']} "
+            f"| {100 * r['final_test_accuracy']:.2f} | {percent(r['honest_acceptance'])} "
+            f"| {percent(r['malicious_acceptance'])} | {percent(r['backdoor_success'])} "
+            f"| {format_tokens(r['tokens_honest'])} | {format_tokens(r['tokens_malicious'])} "
+            f"| {percent(r.get('malicious_weight_share'))} |"
+        )
+    return header + "\n".join(rows) + "\n"
+
+
+def plot(results: list[dict[str, Any]], folder: Path, attacks_: list[str]) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for partition in sorted({r["partition"] for r in results}):
+        columns = 4
+        rows = -(-len(attacks_) // columns)
+        figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.2 * rows), squeeze=False)
+        for index, attack in enumerate(attacks_):
+            axis = axes[index // columns][index % columns]
+            for r in results:
+                if r["partition"] == partition and r["attack"] == attack:
+                    rounds = range(1, len(r["accuracy_per_round"]) + 1)
+                    axis.plot(rounds, [100 * a for a in r["accuracy_per_round"]], label=r["method"])
+            axis.set_title(attack)
+            axis.set_ylim(0, 100)
+            axis.set_xlabel("round")
+            axis.set_ylabel("test accuracy %")
+            axis.grid(alpha=0.3)
+        for index in range(len(attacks_), rows * columns):
+            axes[index // columns][index % columns].axis("off")
+        axes[0][0].legend(fontsize=8)
+        figure.suptitle(f"MNIST MLP, {partition}: test accuracy per round")
+        figure.tight_layout()
+        path = folder / f"bench_attacks_{partition}.png"
+        figure.savefig(path, dpi=90)
+        plt.close(figure)
+        paths.append(path)
+    return paths
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", type=Path, help="write the results as JSON here")
+    parser.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: tiny federation")
+    parser.add_argument("--partitions", default=",".join(PARTITIONS))
+    parser.add_argument("--attacks", default=",".join(ATTACKS))
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--fresh", action="store_true", help="recompute runs already on disk")
+    parser.add_argument("--plots", type=Path, help="folder for the plots (default: the run folder)")
+    parser.add_argument("--table", type=Path, help="also write the markdown table here")
+    args = parser.parse_args()
+
+    setting = QUICK if args.quick else FULL
+    params = VerifierParams()
+    partitions = args.partitions.split(",")
+    attacks_ = args.attacks.split(",")
+    methods = args.methods.split(",")
+    for name, known, chosen in (
+        ("partition", PARTITIONS, partitions),
+        ("attack", ATTACKS, attacks_),
+        ("method", METHODS, methods),
+    ):
+        unknown = set(chosen) - set(known)
+        if unknown:
+            parser.error(f"unknown {name}: {', '.join(sorted(unknown))}; known: {', '.join(known)}")
+
+    folder = find_root() / "results" / "bench_attacks" / ("quick" if args.quick else "runs")
+    folder.mkdir(parents=True, exist_ok=True)
+    jobs = [
+        (p, a, m, setting, params, str(run_file(folder, p, a, m)))
+        for p in partitions
+        for a in attacks_
+        for m in methods
+        if args.fresh or not run_file(folder, p, a, m).exists()
+    ]
+    started = time.perf_counter()
+    print(f"{len(jobs)} runs to do on {args.workers} workers; results in {folder}", flush=True)
+    if jobs:
+        if args.workers > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(args.workers) as pool:
+                for line in pool.map(_worker, jobs):
+                    print(line, flush=True)
+        else:
+            for job in jobs:
+                print(_worker(job), flush=True)
+    wall = time.perf_counter() - started
+
+    results = [
+        json.loads(run_file(folder, p, a, m).read_text())
+        for p in partitions
+        for a in attacks_
+        for m in methods
+    ]
+    table = markdown_table(results)
+    print(table)
+    compute = sum(r["seconds"] for r in results)
+    print(f"wall time of this invocation {wall:.0f} s; compute of all runs {compute:.0f} s")
+    plots = plot(results, args.plots or folder, attacks_)
+    if args.table:
+        args.table.write_text(table)
+    if args.json:
+        report = {
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "setting": asdict(setting),
+            "verifier": asdict(params),
+            "reward": {"base": str(REWARD_BASE), "per_score_point": str(REWARD_PER_SCORE_POINT)},
+            "wall_seconds_this_invocation": wall,
+            "compute_seconds_all_runs": compute,
+            "plots": [str(p) for p in plots],
+            "scenarios": results,
+        }
+        args.json.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
