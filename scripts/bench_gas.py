@@ -6,8 +6,10 @@ Starts its own anvil (with the compiler's hardfork), and for each storage policy
 (AcceptedOnly, AuditAll), each k-of-n (1/1, 2/3, 3/5, 5/7) and each round size (10 and
 100 participants) deploys a fresh set and plays one full round: every participant
 submits, k oracles vote on every update (all accepted but the last, which k oracles
-reject), the round closes after its deadline, k oracles propose the same aggregate;
-then a sponsor deposits ETH and a participant redeems, withdraws and buys an access right.
+reject), the round closes after its deadline, k oracles propose the same aggregate.
+Then the liveness paths (an empty round skipped at close, a round whose oracles stay
+silent skipped after the aggregation timeout), and a sponsor's deposit, a participant's
+redemption, withdrawal and access purchase. The deployment's own gas is reported too.
 
 Each figure is the receipt's gasUsed; for calls made many times in a round (submissions,
 votes) it is the largest one seen, so the targets are checked against the worst case.
@@ -73,7 +75,8 @@ SAME_ACROSS_SIZES = ("proposeAggregate_finalizing", 0.05)
 #: Columns of the printed table, in workflow order.
 COLUMNS = (
     "submitUpdate", "vote", "vote_settling", "vote_settling_reject", "closeRound",
-    "proposeAggregate", "proposeAggregate_finalizing", "redeem", "withdraw", "purchaseAccess",
+    "proposeAggregate", "proposeAggregate_finalizing", "closeRound_empty", "skipStalledRound",
+    "deposit", "redeem", "withdraw", "purchaseAccess",
 )  # fmt: skip
 
 
@@ -131,6 +134,9 @@ def play_round(
         genesis_model=hashlib.sha256(b"genesis").digest(),
     )
     deployment = deploy(client, admin, artifacts, params)
+    # anvil mines one transaction per block: the deployment's block gas is its own.
+    block = client.rpc("eth_getBlockByNumber", [hex(deployment.block_number), False])
+    log.gas["deploy_coordinator_and_token"] = int(block["gasUsed"], 16)
     ledger = FedLedger(client, deployment, admin)
     oracles = [ledger.with_account(account) for account in oracle_accounts]
     participants = [ledger.with_account(account) for account in participant_accounts]
@@ -163,6 +169,19 @@ def play_round(
         result = oracle.coordinator.propose_aggregate(1, aggregate)
         log.record("proposeAggregate_finalizing" if finalizing else "proposeAggregate", result)
     assert ledger.coordinator.latest_model().content_hash == aggregate, "the round did not finalize"
+
+    # The liveness paths: round 2 gets no update (skipped at close), round 3's oracles
+    # stay silent after the close (skipped after the aggregation timeout).
+    dev = DevControls(client.rpc)
+    dev.increase_time(ROUND_RULES.duration + 1)
+    log.record("closeRound_empty", ledger.coordinator.close_round())
+    participants[0].coordinator.submit_update(3, hashlib.sha256(b"round 3").digest(), 600)
+    for oracle in oracles[: config.quorum]:
+        oracle.coordinator.vote(3, participants[0].address, True, 9_000)
+    dev.increase_time(ROUND_RULES.duration + 1)
+    ledger.coordinator.close_round()
+    dev.increase_time(ROUND_RULES.aggregation_timeout + 1)
+    log.record("skipStalledRound", ledger.coordinator.skip_stalled_round())
 
     holder = participants[0]
     log.record("deposit", ledger.with_account(sponsor).vault.deposit(10**18))
