@@ -27,14 +27,16 @@ from fedledger.config import ProjectConfig
 REGISTRATION_BATCH = 200
 TOKEN_UNIT = 10**18
 DEFAULT_ROUND_RULES = RoundRules(duration=600, aggregation_timeout=600, contribution_target=0)
-DEFAULT_REWARD_RULE = RewardRule(base=10 * TOKEN_UNIT, per_score_point=TOKEN_UNIT // 1000)
+# No score-proportional part by default: scores are in the oracles' units (see
+# oracle/verification.py), so the deployer sets per_score_point for that scale.
+DEFAULT_REWARD_RULE = RewardRule(base=10 * TOKEN_UNIT, per_score_point=0)
 
 
 @dataclass(frozen=True)
 class DeployParams:
     """Everything fixed or configured at deployment. The defaults suit a demo: 10-minute
-    rounds, 10 tokens per accepted update plus 0.001 per score point (a 0..10000 score
-    earns up to 10 more), a ban after 3 rejections."""
+    rounds, 10 tokens per accepted update (plus nothing per score point until the
+    deployer sets a rate for the oracles' score scale), a ban after 3 rejections."""
 
     admin: str | None = None  # default: the deploying account
     storage_policy: StoragePolicy = StoragePolicy.AUDIT_ALL

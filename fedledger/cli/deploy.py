@@ -120,9 +120,9 @@ class ContentHash(click.ParamType):
 @click.option(
     "--reward-per-score",
     type=TokenAmount(),
-    default="0.001",
+    default="0",
     show_default=True,
-    help="Extra tokens per point of the update's score.",
+    help="Extra tokens per point of the update's score (scores are in the oracles' units).",
 )
 @click.option(
     "--rejection-limit",
