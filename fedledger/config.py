@@ -24,6 +24,9 @@ ENVIRONMENT = {
     "FEDLEDGER_RPC_URL": "JSON-RPC URL of the `external` network",
     "FEDLEDGER_STORE": "blob store: local or ipfs (default: storage.default)",
     "FEDLEDGER_IPFS_API": "Kubo RPC API URL (default: storage.ipfs_api)",
+    "FEDLEDGER_KEYSTORE": "encrypted keystore file of the signing account (see --key)",
+    "FEDLEDGER_KEYSTORE_PASSWORD": "password of that keystore (else the command prompts)",
+    "FEDLEDGER_PRIVATE_KEY": "hex private key of the signing account, if no keystore is given",
 }
 
 

@@ -13,13 +13,33 @@ import click
 
 #: name -> (module, attribute, one-line help). A module that is not present is not listed.
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
-    "demo": ("fedledger.cli.demo", "demo", "Run an end-to-end federated learning demo on the chain."),
-    "status": ("fedledger.cli.status", "status", "Show the round, submissions, oracles and balances."),
-    "participant": ("fedledger.cli.participant", "participant", "Fetch, train, submit and follow updates."),
+    "demo": (
+        "fedledger.cli.demo",
+        "demo",
+        "Run an end-to-end federated learning demo on the chain.",
+    ),
+    "status": (
+        "fedledger.cli.status",
+        "status",
+        "Show the round, submissions, oracles and balances.",
+    ),
+    "participant": (
+        "fedledger.cli.participant",
+        "participant",
+        "Fetch, train, submit and follow updates.",
+    ),
     "oracle": ("oracle.cli", "oracle", "Run an oracle node that verifies updates and votes."),
     "round": ("fedledger.cli.round", "round_", "Close the current round."),
-    "rewards": ("fedledger.cli.rewards", "rewards", "Token balances, redemption and access rights."),
-    "admin": ("fedledger.cli.admin", "admin", "Register oracles and participants, set quorum and rules."),
+    "rewards": (
+        "fedledger.cli.rewards",
+        "rewards",
+        "Token balances, redemption and access rights.",
+    ),
+    "admin": (
+        "fedledger.cli.admin",
+        "admin",
+        "Register oracles and participants, set quorum and rules.",
+    ),
     "deploy": ("fedledger.cli.deploy", "deploy", "Compile and deploy the contracts."),
     "chain": ("fedledger.cli.chain", "chain", "Start, stop and inspect the embedded anvil chain."),
     "store": ("fedledger.cli.store", "store", "Put, get and compute CIDs of blobs."),

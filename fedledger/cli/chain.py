@@ -3,35 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
 
 from fedledger.chain.anvil import EmbeddedChain, rpc_answers
-from fedledger.chain.errors import ChainError
-from fedledger.config import ConfigError, ProjectConfig, load_config
-
-network_option = click.option(
-    "--network",
-    default=None,
-    metavar="NAME",
-    help="Network from brownie-config.yaml [default: networks.default or FEDLEDGER_NETWORK].",
-)
-
-
-@contextmanager
-def chain_errors() -> Iterator[None]:
-    """Show chain and configuration failures as one line that says what to do."""
-    try:
-        yield
-    except (ChainError, ConfigError) as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def project_config() -> ProjectConfig:
-    with chain_errors():
-        return load_config()
+from fedledger.cli.options import network_option, project_config, user_errors
 
 
 @click.group()
@@ -47,7 +23,7 @@ def chain() -> None:
 @network_option
 def up(network: str | None) -> None:
     """Start the embedded chain in the background (or report the one already running)."""
-    with chain_errors():
+    with user_errors():
         embedded = EmbeddedChain(project_config(), network)
         running = embedded.status()
         info = running or embedded.up()
@@ -62,7 +38,7 @@ def up(network: str | None) -> None:
 @network_option
 def down(network: str | None) -> None:
     """Stop the embedded chain. Its state is gone: deploy again after the next `up`."""
-    with chain_errors():
+    with user_errors():
         embedded = EmbeddedChain(project_config(), network)
         stopped = embedded.down()
     click.echo(f"{embedded.settings.name}: {'stopped' if stopped else 'not running'}")
@@ -73,7 +49,7 @@ def down(network: str | None) -> None:
 def status(network: str | None) -> None:
     """Say whether the chain runs, and where. Exits with status 1 if it does not."""
     config = project_config()
-    with chain_errors():
+    with user_errors():
         settings = config.network(network)
     info = EmbeddedChain(config, settings.name).status() if settings.embedded else None
     if info is not None:

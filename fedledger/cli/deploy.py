@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 
 import click
 from eth_utils import is_address, to_checksum_address
@@ -21,9 +20,14 @@ from fedledger.chain.deployment import (
 from fedledger.chain.deployment import (
     deploy as deploy_contracts,
 )
-from fedledger.chain.keys import resolve_account
 from fedledger.chain.ledger import open_client
-from fedledger.cli.chain import chain_errors, network_option, project_config
+from fedledger.cli.options import (
+    key_option,
+    network_option,
+    project_config,
+    resolve_key,
+    user_errors,
+)
 
 _POLICIES = {policy.name.lower().replace("_", "-"): policy for policy in StoragePolicy}
 
@@ -76,18 +80,7 @@ class ContentHash(click.ParamType):
 
 @click.command()
 @network_option
-@click.option(
-    "--keystore",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Encrypted key file of the deploying account (password: "
-    "FEDLEDGER_KEYSTORE_PASSWORD or a prompt).",
-)
-@click.option(
-    "--account-index",
-    default=0,
-    show_default=True,
-    help="Dev account to deploy from (embedded chain only).",
-)
+@key_option
 @click.option(
     "--storage-policy",
     type=click.Choice(list(_POLICIES)),
@@ -157,8 +150,7 @@ class ContentHash(click.ParamType):
 @click.option("--token-symbol", default="FLR", show_default=True)
 def deploy(
     network: str | None,
-    keystore: Path | None,
-    account_index: int,
+    key: str | None,
     storage_policy: str,
     round_duration: int,
     aggregation_timeout: int,
@@ -177,9 +169,9 @@ def deploy(
     """Compile and deploy the coordinator, reward token and redemption vault.
 
     The addresses are written to .fedledger/deployments/<network>.json, where every
-    other command finds them. On the embedded chain the dev account 0 deploys and
-    becomes the admin; elsewhere the key comes from --keystore, FEDLEDGER_KEYSTORE or
-    FEDLEDGER_PRIVATE_KEY.
+    other command finds them. The deploying account (--key) becomes the admin: on the
+    embedded chain dev account 0 by default; elsewhere a keystore (--key PATH or
+    FEDLEDGER_KEYSTORE) or FEDLEDGER_PRIVATE_KEY.
     """
     config = project_config()
     params = DeployParams(
@@ -195,14 +187,9 @@ def deploy(
         participants=participants,
         genesis_model=genesis,
     )
-    with chain_errors():
+    with user_errors():
         settings = config.network(network)
-        account = resolve_account(
-            settings,
-            keystore=keystore,
-            password_prompt=lambda: click.prompt("Keystore password", hide_input=True),
-            dev_index=account_index,
-        )
+        account = resolve_key(settings, key)
         artifacts = compile_contracts(config)
         client = open_client(config, settings.name, artifacts)
         deployment = deploy_contracts(client, account, artifacts, params, network=settings.name)

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 from rich.console import Console
 
-from fedledger.config import ConfigError, ProjectConfig, load_config
+from fedledger.cli.options import store_options, user_errors
+from fedledger.config import ProjectConfig, load_config
 from fedledger.storage import (
-    STORE_KINDS,
     CidBuilder,
     CidProfile,
-    StorageError,
     content_hash,
     open_store,
 )
@@ -24,7 +20,6 @@ from fedledger.storage.base import check_put_size
 
 # Large reads let CidBuilder hash a piece's chunks on several cores.
 _READ_CHUNK = 16 * 1024 * 1024
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group()
@@ -37,49 +32,23 @@ def store() -> None:
     """
 
 
-def _store_options(command: F) -> F:
-    """The --store and --ipfs-api options of the commands that talk to a store."""
-    command = click.option(
-        "--ipfs-api",
-        metavar="URL",
-        default=None,
-        help="Kubo RPC API of the IPFS node [default: storage.ipfs_api or FEDLEDGER_IPFS_API].",
-    )(command)
-    return click.option(
-        "--store",
-        "kind",
-        type=click.Choice(STORE_KINDS),
-        default=None,
-        help="Which store to use [default: storage.default or FEDLEDGER_STORE].",
-    )(command)
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """Show storage and configuration failures as one line, not a traceback."""
-    try:
-        yield
-    except (StorageError, ConfigError) as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def _describe(config: ProjectConfig, kind: str | None, ipfs_api: str | None) -> str:
-    if (kind or config.storage.default) == "ipfs":
+def _describe(config: ProjectConfig, store_kind: str | None, ipfs_api: str | None) -> str:
+    if (store_kind or config.storage.default) == "ipfs":
         return f"ipfs ({ipfs_api or config.storage.ipfs_api})"
     return f"local ({config.storage.local_root})"
 
 
 @store.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@_store_options
+@store_options
 @click.option("-q", "--quiet", is_flag=True, help="Print only the CID.")
-def put(file: Path, kind: str | None, ipfs_api: str | None, quiet: bool) -> None:
+def put(file: Path, store_kind: str | None, ipfs_api: str | None, quiet: bool) -> None:
     """Store FILE and print its CID and content hash."""
-    with _user_errors():
+    with user_errors():
         config = load_config()
         # Refuse an oversized file before reading it into memory.
         check_put_size(file.stat().st_size, config.storage.max_blob_bytes)
-        with open_store(config, kind=kind, ipfs_api=ipfs_api) as blob_store:
+        with open_store(config, kind=store_kind, ipfs_api=ipfs_api) as blob_store:
             cid = blob_store.put(file.read_bytes())
     if quiet:
         click.echo(cid)
@@ -88,7 +57,7 @@ def put(file: Path, kind: str | None, ipfs_api: str | None, quiet: bool) -> None
         ("CID", cid),
         ("content hash", "0x" + content_hash(cid).hex()),
         ("size", f"{file.stat().st_size:,} bytes"),
-        ("store", _describe(config, kind, ipfs_api)),
+        ("store", _describe(config, store_kind, ipfs_api)),
     )
 
 
@@ -101,12 +70,12 @@ def put(file: Path, kind: str | None, ipfs_api: str | None, quiet: bool) -> None
     type=click.Path(dir_okay=False, writable=True, allow_dash=True, path_type=Path),
     help="Where to write the blob ('-' for standard output).",
 )
-@_store_options
-def get(cid: str, output: Path, kind: str | None, ipfs_api: str | None) -> None:
+@store_options
+def get(cid: str, output: Path, store_kind: str | None, ipfs_api: str | None) -> None:
     """Fetch CID, verify it, and write it to --output."""
-    with _user_errors():
+    with user_errors():
         config = load_config()
-        with open_store(config, kind=kind, ipfs_api=ipfs_api) as blob_store:
+        with open_store(config, kind=store_kind, ipfs_api=ipfs_api) as blob_store:
             data = blob_store.get(cid.strip())
     if str(output) == "-":
         sys.stdout.buffer.write(data)
@@ -115,7 +84,7 @@ def get(cid: str, output: Path, kind: str | None, ipfs_api: str | None) -> None:
     output.write_bytes(data)
     Console(stderr=True, soft_wrap=True).print(
         f"wrote {len(data):,} bytes to {output} (verified against {cid.strip()}, "
-        f"from {_describe(config, kind, ipfs_api)})"
+        f"from {_describe(config, store_kind, ipfs_api)})"
     )
 
 

@@ -28,7 +28,7 @@ from fedledger.chain import (
 from fedledger.chain.anvil import free_port
 from fedledger.chain.deployment import Deployment, deployment_path
 from fedledger.chain.errors import DeploymentError
-from fedledger.chain.keys import PRIVATE_KEY_ENV
+from fedledger.chain.keys import PRIVATE_KEY_ENV, write_keystore
 from fedledger.cli import main
 from fedledger.config import CONFIG_FILE, ProjectConfig, load_config
 from tests.fixtures.chain import TOKEN, content_hash
@@ -205,6 +205,45 @@ def test_fedledger_deploy_works_against_any_rpc_url_with_a_key_from_the_environm
     ledger = FedLedger.connect(load_config(fresh_project.root), "external")  # with PoA middleware
     assert ledger.coordinator.owner() == dev_account(5).address
     deployment_path(fresh_project, "external").unlink()
+
+
+def test_fedledger_deploy_signs_with_the_key_it_is_given(
+    fresh_project: ProjectConfig, tmp_path: Path
+) -> None:
+    code, output = run(fresh_project, "deploy", "--key", "dev:4")
+    assert code == 0, output
+    assert load_deployment(fresh_project).deployer == dev_account(4).address
+    keystore = write_keystore(dev_account(6), tmp_path / "admin.json", "pw")
+    code, output = run(
+        fresh_project, "deploy", "--key", str(keystore), FEDLEDGER_KEYSTORE_PASSWORD="pw"
+    )
+    assert code == 0, output
+    assert FedLedger.connect(fresh_project).coordinator.owner() == dev_account(6).address
+
+
+@pytest.mark.parametrize(
+    ("key", "complaint"),
+    [
+        ("dev:x", "expected dev:N"),
+        ("dev:999", "does not exist"),
+        ("/no/such/keystore.json", "no such keystore file"),
+    ],
+)
+def test_fedledger_deploy_refuses_a_key_it_cannot_use(
+    fresh_project: ProjectConfig, key: str, complaint: str
+) -> None:
+    code, output = run(fresh_project, "deploy", "--key", key)
+    assert code == 1 and complaint in output and "Traceback" not in output
+
+
+def test_dev_keys_are_refused_off_the_embedded_chain(
+    fresh_project: ProjectConfig, chain_anvil: Anvil
+) -> None:
+    code, output = run(
+        fresh_project, "deploy", "--network", "external", "--key", "dev:1",
+        FEDLEDGER_RPC_URL=chain_anvil.rpc_url,
+    )  # fmt: skip
+    assert code == 1 and "only on the embedded chain" in output
 
 
 @pytest.mark.parametrize(
