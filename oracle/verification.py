@@ -14,14 +14,17 @@ The checks, in the order they run (the first one that fails names the verdict):
    evaluator's range;
 2. **moved**: it differs from the global model (a free-rider that returns the global
    model changes nothing);
-3. **dormant inputs**: the first-layer weights of pixels that no validation image ever
+3. **bounded step**: it moves the weights by at most ``max_relative_step`` of the global
+   model's own size (L1 norms of the fixed-point weights): a local epoch fine-tunes a
+   model, a boosted or "model replacement" update replaces it;
+4. **dormant inputs**: the first-layer weights of pixels that no validation image ever
    lights up stay (almost) where they were. Gradient descent cannot move them on data that
    never activates them; a backdoor keyed to such pixels must move them, and so does noise;
-4. **sane alone**: the submitted model, used on its own, loses at most
+5. **sane alone**: the submitted model, used on its own, loses at most
    ``alone_tolerance`` logits of mean validation margin against the global model. An
    honest non-IID model forgets the classes its owner lacks (a loss of a few logits at
    most); reversed, boosted or label-flipped models are far worse;
-5. **useful contribution**: the model FedAvg would produce if the update were averaged
+6. **useful contribution**: the model FedAvg would produce if the update were averaged
    with ``contributors - 1`` copies of the global model -- the update's share of a round --
    loses at most ``contribution_tolerance`` of mean validation margin.
 
@@ -66,6 +69,7 @@ class Check(StrEnum):
     WRONG_ARCHITECTURE = "wrong-architecture"
     OUT_OF_RANGE = "out-of-range"
     UNCHANGED = "unchanged"
+    TOO_FAR = "too-far"
     DORMANT_INPUTS = "dormant-inputs"
     HARMFUL_ALONE = "harmful-alone"
     HARMFUL_CONTRIBUTION = "harmful-contribution"
@@ -81,12 +85,17 @@ class VerifierParams:
     The defaults come from the measurements in docs/verification.md (MNIST MLP, one local
     epoch of SGD, IID and Dirichlet(0.5) clients).
 
-    ``contributors`` (m): the contribution judged in check 5 is
+    ``contributors`` (m): the contribution judged in check 6 is
     ``fedavg([update] + [global] * (m - 1))``, i.e. ``global + (update - global) / m``.
 
     ``contribution_tolerance``: the contribution may lower the mean margin by at most this
     much (default 0.15 logit; honest updates measured down to -0.10, label-flipping ones at
     -0.17 and below).
+
+    ``max_relative_step``: the L1 distance between update and global model may be at most
+    this many thousandths of the global model's L1 norm (default 750; honest one-epoch
+    updates measured at most 290 in the first round and below 180 after it, boosted ones
+    at 1,840 and more in the first round).
 
     ``alone_tolerance``: the update used alone may lower the mean margin by at most this
     much (default 4 logits; honest non-IID updates measured down to -2.6, sign-flipped and
@@ -103,6 +112,7 @@ class VerifierParams:
 
     contributors: int = 10
     contribution_tolerance: int = 150
+    max_relative_step: int = 750
     alone_tolerance: int = 4000
     dormant_per_mille: int = 50
     score_frac_bits: int = 24
@@ -110,7 +120,12 @@ class VerifierParams:
     def __post_init__(self) -> None:
         if self.contributors < 1:
             raise ValueError("contributors must be at least 1")
-        for name in ("contribution_tolerance", "alone_tolerance", "dormant_per_mille"):
+        for name in (
+            "contribution_tolerance",
+            "max_relative_step",
+            "alone_tolerance",
+            "dormant_per_mille",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} cannot be negative")
         if not MARGIN_FRAC_BITS <= self.score_frac_bits <= 32:
@@ -124,7 +139,8 @@ class Verdict:
     ``accept``, ``score`` and ``reason`` are what the oracle sends on chain. The rest is for
     logs, zero where the deciding check came before it was computed: ``check`` (the
     deciding rule); ``distance`` (L1 norm of the weight change, units
-    ``2**-DISTANCE_FRAC_BITS``); ``dormant_per_mille`` (check 3's ratio); ``alone_change``
+    ``2**-DISTANCE_FRAC_BITS``); ``relative_step`` (check 3's distance over the global
+    model's L1 norm, in thousandths); ``dormant_per_mille`` (check 3's ratio); ``alone_change``
     and ``contribution_change`` (change of the summed validation margins, units ``2**-16``
     logits, of the update alone and of its contribution); ``correct_change`` (validation
     samples the contribution gets right minus those the global model gets right).
@@ -135,6 +151,7 @@ class Verdict:
     reason: ReasonCode
     check: Check
     distance: int = 0
+    relative_step: int = 0
     dormant_per_mille: int = 0
     alone_change: int = 0
     contribution_change: int = 0
@@ -148,6 +165,7 @@ class _GlobalContext:
     digest: bytes
     evaluation: Evaluation
     fixed: tuple[np.ndarray, ...]
+    norm: int  # L1 norm of ``fixed``
 
 
 class Verifier:
@@ -190,7 +208,6 @@ class Verifier:
             return _reject(Check.WRONG_ARCHITECTURE)
         try:
             fixed = _fixed_arrays(update)
-            alone = self._evaluator.evaluate(update)
         except WeightsOutOfRange:
             return _reject(Check.OUT_OF_RANGE)
         changes = [np.abs(u - g) for u, g in zip(fixed, context.fixed, strict=True)]
@@ -198,10 +215,18 @@ class Verifier:
         if facts["distance"] == 0:
             return _reject(Check.UNCHANGED, **facts)
 
+        facts["relative_step"] = facts["distance"] * 1000 // max(context.norm, 1)
+        if facts["distance"] * 1000 > self.params.max_relative_step * context.norm:
+            return _reject(Check.TOO_FAR, **facts)
+
         facts["dormant_per_mille"] = self._dormant_per_mille(changes[0])
         if facts["dormant_per_mille"] > self.params.dormant_per_mille:
             return _reject(Check.DORMANT_INPUTS, **facts)
 
+        try:
+            alone = self._evaluator.evaluate(update)
+        except WeightsOutOfRange:
+            return _reject(Check.OUT_OF_RANGE, **facts)
         baseline = context.evaluation
         facts["alone_change"] = sum(alone.margin_sums) - sum(baseline.margin_sums)
         if self._below(facts["alone_change"], self.params.alone_tolerance):
@@ -259,10 +284,12 @@ class Verifier:
             )
         digest = _digest(global_model)
         if self._context is None or self._context.digest != digest:
+            fixed = _fixed_arrays(global_model)
             self._context = _GlobalContext(
                 digest=digest,
                 evaluation=self._evaluator.evaluate(global_model),
-                fixed=_fixed_arrays(global_model),
+                fixed=fixed,
+                norm=int(sum(int(np.abs(a).sum()) for a in fixed)),
             )
         return self._context
 

@@ -123,7 +123,7 @@ def _attacked(
     [
         ("sign_flip", Check.HARMFUL_ALONE),
         ("scaling", Check.HARMFUL_ALONE),
-        ("noise", Check.DORMANT_INPUTS),
+        ("noise", Check.TOO_FAR),
         ("free_rider", Check.UNCHANGED),
         ("free_rider_disguised", Check.DORMANT_INPUTS),
         ("label_flip", Check.HARMFUL_ALONE),
@@ -144,6 +144,20 @@ def test_attacks_are_rejected(
     assert verdict.reason == ReasonCode.FAILED_VERIFICATION
     assert verdict.check == check
     assert verdict.score == 0
+
+
+def test_boosting_in_the_first_round_is_too_far(
+    verifier: Verifier, mnist_federation: FederatedSplit
+) -> None:
+    """From the random initial model a boosted update even looks useful on validation data
+    (the initial model is that bad); the bounded step stops it, the honest one passes."""
+    start = initial_weights(MNIST_MLP.id, 0)
+    honest = _train(start, mnist_federation.clients[3], seed=6)
+    accepted = verifier.verify(start, honest)
+    boosted = verifier.verify(start, attacks.boost(start, honest))
+    assert accepted.accept and accepted.relative_step < verifier.params.max_relative_step // 2
+    assert (boosted.accept, boosted.check) == (False, Check.TOO_FAR)
+    assert boosted.relative_step > verifier.params.max_relative_step
 
 
 def test_a_model_outside_the_exact_range_is_rejected(
