@@ -103,8 +103,8 @@ class VerifierParams:
 
     ``dormant_per_mille``: on pixels that no validation image lights up, the first-layer
     change per pixel may be at most this many thousandths of the average change per pixel
-    (default 50; honest updates measured below 10, BadNets backdoors above 250, noise about
-    1,000).
+    (default 50; honest updates measured at most 16, BadNets backdoors 169 and more, noise
+    about 1,000).
 
     ``score_frac_bits``: the score is the contribution's mean margin gain per validation
     sample in units of ``2**-score_frac_bits`` logits, floored at 0 and capped at uint32.
