@@ -513,6 +513,71 @@ def plot(results: list[dict[str, Any]], folder: Path, attacks_: list[str]) -> li
     return paths
 
 
+def check_targets(
+    results: list[dict[str, Any]], timing: dict[str, float], setting: Setting
+) -> list[dict[str, Any]]:
+    """The issue's targets for the verified method, each with its measured figure."""
+    by_key = {(r["partition"], r["attack"], r["method"]): r for r in results}
+    targets: list[dict[str, Any]] = []
+
+    def add(name: str, measured: str, met: bool) -> None:
+        targets.append({"target": name, "measured": measured, "met": met})
+
+    for partition in sorted({r["partition"] for r in results}):
+        baseline = by_key.get((partition, "none", "verified"))
+        for (p, attack, method), r in sorted(by_key.items()):
+            if p != partition or method != "verified":
+                continue
+            if baseline is not None and attack != "none":
+                drop = 100 * (baseline["final_test_accuracy"] - r["final_test_accuracy"])
+                add(
+                    f"{partition} {attack}: accuracy within 1.0 point of no attack",
+                    f"{drop:+.2f} points",
+                    drop <= 1.0,
+                )
+            floor = 0.99 if partition == "iid" else 0.95
+            add(
+                f"{partition} {attack}: honest acceptance >= {floor:.0%}",
+                f"{r['honest_acceptance']:.1%}",
+                r["honest_acceptance"] >= floor,
+            )
+            if attack in ("sign_flip", "scaling", "noise", "free_rider"):
+                add(
+                    f"{partition} {attack}: malicious acceptance <= 5%",
+                    f"{r['malicious_acceptance']:.1%}",
+                    r["malicious_acceptance"] <= 0.05,
+                )
+            if attack == "free_rider":
+                add(
+                    f"{partition} free_rider: free-riders earn 0 tokens",
+                    f"{int(r['tokens_malicious']) / 10**18:g} tokens",
+                    int(r["tokens_malicious"]) == 0,
+                )
+            if attack == "backdoor":
+                plain = by_key.get((partition, "backdoor", "fedavg"))
+                add(
+                    f"{partition} backdoor: success <= 10%",
+                    f"{r['backdoor_success']:.1%}"
+                    + (f" (plain FedAvg {plain['backdoor_success']:.1%})" if plain else ""),
+                    r["backdoor_success"] <= 0.10,
+                )
+            if attack == "sample_inflation":
+                share = r["malicious_weight_share"]
+                fair = setting.malicious_count / setting.clients
+                add(
+                    f"{partition} sample_inflation: liars' weight in the aggregate <= their "
+                    f"head count ({fair:.0%})",
+                    f"{share:.1%}",
+                    share <= fair + 1e-9,
+                )
+    add(
+        "verification of one MLP update on 2,000 images <= 20 ms",
+        f"median {timing['verify_ms_median']:.1f} ms, min {timing['verify_ms_min']:.1f} ms",
+        timing["verify_ms_median"] <= VERIFY_BUDGET_MS,
+    )
+    return targets
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
@@ -579,6 +644,10 @@ def main() -> None:
         f"{timing['verify_ms_median']:.1f} ms (min {timing['verify_ms_min']:.1f}), first of a "
         f"round {timing['first_update_of_round_ms_median']:.1f} ms; budget {VERIFY_BUDGET_MS} ms"
     )
+    targets = check_targets(results, timing, setting) if "verified" in methods else []
+    for target in targets:
+        mark = "met" if target["met"] else "NOT MET"
+        print(f"{mark:8s} {target['target']}: {target['measured']}")
     plots = plot(results, args.plots or folder, attacks_)
     if args.table:
         args.table.write_text(table)
@@ -591,6 +660,7 @@ def main() -> None:
             "wall_seconds_this_invocation": wall,
             "compute_seconds_all_runs": compute,
             "verification_time": timing,
+            "targets": targets,
             "plots": [str(p) for p in plots],
             "scenarios": results,
         }
