@@ -85,6 +85,21 @@ class VerifierParams:
     The defaults come from the measurements in docs/verification.md (MNIST MLP, one local
     epoch of SGD, IID and Dirichlet(0.5) clients).
 
+    ``max_relative_step``: the L1 distance between update and global model may be at most
+    this many thousandths of the global model's L1 norm (default 750; honest one-epoch
+    updates measured at most 290 in the first round and below 180 after it, boosted ones
+    at 1,840 and more in the first round).
+
+    ``dormant_per_mille``: on pixels that no validation image lights up, the first-layer
+    change per pixel may be at most this many thousandths of the average change per pixel
+    (default 50; honest updates measured at most 16, BadNets backdoors 169 and more, noise
+    about 1,000).
+
+    ``alone_tolerance``: the update used alone may lower the mean margin by at most this
+    much (default 4 logits; honest non-IID updates measured down to -2.6; after the first
+    one or two rounds sign-flipped ones at -4.1 (IID) and -6.8 (non-IID) and below,
+    boosted ones at -7.5 and below).
+
     ``contributors`` (m): the contribution judged in check 6 is
     ``fedavg([update] + [global] * (m - 1))``, i.e. ``global + (update - global) / m``.
 
@@ -92,39 +107,25 @@ class VerifierParams:
     much (default 0.15 logit; honest updates measured down to -0.10, label-flipping ones at
     -0.17 and below).
 
-    ``max_relative_step``: the L1 distance between update and global model may be at most
-    this many thousandths of the global model's L1 norm (default 750; honest one-epoch
-    updates measured at most 290 in the first round and below 180 after it, boosted ones
-    at 1,840 and more in the first round).
-
-    ``alone_tolerance``: the update used alone may lower the mean margin by at most this
-    much (default 4 logits; honest non-IID updates measured down to -2.6, sign-flipped and
-    boosted ones at -6.8 and below after the first two rounds).
-
-    ``dormant_per_mille``: on pixels that no validation image lights up, the first-layer
-    change per pixel may be at most this many thousandths of the average change per pixel
-    (default 50; honest updates measured at most 16, BadNets backdoors 169 and more, noise
-    about 1,000).
-
     ``score_frac_bits``: the score is the contribution's mean margin gain per validation
     sample in units of ``2**-score_frac_bits`` logits, floored at 0 and capped at uint32.
     """
 
+    max_relative_step: int = 750
+    dormant_per_mille: int = 50
+    alone_tolerance: int = 4000
     contributors: int = 10
     contribution_tolerance: int = 150
-    max_relative_step: int = 750
-    alone_tolerance: int = 4000
-    dormant_per_mille: int = 50
     score_frac_bits: int = 24
 
     def __post_init__(self) -> None:
         if self.contributors < 1:
             raise ValueError("contributors must be at least 1")
         for name in (
-            "contribution_tolerance",
             "max_relative_step",
-            "alone_tolerance",
             "dormant_per_mille",
+            "alone_tolerance",
+            "contribution_tolerance",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} cannot be negative")
