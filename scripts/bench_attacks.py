@@ -453,30 +453,59 @@ def _worker(job: tuple[str, str, str, Setting, VerifierParams, str]) -> str:
     return f"{partition:13s} {attack:16s} {method:13s} acc {accuracy:.4f}  {seconds:6.0f} s"
 
 
-def format_tokens(value: str | None) -> str:
-    return "" if value is None else f"{int(value) / 10**18:,.1f}"
+def _tokens_per_client(value: str | None, clients: int) -> str:
+    return "" if value is None or clients == 0 else f"{int(value) / 10**18 / clients:,.2f}"
 
 
-def percent(value: float | None) -> str:
+def _percent(value: float | None) -> str:
     return "" if value is None else f"{100 * value:.1f}"
 
 
-def markdown_table(results: list[dict[str, Any]]) -> str:
-    header = (
-        "| partition | attack | method | final acc % | honest accepted % | malicious accepted % "
-        "| backdoor success % | tokens honest | tokens malicious | malicious weight share % |\n"
-        "|---|---|---|---|---|---|---|---|---|---|\n"
-    )
-    rows = []
-    for r in results:
-        rows.append(
-            f"| {r['partition']} | {r['attack']} | {r['method']} "
-            f"| {100 * r['final_test_accuracy']:.2f} | {percent(r['honest_acceptance'])} "
-            f"| {percent(r['malicious_acceptance'])} | {percent(r['backdoor_success'])} "
-            f"| {format_tokens(r['tokens_honest'])} | {format_tokens(r['tokens_malicious'])} "
-            f"| {percent(r.get('malicious_weight_share'))} |"
+def markdown_tables(results: list[dict[str, Any]], setting: Setting) -> str:
+    """Two tables: final accuracy of every method, then what verification decided."""
+    by_key = {(r["partition"], r["attack"], r["method"]): r for r in results}
+    scenarios = list(dict.fromkeys((r["partition"], r["attack"]) for r in results))
+    methods = list(dict.fromkeys(r["method"] for r in results))
+    lines = [
+        "Final test accuracy % (backdoor: attack success % in brackets)",
+        "",
+        "| partition | attack | " + " | ".join(methods) + " |",
+        "|---|---|" + "---|" * len(methods),
+    ]
+    for partition, attack in scenarios:
+        cells = []
+        for method in methods:
+            r = by_key.get((partition, attack, method))
+            cell = "" if r is None else f"{100 * r['final_test_accuracy']:.2f}"
+            if r is not None and r["backdoor_success"] is not None:
+                cell += f" [{100 * r['backdoor_success']:.1f}]"
+            cells.append(cell)
+        lines.append(f"| {partition} | {attack} | " + " | ".join(cells) + " |")
+    honest = setting.clients - setting.malicious_count
+    lines += [
+        "",
+        "Verified FedAvg: acceptance, tokens per client over all rounds, and the malicious "
+        "clients' mean share of the aggregate (plain FedAvg's share for comparison)",
+        "",
+        "| partition | attack | honest accepted % | malicious accepted % | tokens per honest "
+        "client | tokens per malicious client | malicious share % | plain FedAvg share % |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for partition, attack in scenarios:
+        r = by_key.get((partition, attack, "verified"))
+        if r is None:
+            continue
+        plain = by_key.get((partition, attack, "fedavg"))
+        honest_clients = honest if attack != "none" else setting.clients
+        lines.append(
+            f"| {partition} | {attack} | {_percent(r['honest_acceptance'])} "
+            f"| {_percent(r['malicious_acceptance'])} "
+            f"| {_tokens_per_client(r['tokens_honest'], honest_clients)} "
+            f"| {_tokens_per_client(r['tokens_malicious'], setting.malicious_count)} "
+            f"| {_percent(r.get('malicious_weight_share'))} "
+            f"| {_percent(plain.get('malicious_weight_share') if plain else None)} |"
         )
-    return header + "\n".join(rows) + "\n"
+    return "\n".join(lines) + "\n"
 
 
 def plot(results: list[dict[str, Any]], folder: Path, attacks_: list[str]) -> list[Path]:
@@ -634,7 +663,7 @@ def main() -> None:
         for a in attacks_
         for m in methods
     ]
-    table = markdown_table(results)
+    table = markdown_tables(results, setting)
     print(table)
     compute = sum(r["seconds"] for r in results)
     print(f"wall time of this invocation {wall:.0f} s; compute of all runs {compute:.0f} s")
