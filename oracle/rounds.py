@@ -1,0 +1,82 @@
+"""What an oracle node knows about the round in progress, all of it re-derived from the chain.
+
+Nothing here is written to disk: after a restart the node finds the block where the current
+round opened (:func:`round_opened_block`), reads the round's submissions from there, and asks
+the contract what it has already voted on and proposed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fedledger.chain import FedLedger
+from fedledger.chain.events import RoundOpened
+from fedledger.ml import ModelWeights
+from oracle.inspection import Decision
+
+
+def round_opened_block(ledger: FedLedger, round_: int) -> int:
+    """The block in which ``round_`` opened (the deployment block for round 0, which never
+    opens). Raises LookupError if the chain has no such RoundOpened event."""
+    start = ledger.deployment.block_number
+    if round_ == 0:
+        return start
+    opened = ledger.events(RoundOpened, from_block=start, round=round_)
+    if not opened:
+        raise LookupError(f"the chain has no RoundOpened event for round {round_}")
+    return opened[-1].block_number
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential back-off: ``initial`` seconds, doubling per failure, at most ``maximum``."""
+
+    initial: float = 0.5
+    maximum: float = 10.0
+
+    def delay(self, failures: int) -> float:
+        """The pause after the ``failures``-th failure in a row (1 for the first)."""
+        return min(self.initial * 2 ** max(failures - 1, 0), self.maximum)
+
+
+@dataclass
+class UpdateTask:
+    """A submitted update this oracle still has to vote on."""
+
+    participant: str
+    content_hash: bytes
+    attempts: int = 0  # fetches that came back (successful or not)
+    failures: int = 0  # failed fetches in a row, for the back-off
+    not_before: float = 0.0  # monotonic time before which no fetch is started
+    missing_since: float | None = None  # first "not found" since the store last failed
+    outage: bool = False  # the last failure was the store's or the chain's, not the blob's
+    decision: Decision | None = None  # a verdict whose vote failed to send: retry the vote
+    fetch_seconds: float = 0.0
+    verify_seconds: float = 0.0
+
+
+@dataclass
+class RoundWork:
+    """The round in progress: its submissions and this oracle's work on them."""
+
+    number: int
+    opened_block: int
+    global_hash: bytes
+    global_model: ModelWeights | None = None  # decoded once, when first needed
+    submissions: dict[str, bytes] = field(default_factory=dict)  # participant -> content hash
+    tasks: dict[str, UpdateTask] = field(default_factory=dict)  # participant -> outstanding
+    finished: set[str] = field(default_factory=set)  # participants this oracle is done with
+    accepted: dict[bytes, ModelWeights] = field(default_factory=dict)  # decoded, voted accept
+    proposed: bool = False
+    failures: int = 0  # round-level failures in a row (global model, aggregate)
+    retry_at: float = 0.0  # monotonic time of the next round-level attempt
+
+    def new_tasks(self) -> None:
+        """Open a task for every submission not yet handled."""
+        for participant, content_hash in self.submissions.items():
+            if participant not in self.tasks and participant not in self.finished:
+                self.tasks[participant] = UpdateTask(participant, content_hash)
+
+    def finish(self, participant: str) -> None:
+        self.tasks.pop(participant, None)
+        self.finished.add(participant)
