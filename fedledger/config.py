@@ -124,9 +124,13 @@ def find_root(start: Path | None = None) -> Path:
     )
 
 
-def load_config(start: Path | None = None) -> ProjectConfig:
-    """Read ``brownie-config.yaml`` of the project and apply the environment overrides."""
-    root = find_root(start)
+def load_config(start: Path | None = None, *, root: Path | None = None) -> ProjectConfig:
+    """Read ``brownie-config.yaml`` of the project and apply the environment overrides.
+
+    ``root`` names the project directory itself (no search, ``FEDLEDGER_ROOT`` not
+    consulted): for tools that write a project of their own, such as the demo.
+    """
+    root = Path(root).resolve() if root is not None else find_root(start)
     path = root / CONFIG_FILE
     try:
         raw = yaml.safe_load(path.read_text()) or {}
