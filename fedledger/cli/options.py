@@ -30,6 +30,8 @@ _ERROR_FAMILIES = (
     ("fedledger.storage.errors", "StorageError"),
     ("fedledger.ml.errors", "InvalidWeights"),
     ("fedledger.ml.datasets", "DatasetError"),
+    ("fedledger.participant", "ParticipantError"),
+    ("fedledger.demo.errors", "DemoError"),
 )
 
 
