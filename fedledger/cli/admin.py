@@ -1,0 +1,351 @@
+"""``fedledger admin``: the consortium admin's commands (the coordinator's owner).
+
+Oracles and the quorum, the participant allowlist, bans, round and reward rules, the
+start of training, and access prices in the vault. Each command is one transaction
+signed by --key, which must be the admin (``OwnableUnauthorizedAccount`` otherwise).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from fedledger.chain import RewardRule, RoundRules
+from fedledger.cli import render
+from fedledger.cli.context import open_ledger
+from fedledger.cli.deploy import Address, TokenAmount
+from fedledger.cli.options import (
+    json_option,
+    key_option,
+    network_option,
+    store_options,
+    user_errors,
+)
+from fedledger.cli.rewards import Resource
+
+
+@click.group()
+def admin() -> None:
+    """Register oracles and participants, set the quorum and rules, start training."""
+
+
+def _smallest_quorum(size: int) -> int:
+    """The smallest k with 2k > n (what the contract requires), 0 for an empty set."""
+    return size // 2 + 1 if size else 0
+
+
+# ---- oracles -----------------------------------------------------------------------------
+
+
+@admin.command("add-oracle")
+@click.argument("oracle", type=Address())
+@click.option("--quorum", type=int, default=None, help="k for the enlarged set [default: n//2+1].")
+@key_option
+@network_option
+@json_option
+def add_oracle(
+    oracle: str, quorum: int | None, key: str | None, network: str | None, as_json: bool
+) -> None:
+    """Register ORACLE and set the quorum for the enlarged set, in one transaction."""
+    _, ledger = open_ledger(network, key)
+    with user_errors():
+        size = ledger.coordinator.oracle_count() + 1
+        k = _smallest_quorum(size) if quorum is None else quorum
+        result = ledger.coordinator.add_oracle(oracle, k)
+    render.report_tx(
+        result, f"oracle {oracle} added: quorum {k} of {size}", as_json, quorum=k, oracles=size
+    )
+
+
+@admin.command("remove-oracle")
+@click.argument("oracle", type=Address())
+@click.option("--quorum", type=int, default=None, help="k for the reduced set [default: n//2+1].")
+@key_option
+@network_option
+@json_option
+def remove_oracle(
+    oracle: str, quorum: int | None, key: str | None, network: str | None, as_json: bool
+) -> None:
+    """Remove ORACLE and set the quorum for the reduced set, in one transaction."""
+    _, ledger = open_ledger(network, key)
+    with user_errors():
+        size = ledger.coordinator.oracle_count() - 1
+        k = _smallest_quorum(size) if quorum is None else quorum
+        result = ledger.coordinator.remove_oracle(oracle, k)
+    render.report_tx(
+        result, f"oracle {oracle} removed: quorum {k} of {size}", as_json, quorum=k, oracles=size
+    )
+
+
+@admin.command("set-quorum")
+@click.argument("quorum", type=int)
+@key_option
+@network_option
+@json_option
+def set_quorum(quorum: int, key: str | None, network: str | None, as_json: bool) -> None:
+    """Set the number of agreeing oracles, k, needed to settle an update or an aggregate
+    (2k > n and k <= n)."""
+    _, ledger = open_ledger(network, key)
+    with user_errors():
+        result = ledger.coordinator.set_quorum(quorum)
+        size = ledger.coordinator.oracle_count()
+    render.report_tx(result, f"quorum {quorum} of {size}", as_json, quorum=quorum, oracles=size)
+
+
+# ---- participants ------------------------------------------------------------------------
+
+
+@admin.command()
+@click.argument("participants", nargs=-1, required=True, type=Address())
+@key_option
+@network_option
+@json_option
+def register(
+    participants: tuple[str, ...], key: str | None, network: str | None, as_json: bool
+) -> None:
+    """Allow PARTICIPANTS (one or more addresses) to submit updates."""
+    _, ledger = open_ledger(network, key)
+    with user_errors():
+        if len(participants) == 1:
+            result = ledger.coordinator.register_participant(participants[0])
+        else:
+            result = ledger.coordinator.register_participants(participants)
+    render.report_tx(
+        result,
+        f"registered {len(participants)} participant(s)",
+        as_json,
+        participants=list(participants),
+    )
+
+
+def _participant_command(name: str, summary: str, verb: str) -> None:
+    """Define ``admin NAME ADDRESS``: one coordinator call on one participant."""
+
+    @admin.command(name, help=summary)
+    @click.argument("participant", type=Address())
+    @key_option
+    @network_option
+    @json_option
+    def command(participant: str, key: str | None, network: str | None, as_json: bool) -> None:
+        _, ledger = open_ledger(network, key)
+        with user_errors():
+            method = getattr(ledger.coordinator, f"{name}_participant")
+            result = method(participant)
+        render.report_tx(result, f"{participant} {verb}", as_json, participant=participant)
+
+
+_participant_command(
+    "remove", "Take PARTICIPANT off the allowlist (its tokens stay its own).", "removed"
+)
+_participant_command(
+    "ban", "Ban PARTICIPANT now: it can no longer submit until pardoned.", "banned"
+)
+_participant_command("pardon", "Lift PARTICIPANT's ban and clear its strikes.", "pardoned")
+
+
+@admin.command("open-enrolment")
+@click.argument("switch", type=click.Choice(["on", "off"]))
+@key_option
+@network_option
+@json_option
+def open_enrolment(switch: str, key: str | None, network: str | None, as_json: bool) -> None:
+    """Let any address submit (on; it is registered by its first submission), or only
+    the allowlist (off)."""
+    _, ledger = open_ledger(network, key)
+    with user_errors():
+        result = ledger.coordinator.set_open_enrolment(switch == "on")
+    message = "open enrolment: any address may submit" if switch == "on" else "allowlist only"
+    render.report_tx(result, message, as_json, open_enrolment=switch == "on")
+
+
+@admin.command("set-rejection-limit")
+@click.argument("limit", type=click.IntRange(min=0))
+@key_option
+@network_option
+@json_option
+def set_rejection_limit(limit: int, key: str | None, network: str | None, as_json: bool) -> None:
+    """Ban a participant after LIMIT rejected updates (0: never)."""
+    _, ledger = open_ledger(network, key)
+    with user_errors():
+        result = ledger.coordinator.set_rejection_limit(limit)
+    message = f"ban after {limit} rejections" if limit else "no bans for rejections"
+    render.report_tx(result, message, as_json, rejection_limit=limit)
+
+
+# ---- rules -------------------------------------------------------------------------------
+
+
+@admin.command("set-round-rules")
+@click.option("--duration", type=click.IntRange(min=1), default=None, help="Seconds per round.")
+@click.option(
+    "--aggregation-timeout",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Seconds the oracles have to agree on an aggregate before anyone may skip the round.",
+)
+@click.option(
+    "--contribution-target",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Accepted updates that allow closing early (0: only the deadline).",
+)
+@key_option
+@network_option
+@json_option
+def set_round_rules(
+    duration: int | None,
+    aggregation_timeout: int | None,
+    contribution_target: int | None,
+    key: str | None,
+    network: str | None,
+    as_json: bool,
+) -> None:
+    """Change the round rules; options not given keep their current value. The duration
+    applies from the next round, the target at the next close."""
+    _, ledger = open_ledger(network, key)
+    with user_errors():
+        current = ledger.coordinator.round_rules()
+        rules = RoundRules(
+            duration=current.duration if duration is None else duration,
+            aggregation_timeout=(
+                current.aggregation_timeout if aggregation_timeout is None else aggregation_timeout
+            ),
+            contribution_target=(
+                current.contribution_target if contribution_target is None else contribution_target
+            ),
+        )
+        result = ledger.coordinator.set_round_rules(rules)
+    render.report_tx(
+        result,
+        f"rounds of {rules.duration} s, aggregation timeout {rules.aggregation_timeout} s, "
+        f"contribution target {rules.contribution_target or 'none'}",
+        as_json,
+        duration=rules.duration,
+        aggregation_timeout=rules.aggregation_timeout,
+        contribution_target=rules.contribution_target,
+    )
+
+
+@admin.command("set-reward")
+@click.option("--base", type=TokenAmount(), default=None, help="Tokens per accepted update.")
+@click.option(
+    "--per-score",
+    type=TokenAmount(),
+    default=None,
+    help="Extra tokens per point of the recorded score (the oracles' units: docs/contracts.md).",
+)
+@key_option
+@network_option
+@json_option
+def set_reward(
+    base: int | None, per_score: int | None, key: str | None, network: str | None, as_json: bool
+) -> None:
+    """Change the reward rule, base + per-score x score, for updates settled from now on;
+    options not given keep their current value."""
+    _, ledger = open_ledger(network, key)
+    with user_errors():
+        current = ledger.coordinator.reward_rule()
+        rule = RewardRule(
+            base=current.base if base is None else base,
+            per_score_point=current.per_score_point if per_score is None else per_score,
+        )
+        result = ledger.coordinator.set_reward_rule(rule)
+        symbol = ledger.token.symbol()
+    render.report_tx(
+        result,
+        f"reward {render.tokens(rule.base, symbol)} + {rule.per_score_point:,} base units "
+        "per score point",
+        as_json,
+        base=str(rule.base),
+        per_score_point=str(rule.per_score_point),
+    )
+
+
+# ---- start and access --------------------------------------------------------------------
+
+
+@admin.command()
+@click.option(
+    "--model",
+    "model_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Initial weights file (canonical format).",
+)
+@click.option(
+    "--arch",
+    default=None,
+    metavar="ID",
+    help="Or create seeded initial weights of this architecture (see docs/ml.md).",
+)
+@click.option("--seed", default=0, show_default=True, help="Seed of the initial weights (--arch).")
+@key_option
+@network_option
+@store_options
+@json_option
+def start(
+    model_file: Path | None,
+    arch: str | None,
+    seed: int,
+    key: str | None,
+    network: str | None,
+    store_kind: str | None,
+    ipfs_api: str | None,
+    as_json: bool,
+) -> None:
+    """Store the genesis model and open round 1 on it (once per deployment).
+
+    Give --model FILE, or --arch ID [--seed N] to create the initial weights here.
+    """
+    from fedledger.ml import decode, encode, initial_weights
+    from fedledger.storage import content_hash, open_store
+
+    if (model_file is None) == (arch is None):
+        raise click.UsageError("give either --model FILE or --arch ID")
+    config, ledger = open_ledger(network, key)
+    with user_errors():
+        if model_file is not None:
+            blob = model_file.read_bytes()
+            weights = decode(blob, max_bytes=config.storage.max_blob_bytes)
+        else:
+            assert arch is not None
+            weights = initial_weights(arch, seed)
+            blob = encode(weights)
+        with open_store(config, kind=store_kind, ipfs_api=ipfs_api) as store:
+            cid = store.put(blob)
+        result = ledger.coordinator.start_training(content_hash(cid))
+        deadline = ledger.coordinator.latest_model().deadline
+    render.report_tx(
+        result,
+        f"round 1 open on {weights.architecture} genesis model {cid}, "
+        f"until {render.deadline(deadline)}",
+        as_json,
+        architecture=weights.architecture,
+        cid=cid,
+        content_hash=render.hex32(content_hash(cid)),
+        deadline=deadline,
+    )
+
+
+@admin.command("set-access-price")
+@click.argument("resource", type=Resource())
+@click.argument("price", type=TokenAmount())
+@key_option
+@network_option
+@json_option
+def set_access_price(
+    resource: bytes, price: int, key: str | None, network: str | None, as_json: bool
+) -> None:
+    """Sell access to RESOURCE (a 0x id or a CID) for PRICE tokens; 0 takes it off sale."""
+    _, ledger = open_ledger(network, key)
+    resource_hex = "0x" + resource.hex()
+    with user_errors():
+        result = ledger.vault.set_access_price(resource, price)
+        symbol = ledger.token.symbol()
+    message = (
+        f"access to {resource_hex} costs {render.tokens(price, symbol)}"
+        if price
+        else f"access to {resource_hex} is off sale"
+    )
+    render.report_tx(result, message, as_json, resource=resource_hex, price=str(price))

@@ -1,0 +1,133 @@
+"""How the commands show chain values: token and ETH amounts, hashes, times, JSON.
+
+Tables are for people; ``--json`` output is for scripts and keeps every amount exact:
+token and wei amounts are decimal strings of base units (JSON numbers lose precision
+above 2**53), hashes are 0x-prefixed hex, enums their lower-case names.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from fedledger.chain import TxResult
+    from fedledger.participant import UpdateVerdict
+
+TOKEN_DECIMALS = 18
+WEI_PER_ETH = 10**18
+
+
+#: Width of tables written to a file or a pipe (a terminal's own width is used otherwise),
+#: wide enough that addresses and hashes are never cut.
+PIPE_WIDTH = 160
+
+
+def console() -> Console:
+    # soft_wrap: a hash or an address is never broken across lines.
+    out = Console(soft_wrap=True)
+    return out if out.is_terminal else Console(soft_wrap=True, width=PIPE_WIDTH)
+
+
+def print_json(payload: Any) -> None:
+    click.echo(json.dumps(payload, indent=2))
+
+
+def hex32(value: bytes | None) -> str | None:
+    """``0x``-prefixed hex of a content hash; None for a missing (all-zero) one."""
+    if value is None or not any(value):
+        return None
+    return "0x" + value.hex()
+
+
+def short_hex(value: bytes | str | None, keep: int = 8) -> str:
+    """``0x1234abcd…`` for tables; ``-`` for nothing."""
+    text = hex32(value) if isinstance(value, bytes) or value is None else value
+    if not text:
+        return "-"
+    return text if len(text) <= keep + 3 else f"{text[: keep + 2]}…"
+
+
+def enum_name(value: Enum) -> str:
+    return value.name.lower()
+
+
+def _decimal(amount: int, decimals: int, places: int) -> str:
+    value = Decimal(amount) / (Decimal(10) ** decimals)
+    text = f"{value:,.{places}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def tokens(amount: int, symbol: str, places: int = 4) -> str:
+    """``10_500_000_000_000_000_000`` -> ``"10.5 FLR"`` (18 decimals)."""
+    return f"{_decimal(amount, TOKEN_DECIMALS, places)} {symbol}"
+
+
+def eth(wei: int, places: int = 6) -> str:
+    return f"{_decimal(wei, 18, places)} ETH"
+
+
+def deadline(timestamp: int, now: float | None = None) -> str:
+    """An absolute UTC time and how far it is from ``now`` (the chain's clock if given)."""
+    now = time.time() if now is None else now
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
+    delta = int(timestamp - now)
+    relative = f"in {_duration(delta)}" if delta >= 0 else f"{_duration(-delta)} ago"
+    return f"{when} ({relative})"
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+def verdict_json(verdict: UpdateVerdict) -> dict[str, Any]:
+    return {
+        "round": verdict.round,
+        "participant": verdict.participant,
+        "status": enum_name(verdict.status),
+        "score": verdict.score,
+        "reason": verdict.reason_name,
+        "reason_code": verdict.reason,
+        "reward": str(verdict.reward),
+        "content_hash": hex32(verdict.content_hash),
+        "accept_votes": verdict.accept_votes,
+        "reject_votes": verdict.reject_votes,
+        "votes": [
+            {
+                "oracle": vote.oracle,
+                "accept": vote.accept,
+                "score": vote.score,
+                "reason": vote.reason_name,
+            }
+            for vote in verdict.votes
+        ],
+    }
+
+
+def tx_json(result: TxResult, **fields: Any) -> dict[str, Any]:
+    """A mined transaction for ``--json``: hash, block, gas, event names, plus ``fields``."""
+    return {
+        **fields,
+        "tx_hash": result.tx_hash,
+        "block": result.block_number,
+        "gas_used": result.gas_used,
+        "events": [type(event).__name__ for event in result.events],
+    }
+
+
+def report_tx(result: TxResult, message: str, as_json: bool, **fields: Any) -> None:
+    """Print what a transaction did: one line for people, or :func:`tx_json`."""
+    if as_json:
+        print_json(tx_json(result, **fields))
+    else:
+        console().print(f"{message} [dim](tx {result.tx_hash}, gas {result.gas_used:,})[/dim]")

@@ -1,0 +1,111 @@
+"""``fedledger round close|skip``: end the current round, or a stalled aggregation.
+
+Anyone may call both: the contract checks the conditions (deadline passed or contribution
+target met; aggregation timeout passed), so no trusted trigger is needed.
+"""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from fedledger.chain import FedLedger, RoundState
+from fedledger.chain.events import RoundClosed, RoundOpened, RoundSkipped
+from fedledger.cli import render
+from fedledger.cli.context import open_ledger
+from fedledger.cli.options import json_option, key_option, network_option, user_errors
+from fedledger.storage import cid_from_content_hash
+
+_ENDED = (RoundState.FINALIZED, RoundState.SKIPPED)
+
+
+@click.group(name="round")
+def round_() -> None:
+    """Close the current round, or skip one whose aggregation stalled."""
+
+
+@round_.command()
+@click.option("--wait", is_flag=True, help="Wait until the oracles finalize (or skip) the round.")
+@click.option("--timeout", type=float, default=300.0, show_default=True, help="With --wait.")
+@key_option
+@network_option
+@json_option
+def close(wait: bool, timeout: float, key: str | None, network: str | None, as_json: bool) -> None:
+    """Close the current round: possible once its deadline has passed or its contribution
+    target is met. Pending updates expire; a round without accepted updates is skipped at
+    once, otherwise the oracles aggregate the accepted ones."""
+    _, ledger = open_ledger(network, key)
+    with user_errors():
+        result = ledger.coordinator.close_round()
+        closed = result.event(RoundClosed)
+        skipped = result.events_of(RoundSkipped)
+        ended = _wait_for_end(ledger, closed.round, timeout) if wait and not skipped else None
+    fields: dict[str, object] = {"round": closed.round, "accepted": closed.accepted_updates}
+    if skipped:
+        message = (
+            f"round {closed.round} closed without accepted updates and was skipped; "
+            f"round {closed.round + 1} is open on the same global model"
+        )
+        fields["state"] = "skipped"
+    else:
+        message = (
+            f"round {closed.round} closed with {closed.accepted_updates} accepted update(s); "
+            "the oracles now aggregate them"
+        )
+        fields["state"] = "closed"
+    if as_json:
+        payload = render.tx_json(result, **fields)
+        if ended is not None:
+            payload |= {"state": render.enum_name(ended[0]), "global_model": render.hex32(ended[1])}
+        render.print_json(payload)
+        return
+    render.report_tx(result, message, as_json=False)
+    if ended is not None:
+        state, model = ended
+        if state == RoundState.FINALIZED:
+            render.console().print(
+                f"round {closed.round} finalized: new global model {render.hex32(model)} "
+                f"({cid_from_content_hash(model)})"
+            )
+        else:
+            render.console().print(f"round {closed.round} was skipped: the oracles did not agree")
+
+
+@round_.command()
+@key_option
+@network_option
+@json_option
+def skip(key: str | None, network: str | None, as_json: bool) -> None:
+    """Skip a closed round whose oracles did not agree on an aggregate within the
+    aggregation timeout; the next round opens on the same global model."""
+    _, ledger = open_ledger(network, key)
+    with user_errors():
+        result = ledger.coordinator.skip_stalled_round()
+    skipped = result.event(RoundSkipped)
+    opened = result.event(RoundOpened)
+    render.report_tx(
+        result,
+        f"round {skipped.round} skipped ({skipped.reason.name.lower()}); "
+        f"round {opened.round} is open until {render.deadline(opened.deadline)}",
+        as_json,
+        round=skipped.round,
+        next_round=opened.round,
+    )
+
+
+def _wait_for_end(ledger: FedLedger, round_: int, timeout: float) -> tuple[RoundState, bytes]:
+    """Poll until ``round_`` is finalized or skipped; the end state and the next round's
+    global model."""
+    deadline = time.monotonic() + timeout
+    while True:
+        info = ledger.coordinator.get_round(round_)
+        if info.state in _ENDED:
+            return info.state, ledger.coordinator.get_round(round_ + 1).global_model
+        if time.monotonic() > deadline:
+            raise click.ClickException(
+                f"round {round_} is still {render.enum_name(info.state)} after {timeout:g} s "
+                f"({info.proposals} proposal(s)); are the oracles running? Once the "
+                "aggregation timeout has passed, `fedledger round skip` ends it"
+            )
+        time.sleep(0.5)
