@@ -1,0 +1,312 @@
+"""``fedledger demo``: federated learning on MNIST, end to end, with one command."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+import click
+from rich.console import Group
+from rich.live import Live
+from rich.spinner import Spinner
+from rich.table import Table
+
+from fedledger.chain import DeployParams
+from fedledger.cli import render
+from fedledger.cli.options import key_option, project_config, user_errors
+from fedledger.demo import ATTACKS, DemoConfig, DemoObserver, DemoReport, RoundRecord, run_demo
+from fedledger.demo.config import ARCH_ALIASES, DEFAULT_ATTACKS, PARTITIONS
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+DEFAULTS = DemoConfig()
+#: The demo deploys with the default token.
+SYMBOL = DeployParams().token_symbol
+
+
+def _attack_list(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    attacks = tuple(item.strip() for item in value.split(",") if item.strip())
+    unknown = [attack for attack in attacks if attack not in ATTACKS]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown attack(s) {', '.join(unknown)}; choose from {', '.join(ATTACKS)}"
+        )
+    return attacks
+
+
+@click.command()
+@click.option("--oracles", default=DEFAULTS.oracles, show_default=True, help="Oracle nodes, n.")
+@click.option("--quorum", default=DEFAULTS.quorum, show_default=True, help="Agreeing votes, k.")
+@click.option("--participants", default=DEFAULTS.participants, show_default=True)
+@click.option(
+    "--malicious",
+    default=DEFAULTS.malicious,
+    show_default=True,
+    help="How many of the participants attack (the last ones).",
+)
+@click.option(
+    "--attacks",
+    default=",".join(DEFAULT_ATTACKS),
+    show_default=True,
+    callback=_attack_list,
+    help=f"Attacks the malicious participants cycle through: {', '.join(ATTACKS)}.",
+)
+@click.option("--rounds", default=DEFAULTS.rounds, show_default=True)
+@click.option(
+    "--seed", default=DEFAULTS.seed, show_default=True, help="Seeds data, model, training."
+)
+@click.option("--partition", type=click.Choice(PARTITIONS), default="iid", show_default=True)
+@click.option(
+    "--alpha", default=DEFAULTS.alpha, show_default=True, help="Dirichlet alpha (non-IID skew)."
+)
+@click.option(
+    "--arch",
+    default=DEFAULTS.arch,
+    show_default=True,
+    help=f"Model: {', '.join(ARCH_ALIASES)} or a registered architecture id.",
+)
+@click.option(
+    "--epochs", default=DEFAULTS.epochs, show_default=True, help="Local epochs per round."
+)
+@click.option(
+    "--samples-per-participant",
+    type=int,
+    default=None,
+    help="Images per participant [default: all training images not held out for oracles].",
+)
+@click.option(
+    "--validation-size",
+    default=DEFAULTS.validation_size,
+    show_default=True,
+    help="Validation images per oracle (held out of MNIST's training set).",
+)
+@click.option(
+    "--store",
+    "store_kind",
+    type=click.Choice(["local", "ipfs"]),
+    default="local",
+    show_default=True,
+    help="The embedded store, or an IPFS node (--ipfs-api).",
+)
+@click.option("--ipfs-api", default=None, metavar="URL", help="Kubo RPC API (with --store ipfs).")
+@click.option(
+    "--rpc",
+    default=None,
+    metavar="URL",
+    help="Use this chain instead of starting anvil (its deadlines are waited for).",
+)
+@key_option
+@click.option(
+    "--round-duration",
+    type=int,
+    default=None,
+    help="Seconds per round [default: 3600 on the embedded chain, whose clock the demo moves; "
+    "120 with --rpc].",
+)
+@click.option(
+    "--contribution-target",
+    default=0,
+    show_default=True,
+    help="Accepted updates that let a round close early (with --rpc).",
+)
+@click.option(
+    "--reward-base",
+    default=DEFAULTS.reward_base,
+    show_default=True,
+    help="Tokens per accepted update.",
+)
+@click.option(
+    "--reward-per-logit",
+    default=DEFAULTS.reward_per_logit,
+    show_default=True,
+    help="Tokens per logit of validation-margin gain (the oracles' score).",
+)
+@click.option("--rejection-limit", default=DEFAULTS.rejection_limit, show_default=True)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the report here, and the plot next to it (.png) [default: OUT/demo.json].",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Run directory: data, logs, deployment, blobs [default: .fedledger/demo].",
+)
+def demo(
+    oracles: int,
+    quorum: int,
+    participants: int,
+    malicious: int,
+    attacks: tuple[str, ...],
+    rounds: int,
+    seed: int,
+    partition: str,
+    alpha: float,
+    arch: str,
+    epochs: int,
+    samples_per_participant: int | None,
+    validation_size: int,
+    store_kind: str,
+    ipfs_api: str | None,
+    rpc: str | None,
+    key: str | None,
+    round_duration: int | None,
+    contribution_target: int,
+    reward_base: int,
+    reward_per_logit: int,
+    rejection_limit: int,
+    json_path: Path | None,
+    out: Path | None,
+) -> None:
+    """Run federated learning on MNIST end to end: a chain, n oracle nodes, N participants
+    (some malicious), R rounds; print a table per round and write a JSON report and plot.
+
+    With no options it starts its own anvil and uses the embedded store, and stops
+    everything when done (or on Ctrl-C). --store ipfs --ipfs-api URL uses an IPFS node;
+    --rpc URL a running chain (the admin signs with --key, FEDLEDGER_KEYSTORE or
+    FEDLEDGER_PRIVATE_KEY, and funds the accounts the demo creates).
+    """
+    base = project_config()
+    with user_errors():
+        config = DemoConfig(
+            oracles=oracles,
+            quorum=quorum,
+            participants=participants,
+            malicious=malicious,
+            attacks=attacks,
+            rounds=rounds,
+            seed=seed,
+            partition=partition,
+            alpha=alpha,
+            arch=arch,
+            epochs=epochs,
+            samples_per_participant=samples_per_participant,
+            validation_size=validation_size,
+            store=store_kind,
+            ipfs_api=ipfs_api,
+            rpc=rpc,
+            round_duration=round_duration,
+            contribution_target=contribution_target,
+            reward_base=reward_base,
+            reward_per_logit=reward_per_logit,
+            rejection_limit=rejection_limit,
+            out=out or base.state_dir / "demo",
+            json_path=json_path,
+        )
+        admin = _rpc_admin(rpc, key) if rpc else None
+    console = render.console()
+    table = _round_table()
+    status = Spinner("dots", "starting")
+
+    def stage(message: str) -> None:
+        console.print(f"[dim]•[/dim] {message}")
+        status.update(text=message)
+
+    observer = DemoObserver(stage=stage, round_done=lambda record: _add_round(table, record))
+    try:
+        with (
+            _sigterm_as_interrupt(),
+            Live(Group(table, status), console=console, refresh_per_second=4, transient=True),
+            user_errors(),
+        ):
+            report = run_demo(config, base, admin=admin, observer=observer)
+    except KeyboardInterrupt:
+        console.print("[bold red]interrupted[/bold red]: every process and the chain were stopped")
+        sys.exit(130)
+    target = config.json_path or config.out / "demo.json"
+    json_file, plot_file = report.write(target)
+    _print_report(report, json_file, plot_file)
+
+
+def _rpc_admin(rpc: str, key: str | None) -> LocalAccount:
+    from fedledger.cli.options import resolve_key
+    from fedledger.config import NetworkSettings
+
+    network = NetworkSettings(name="demo", rpc_url=rpc, chain_id=None)
+    return resolve_key(network, key)
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C, so that the demo's clean-up runs either way."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _round_table() -> Table:
+    table = Table(title="rounds", title_justify="left")
+    for name in (
+        "round",
+        "test accuracy",
+        "plain FedAvg",
+        "accepted",
+        "rejected",
+        "tokens minted",
+        "gas used",
+        "seconds",
+    ):
+        table.add_column(name, justify="right")
+    return table
+
+
+def _add_round(table: Table, record: RoundRecord) -> None:
+    plain = record.plain_fedavg_accuracy
+    table.add_row(
+        str(record.round) + ("" if record.state == "finalized" else f" ({record.state})"),
+        f"{100 * record.test_accuracy:.2f} %",
+        "-" if plain is None else f"{100 * plain:.2f} %",
+        str(record.accepted),
+        str(record.rejected),
+        render.tokens(record.tokens_minted, SYMBOL, places=2),
+        f"{record.gas_used:,}",
+        f"{record.seconds:.1f}",
+    )
+
+
+def _print_report(report: DemoReport, json_file: Path, plot_file: Path) -> None:
+    console = render.console()
+    table = _round_table()
+    for record in report.rounds:
+        _add_round(table, record)
+    table.caption = (
+        f"genesis model: {100 * report.genesis_accuracy:.2f} %; plain FedAvg = every submitted "
+        "update averaged, attackers included"
+    )
+    console.print(table)
+    people = Table(title="participants", title_justify="left")
+    for name in ("", "address", "behaviour", "accepted", "rejected", "tokens", "banned"):
+        people.add_column(
+            name, justify="right" if name in ("accepted", "rejected", "tokens") else "left"
+        )
+    for index, person in enumerate(report.participants):
+        people.add_row(
+            f"P{index + 1:02d}",
+            person.address,
+            person.behaviour,
+            str(person.accepted),
+            str(person.rejected),
+            render.tokens(person.tokens, SYMBOL, places=2),
+            "yes" if person.banned else "",
+        )
+    console.print(people)
+    console.print(
+        f"final test accuracy [bold]{100 * report.final_test_accuracy:.2f} %[/bold] after "
+        f"{len(report.rounds)} rounds, {report.seconds:.0f} s"
+    )
+    console.print(f"report {json_file}, plot {plot_file}")

@@ -1,0 +1,536 @@
+"""``fedledger demo``: federated learning on MNIST, end to end, on a chain.
+
+:class:`Demo` (and :func:`run_demo`) does what an operator and a consortium would do by
+hand, with real processes that talk only through the chain and the store:
+
+1. start anvil on a free port (or use ``--rpc``), write the run directory's project
+   (:mod:`fedledger.demo.workspace`) and open the store;
+2. split MNIST (``federated_split``): one .npz per participant and per oracle;
+3. store the seeded genesis model and deploy: admin, oracles with quorum k, participants,
+   the reward rule;
+4. start n ``fedledger oracle run`` and N ``fedledger participant run`` processes, then
+   open round 1 on the genesis model;
+5. drive R rounds: wait until every submission of the round has settled, close the round
+   (on the embedded chain the chain's clock is moved to the deadline first, so nobody
+   waits for wall-clock deadlines; against ``--rpc`` the real deadline or contribution
+   target is waited for), wait for the oracles' aggregate to finalize it, and measure the
+   new global model on the MNIST test set with the exact evaluator;
+6. stop every process and the chain, whatever happened.
+
+Everything it reports is read back from the chain and the store.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from fedledger.chain import (
+    Anvil,
+    DeployParams,
+    FedLedger,
+    RewardRule,
+    RoundRules,
+    RoundState,
+    StoragePolicy,
+    UpdateStatus,
+    compile_contracts,
+    deploy,
+    dev_accounts,
+    open_client,
+    save_deployment,
+)
+from fedledger.chain.anvil import free_port
+from fedledger.chain.deployment import TOKEN_UNIT
+from fedledger.chain.events import (
+    AggregateProposed,
+    ChainEvent,
+    RoundClosed,
+    RoundSkipped,
+    UpdateSubmitted,
+    VoteCast,
+)
+from fedledger.chain.keys import KEYSTORE_PASSWORD_ENV, write_keystore
+from fedledger.config import ProjectConfig
+from fedledger.demo.config import DemoConfig
+from fedledger.demo.errors import DemoError
+from fedledger.demo.processes import Child, ProcessGroup, child_environment
+from fedledger.demo.report import DemoReport, ParticipantRecord, RoundRecord
+from fedledger.demo.workspace import NETWORK, Workspace
+from fedledger.ml import (
+    ExactEvaluator,
+    InvalidWeights,
+    ModelWeights,
+    decode,
+    encode,
+    fedavg,
+    federated_split,
+    initial_weights,
+    load_mnist,
+)
+from fedledger.ml.datasets import mnist_directory
+from fedledger.participant import derive_seed, read_rewards, read_verdicts
+from fedledger.storage import (
+    BlobStore,
+    StorageError,
+    cid_from_content_hash,
+    content_hash,
+    open_store,
+)
+
+#: Seconds between two looks at the chain while waiting.
+POLL_SECONDS = 0.25
+#: Wall-clock seconds the oracles get to finalize a closed round before the demo gives up.
+AGGREGATION_WAIT_SECONDS = 300.0
+_ENDED = (RoundState.FINALIZED, RoundState.SKIPPED)
+
+
+@dataclass
+class DemoObserver:
+    """What the caller hears while the demo runs (the CLI prints it)."""
+
+    stage: Callable[[str], None] = field(default=lambda message: None)
+    round_done: Callable[[RoundRecord], None] = field(default=lambda record: None)
+
+
+@dataclass(frozen=True)
+class Cast:
+    """The accounts in their roles, and the ``--key`` each child is started with."""
+
+    admin: LocalAccount
+    oracles: tuple[LocalAccount, ...]
+    participants: tuple[LocalAccount, ...]
+    keys: dict[str, str]  # address -> --key value
+    child_env: dict[str, str] = field(default_factory=dict)
+
+
+def run_demo(
+    config: DemoConfig,
+    base: ProjectConfig,
+    *,
+    admin: LocalAccount | None = None,
+    observer: DemoObserver | None = None,
+) -> DemoReport:
+    """Set up, run every round, report; every process it starts is stopped before it
+    returns or raises, Ctrl-C included. See :class:`Demo` for ``admin``."""
+    with Demo(config, base, admin=admin, observer=observer) as demo:
+        return demo.run()
+
+
+class Demo:
+    """One demo run as a context manager: entering sets everything up (chain, run
+    directory, data, deployment, processes), :meth:`run` drives the rounds, leaving stops
+    every process and the chain. In between, ``ledger`` and ``store`` are the demo's
+    chain and store (tests inspect them before they are gone).
+
+    ``admin`` signs the deployment against ``--rpc`` and funds the accounts the demo
+    creates there; on the embedded chain the dev accounts are used.
+    """
+
+    def __init__(
+        self,
+        config: DemoConfig,
+        base: ProjectConfig,
+        *,
+        admin: LocalAccount | None = None,
+        observer: DemoObserver | None = None,
+    ) -> None:
+        if not config.embedded and admin is None:
+            raise DemoError("--rpc needs the admin's key to deploy and fund the demo accounts")
+        self.config = config
+        self.base = base
+        self.admin_account = admin
+        self.observer = observer or DemoObserver()
+        self._stack = ExitStack()
+
+    def __enter__(self) -> Demo:
+        self.started = time.monotonic()
+        try:
+            self._set_up()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stack.close()
+
+    # ---- set-up --------------------------------------------------------------------------
+
+    def _set_up(self) -> None:
+        config, stack = self.config, self._stack
+        self.workspace = Workspace.prepare(config.out)
+        network = self._start_chain()
+        self.project = self.workspace.write_project(
+            self.base, network, store=config.store, ipfs_api=config.ipfs_api
+        )
+        self.store: BlobStore = stack.enter_context(
+            open_store(self.project, kind=config.store, ipfs_api=config.ipfs_api)
+        )
+        self.observer.stage(f"run directory {self.workspace.root}")
+        paths = self._write_data()
+        self.cast = self._cast()
+        self.ledger = self._deploy()
+        self.processes = stack.enter_context(
+            ProcessGroup(child_environment(self.workspace.root, self.cast.child_env))
+        )
+        self._start_children(paths)
+        # Round 1 opens only now, so its deadline does not run while processes start.
+        self.ledger.coordinator.start_training(content_hash(self.genesis_cid))
+
+    def run(self) -> DemoReport:
+        """Drive every round and report (call once, inside the ``with`` block)."""
+        records = []
+        for round_ in range(1, self.config.rounds + 1):
+            record = self._drive_round(round_)
+            records.append(record)
+            self.observer.round_done(record)
+        self.processes.wait("participant", timeout=30.0)
+        return DemoReport(
+            config=self._report_config(),
+            genesis_accuracy=self.genesis_accuracy,
+            rounds=tuple(records),
+            participants=tuple(self._participant_records()),
+            seconds=time.monotonic() - self.started,
+        )
+
+    def _start_chain(self) -> dict[str, Any]:
+        """The run's network entry: a fresh anvil, or the --rpc node."""
+        config = self.config
+        if not config.embedded:
+            poa = self.base.networks.get("external")
+            return {"host": config.rpc, "poa": bool(poa and poa.poa)}
+        embedded = next((n for n in self.base.networks.values() if n.embedded), None)
+        if embedded is None:
+            raise DemoError("brownie-config.yaml defines no embedded network for the demo's anvil")
+        anvil = Anvil.from_config(
+            self.base,
+            embedded.name,
+            port=free_port(),
+            log_path=self.workspace.log_path("anvil"),
+        )
+        anvil.accounts = max(anvil.accounts, 1 + config.oracles + config.participants)
+        self.observer.stage(f"starting anvil on port {anvil.port}")
+        self._stack.enter_context(anvil)
+        return {
+            "host": f"http://{anvil.host}",
+            "port": anvil.port,
+            "chain_id": anvil.chain_id,
+            "embedded": True,
+            "accounts": anvil.accounts,
+        }
+
+    def _write_data(self) -> dict[str, list[str]]:
+        config = self.config
+        split_kind = "IID" if config.partition == "iid" else f"Dirichlet({config.alpha})"
+        self.observer.stage(
+            f"splitting MNIST {split_kind} among {config.participants} participants and "
+            f"{config.oracles} oracles"
+        )
+        mnist = load_mnist(mnist_directory(self.base.root))
+        split = federated_split(
+            mnist,
+            num_clients=config.participants,
+            num_oracles=config.oracles,
+            validation_size=config.validation_size,
+            samples_per_client=config.samples_per_participant,
+            alpha=config.alpha_or_none,
+            seed=config.seed,
+        )
+        self.test_evaluator = ExactEvaluator(split.test, config.architecture)
+        return {
+            "participant": [
+                str(self.workspace.write_dataset(f"participant-{i + 1:02d}", data))
+                for i, data in enumerate(split.clients)
+            ],
+            "oracle": [
+                str(self.workspace.write_dataset(f"oracle-{i + 1}-validation", data))
+                for i, data in enumerate(split.validation)
+            ],
+        }
+
+    def _cast(self) -> Cast:
+        config = self.config
+        roles = config.oracles + config.participants
+        if config.embedded:
+            accounts = dev_accounts(1 + roles)
+            keys = {str(account.address): f"dev:{index}" for index, account in enumerate(accounts)}
+            return Cast(
+                admin=accounts[0],
+                oracles=tuple(accounts[1 : 1 + config.oracles]),
+                participants=tuple(accounts[1 + config.oracles :]),
+                keys=keys,
+            )
+        # A real chain: fresh accounts, funded by the admin, keystores for the children.
+        assert self.admin_account is not None
+        password = secrets.token_hex(16)
+        self.workspace.keys_dir.mkdir(mode=0o700)
+        fresh = [Account.create() for _ in range(roles)]
+        keys = {
+            str(account.address): str(
+                write_keystore(account, self.workspace.keys_dir / f"{index + 1:02d}.json", password)
+            )
+            for index, account in enumerate(fresh)
+        }
+        client = open_client(self.project, NETWORK)
+        amount = int(config.fund_eth * 10**18)
+        self.observer.stage(f"funding {roles} demo accounts with {config.fund_eth:g} ETH each")
+        for account in fresh:
+            client.transact(self.admin_account, account.address, b"", value=amount)
+        return Cast(
+            admin=self.admin_account,
+            oracles=tuple(fresh[: config.oracles]),
+            participants=tuple(fresh[config.oracles :]),
+            keys=keys,
+            child_env={KEYSTORE_PASSWORD_ENV: password},
+        )
+
+    def _deploy(self) -> FedLedger:
+        from oracle.verification import VerifierParams
+
+        config, cast = self.config, self.cast
+        self.genesis = initial_weights(config.architecture, config.seed)
+        genesis_cid = self.genesis_cid = self.store.put(encode(self.genesis))
+        self.genesis_accuracy = self.test_evaluator.evaluate(self.genesis).accuracy
+        artifacts = compile_contracts(self.project)
+        client = open_client(self.project, NETWORK, artifacts)
+        # Scores are the mean margin gain in units of 2**-score_frac_bits logits.
+        score_bits = VerifierParams().score_frac_bits
+        self.reward_rule = RewardRule(
+            base=config.reward_base * TOKEN_UNIT,
+            per_score_point=config.reward_per_logit * TOKEN_UNIT >> score_bits,
+        )
+        params = DeployParams(
+            storage_policy=StoragePolicy.AUDIT_ALL,
+            round_rules=RoundRules(
+                config.duration, config.aggregation_timeout, config.contribution_target
+            ),
+            reward_rule=self.reward_rule,
+            rejection_limit=config.rejection_limit,
+            oracles=tuple(account.address for account in cast.oracles),
+            quorum=config.quorum,
+            participants=tuple(account.address for account in cast.participants),
+        )
+        self.observer.stage(
+            f"deploying: {config.oracles} oracles (quorum {config.quorum}), "
+            f"{config.participants} participants; genesis model {genesis_cid}"
+        )
+        deployment = deploy(client, cast.admin, artifacts, params, network=NETWORK)
+        save_deployment(self.project, deployment)
+        return FedLedger(client, deployment, cast.admin)
+
+    def _start_children(self, paths: dict[str, list[str]]) -> None:
+        config, cast = self.config, self.cast
+        common = ["--network", NETWORK, "--store", config.store]
+        if config.ipfs_api:
+            common += ["--ipfs-api", config.ipfs_api]
+        for index, account in enumerate(cast.oracles):
+            name = f"oracle-{index + 1}"
+            arguments = [
+                "oracle", "run",
+                "--key", cast.keys[account.address],
+                "--validation", paths["oracle"][index],
+                "--poll-interval", str(POLL_SECONDS),
+                "--log-format", "json",
+                *common,
+            ]  # fmt: skip
+            self.processes.start(
+                name, "oracle", account.address, arguments, self.workspace.log_path(name)
+            )
+        behaviours = config.behaviours()
+        for index, account in enumerate(cast.participants):
+            name = f"participant-{index + 1:02d}"
+            arguments = [
+                "participant", "run",
+                "--data", paths["participant"][index],
+                "--rounds", str(config.rounds),
+                "--behaviour", behaviours[index],
+                "--epochs", str(config.epochs),
+                "--seed", str(derive_seed(config.seed, index)),
+                "--key", cast.keys[account.address],
+                "--poll-interval", str(POLL_SECONDS),
+                "--json",
+                *common,
+            ]  # fmt: skip
+            self.processes.start(
+                name, "participant", account.address, arguments, self.workspace.log_path(name)
+            )
+        malicious = ", ".join(b for b in behaviours if b != "honest") or "none"
+        self.observer.stage(
+            f"started {config.oracles} oracle and {config.participants} participant processes "
+            f"(malicious: {malicious}); logs in {self.workspace.logs_dir}"
+        )
+
+    # ---- rounds --------------------------------------------------------------------------
+
+    def _drive_round(self, round_: int) -> RoundRecord:
+        began = time.monotonic()
+        coordinator = self.ledger.coordinator
+        self.observer.stage(f"round {round_}: waiting for the submissions to settle")
+        self._wait_until_closable(round_)
+        if coordinator.get_round(round_).state == RoundState.OPEN:
+            if self.config.embedded and not coordinator.can_close_round():
+                # Every submission has settled: move the chain's clock past the deadline.
+                deadline = coordinator.get_round(round_).deadline
+                now = self.ledger.dev.timestamp()
+                self.ledger.dev.increase_time(max(deadline - now, 0) + 1)
+            coordinator.close_round()
+        state = self._wait_for_end(round_)
+        produced = coordinator.get_round(round_ + 1).global_model
+        verdicts = read_verdicts(self.ledger, round_)
+        return RoundRecord(
+            round=round_,
+            state=state.name.lower(),
+            global_model_hash="0x" + produced.hex(),
+            test_accuracy=self.test_evaluator.evaluate(self._fetch(produced)).accuracy,
+            plain_fedavg_accuracy=self._plain_fedavg_accuracy(round_),
+            accepted=sum(v.status == UpdateStatus.ACCEPTED for v in verdicts),
+            rejected=sum(v.status == UpdateStatus.REJECTED for v in verdicts),
+            tokens_minted=sum(v.reward for v in verdicts),
+            gas_used=self._gas_used(round_),
+            seconds=time.monotonic() - began,
+        )
+
+    def _wait_until_closable(self, round_: int) -> None:
+        """Embedded chain: until every participant has either a settled submission in the
+        round or been banned (or the round timeout passed). A real chain: until the
+        contract lets the round close (deadline passed or contribution target met)."""
+        coordinator = self.ledger.coordinator
+        give_up = time.monotonic() + self.config.round_timeout
+        while True:
+            self._check_children()
+            if not self.config.embedded:
+                if coordinator.can_close_round():
+                    return
+            else:
+                verdicts = {v.participant: v for v in read_verdicts(self.ledger, round_)}
+                waiting = [
+                    account.address
+                    for account in self.cast.participants
+                    if not (
+                        verdicts[account.address].settled
+                        if account.address in verdicts
+                        else coordinator.get_participant(account.address).banned
+                    )
+                ]
+                if not waiting:
+                    return
+                if time.monotonic() > give_up:
+                    self.observer.stage(
+                        f"round {round_}: {len(waiting)} participant(s) without a settled "
+                        f"update after {self.config.round_timeout:g} s; closing anyway "
+                        "(pending updates expire)"
+                    )
+                    return
+            time.sleep(POLL_SECONDS)
+
+    def _wait_for_end(self, round_: int) -> RoundState:
+        coordinator = self.ledger.coordinator
+        give_up = time.monotonic() + max(AGGREGATION_WAIT_SECONDS, self.config.aggregation_timeout)
+        while True:
+            state = coordinator.get_round(round_).state
+            if state in _ENDED:
+                return state
+            self._check_children()
+            if time.monotonic() > give_up:
+                raise DemoError(
+                    f"round {round_} was not finalized: the oracles did not agree on an "
+                    f"aggregate; see their logs in {self.workspace.logs_dir}"
+                )
+            time.sleep(POLL_SECONDS)
+
+    def _check_children(self) -> None:
+        """Fail fast when an oracle dies, or a participant dies for another reason than
+        being banned or having finished its rounds."""
+        for child in self.processes.exited("oracle"):
+            raise _died(child)
+        for child in self.processes.exited("participant"):
+            if child.returncode == 0:
+                continue
+            if not self.ledger.coordinator.get_participant(child.address).banned:
+                raise _died(child)
+
+    def _fetch(self, digest: bytes) -> ModelWeights:
+        blob = self.store.get(cid_from_content_hash(digest))
+        return decode(blob, max_bytes=self.project.storage.max_blob_bytes)
+
+    def _plain_fedavg_accuracy(self, round_: int) -> float | None:
+        """Test accuracy of what plain FedAvg would have made of the round: every submitted
+        update averaged, unverified (updates that do not even decode are left out)."""
+        updates = []
+        for event in self.ledger.events(
+            UpdateSubmitted, self.ledger.deployment.block_number, round=round_
+        ):
+            try:
+                updates.append(self._fetch(event.content_hash))
+            except (StorageError, InvalidWeights):
+                continue
+        if not updates:
+            return None
+        try:
+            return self.test_evaluator.evaluate(fedavg(updates)).accuracy
+        except InvalidWeights:  # weights outside the exact evaluator's range: a wreck
+            return None
+
+    def _gas_used(self, round_: int) -> int:
+        """Gas of every transaction of the round: submissions, votes, close, proposals."""
+        start = self.ledger.deployment.block_number
+        events: list[ChainEvent] = []
+        for event_type in (UpdateSubmitted, VoteCast, RoundClosed, AggregateProposed, RoundSkipped):
+            events += self.ledger.events(event_type, start, round=round_)
+        hashes = dict.fromkeys(event.tx_hash for event in events)
+        client = self.ledger.client
+        return sum(int(client.wait_for_receipt(tx)["gasUsed"], 16) for tx in hashes)
+
+    # ---- report --------------------------------------------------------------------------
+
+    def _participant_records(self) -> list[ParticipantRecord]:
+        records = []
+        for account, behaviour in zip(
+            self.cast.participants, self.config.behaviours(), strict=True
+        ):
+            standing = read_rewards(self.ledger, account.address)
+            records.append(
+                ParticipantRecord(
+                    address=account.address,
+                    behaviour=behaviour,
+                    accepted=standing.accepted,
+                    rejected=standing.rejected,
+                    tokens=standing.balance,
+                    banned=standing.banned,
+                )
+            )
+        return records
+
+    def _report_config(self) -> dict[str, Any]:
+        deployment = self.ledger.deployment
+        return self.config.report_json() | {
+            "network": {
+                "rpc_url": self.project.network(NETWORK).rpc_url,
+                "chain_id": deployment.chain_id,
+                "coordinator": deployment.coordinator,
+                "token": deployment.token,
+                "vault": deployment.vault,
+            },
+            "reward_rule": {
+                "base": str(self.reward_rule.base),
+                "per_score_point": str(self.reward_rule.per_score_point),
+            },
+            "genesis_model_hash": "0x" + content_hash(self.genesis_cid).hex(),
+            "genesis_test_accuracy": self.genesis_accuracy,
+            "run_directory": str(self.workspace.root),
+        }
+
+
+def _died(child: Child) -> DemoError:
+    return DemoError(
+        f"{child.name} ({child.address}) exited with status {child.returncode}; its log "
+        f"{child.log_path} ends with:\n{child.log_tail()}"
+    )
