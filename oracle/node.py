@@ -466,6 +466,7 @@ class OracleNode:
         started = time.perf_counter()
         cid = cid_from_content_hash(work.global_hash)
         max_bytes = self.settings.max_blob_bytes
+        source = "own proposal" if work.global_hash in self._proposed else "store"
         try:
             model = self._proposed.pop(work.global_hash, None) or decode(
                 self.store.get(cid, max_bytes=max_bytes), max_bytes=max_bytes
@@ -485,6 +486,7 @@ class OracleNode:
             round=work.number,
             model=work.global_hash,
             architecture=model.architecture,
+            source=source,
             load_ms=round((time.perf_counter() - started) * 1000, 2),
         )
         return model

@@ -1,0 +1,113 @@
+"""Whole rounds with in-process nodes on a real chain and store: two of three oracles settle
+updates and finalize the round on the same, independently computed aggregate; a node
+started late (or restarted) catches up from the chain alone and never votes twice."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from fedledger.chain import ReasonCode, RoundState, UpdateStatus
+from fedledger.chain.events import AggregateProposed, RoundFinalized
+from fedledger.ml import ModelWeights, decode, encode, fedavg
+from fedledger.storage import cid_from_content_hash, content_hash_of
+from tests.oracle.conftest import UPLOAD_CAP, BadBlobs, NodeBed, both_stores, settle
+
+
+@both_stores
+def test_two_of_three_oracles_finalize_the_round_on_the_same_aggregate(
+    node_bed: NodeBed, node_honest: list[ModelWeights], node_bad_blobs: BadBlobs
+) -> None:
+    honest = [node_bed.submit(index, encode(update)) for index, update in enumerate(node_honest)]
+    attacker = node_bed.submit(len(honest), node_bad_blobs.sign_flip)
+    nodes = [node_bed.node(0), node_bed.node(1)]  # oracle 2 is down all round
+    settle(nodes)
+
+    for address in honest:
+        assert node_bed.status(address) == (UpdateStatus.ACCEPTED, ReasonCode.ACCEPTED)
+    assert node_bed.status(attacker) == (UpdateStatus.REJECTED, ReasonCode.FAILED_VERIFICATION)
+
+    node_bed.close_round()
+    reports = settle(nodes)
+
+    assert [report.proposals for report in reports] == [1, 1]
+    admin = node_bed.bed.admin
+    start = node_bed.bed.deployment.block_number
+    proposals = admin.events(AggregateProposed, start, round=1)
+    expected = content_hash_of(encode(fedavg(node_honest)))  # computed here, independently
+    assert [p.content_hash for p in proposals] == [expected, expected]
+    assert {p.oracle for p in proposals} == {node.address for node in nodes}
+    assert [f.global_model for f in admin.events(RoundFinalized, start)] == [expected]
+    model = admin.coordinator.latest_model()
+    assert (model.round, model.state, model.content_hash) == (2, RoundState.OPEN, expected)
+    # The new global model is in the store, and it is the average of the accepted updates.
+    stored = node_bed.new_store(UPLOAD_CAP).get(cid_from_content_hash(expected))
+    assert decode(stored) == fedavg(node_honest)
+    for record in node_bed.logged("propose"):
+        assert record["content_hash"] == "0x" + expected.hex()
+        assert record["updates"] == len(honest)
+
+
+def test_a_late_or_restarted_oracle_catches_up_from_the_chain_alone(
+    node_bed: NodeBed, node_honest: list[ModelWeights], node_bad_blobs: BadBlobs
+) -> None:
+    # Everything is submitted before any oracle runs.
+    submitted = [node_bed.submit(index, encode(update)) for index, update in enumerate(node_honest)]
+    submitted.append(node_bed.submit(len(submitted), node_bad_blobs.malformed))
+
+    settle([node_bed.node(0)])
+    assert Counter(vote.oracle for vote in node_bed.votes()) == {
+        node_bed.bed.oracles[0].address: len(submitted)
+    }
+
+    # A restart: a new node for the same oracle finds its votes on chain and casts none.
+    skipped = len(node_bed.logged("skip", 0))
+    reports = settle([node_bed.node(0)])
+    assert reports[0].votes == 0
+    assert len(node_bed.votes()) == len(submitted)
+    assert len(node_bed.logged("skip", 0)) - skipped == len(submitted)
+
+    # A second oracle, started late, settles every update with the first one's votes.
+    settle([node_bed.node(1)])
+    votes = node_bed.votes()
+    assert len(votes) == 2 * len(submitted)
+    assert len({(vote.oracle, vote.participant) for vote in votes}) == len(votes)
+    assert [node_bed.status(address)[0] for address in submitted] == [
+        *[UpdateStatus.ACCEPTED] * len(node_honest),
+        UpdateStatus.REJECTED,
+    ]
+
+    # The round closes while no oracle runs; each one, started afterwards, proposes.
+    node_bed.close_round()
+    assert settle([node_bed.node(1)])[0].proposals == 1
+    assert node_bed.bed.admin.coordinator.latest_model().state == RoundState.CLOSED
+    assert settle([node_bed.node(1)])[0].proposals == 0  # restarted: already proposed
+    assert settle([node_bed.node(0)])[0].proposals == 1
+    model = node_bed.bed.admin.coordinator.latest_model()
+    assert (model.round, model.content_hash) == (2, content_hash_of(encode(fedavg(node_honest))))
+
+
+def test_nodes_go_on_into_the_next_round_on_the_aggregate_they_proposed(
+    node_bed: NodeBed, node_honest: list[ModelWeights]
+) -> None:
+    nodes = [node_bed.node(0), node_bed.node(1)]
+    for index, update in enumerate(node_honest[:2]):
+        node_bed.submit(index, encode(update))
+    settle(nodes)
+    node_bed.close_round()
+    settle(nodes)
+    assert node_bed.bed.admin.coordinator.latest_model().round == 2
+
+    # Round 2 trains from the aggregate: an update identical to it changes nothing and is
+    # refused (the verifier's "unchanged" check), which shows the nodes judge against it.
+    aggregate = fedavg(node_honest[:2])
+    free_rider = node_bed.submit(5, encode(aggregate))
+    settle(nodes)
+    assert node_bed.status(free_rider, round_=2) == (
+        UpdateStatus.REJECTED,
+        ReasonCode.FAILED_VERIFICATION,
+    )
+    checks = {record["check"] for record in node_bed.logged("vote") if record["round"] == 2}
+    assert checks == {"unchanged"}
+    # Each node loaded each round's model once; round 2's came from its own proposal.
+    loaded = [(record["round"], record["source"]) for record in node_bed.logged("model", 0)]
+    assert loaded == [(1, "store"), (2, "own proposal")]
