@@ -1,0 +1,184 @@
+"""The whole flow on the embedded chain and store: real anvil, three `fedledger oracle run`
+and six `fedledger participant run` processes (two honest, one per attack), two rounds.
+Everything is checked against the chain and the store, not against the demo's own word."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fedledger.chain import ReasonCode, RoundState, UpdateStatus
+from fedledger.chain.events import RoundFinalized, Transfer, UpdateAccepted, UpdateSubmitted
+from fedledger.ml import ExactEvaluator, decode, encode, fedavg, load_mnist
+from fedledger.participant import read_verdicts
+from fedledger.storage import cid_from_content_hash, content_hash_of
+from tests.integration.conftest import SMALL, Flow
+
+HONEST = [i for i, b in enumerate(SMALL.behaviours()) if b == "honest"]
+MALICIOUS = [i for i, b in enumerate(SMALL.behaviours()) if b != "honest"]
+ROUNDS = range(1, SMALL.rounds + 1)
+
+
+def address(flow: Flow, index: int) -> str:
+    return flow.demo.cast.participants[index].address
+
+
+def test_every_round_is_finalized_on_chain(local_flow: Flow) -> None:
+    coordinator = local_flow.demo.ledger.coordinator
+    assert coordinator.current_round() == SMALL.rounds + 1
+    for round_ in ROUNDS:
+        assert coordinator.get_round(round_).state == RoundState.FINALIZED
+    finalized = local_flow.demo.ledger.events(RoundFinalized)
+    assert [event.round for event in finalized] == list(ROUNDS)
+
+
+def test_honest_updates_are_accepted_and_rewarded_by_the_rule(local_flow: Flow) -> None:
+    ledger = local_flow.demo.ledger
+    rule = ledger.coordinator.reward_rule()
+    assert rule.per_score_point > 0  # the demo rewards the score, not only acceptance
+    for index in HONEST:
+        participant = address(local_flow, index)
+        earned = 0
+        for round_ in ROUNDS:
+            (verdict,) = read_verdicts(ledger, round_, participant)
+            assert verdict.status == UpdateStatus.ACCEPTED
+            assert verdict.accept_votes >= SMALL.quorum and verdict.reject_votes == 0
+            # The recorded score is the lowest of the k agreeing votes that settled it.
+            settling = sorted(vote.score for vote in verdict.votes[: SMALL.quorum])
+            assert verdict.score == settling[0] > 0
+            assert verdict.reward == rule.base + rule.per_score_point * verdict.score
+            earned += verdict.reward
+        assert ledger.token.balance_of(participant) == earned
+        info = ledger.coordinator.get_participant(participant)
+        assert (info.accepted, info.rejected, info.banned) == (SMALL.rounds, 0, False)
+
+
+@pytest.mark.parametrize("index", MALICIOUS, ids=[SMALL.behaviours()[i] for i in MALICIOUS])
+def test_each_attack_is_rejected_for_failing_verification_and_earns_nothing(
+    local_flow: Flow, index: int
+) -> None:
+    ledger = local_flow.demo.ledger
+    participant = address(local_flow, index)
+    for round_ in ROUNDS:
+        (verdict,) = read_verdicts(ledger, round_, participant)
+        assert verdict.status == UpdateStatus.REJECTED
+        assert verdict.reason == ReasonCode.FAILED_VERIFICATION
+        assert verdict.reward == 0 and verdict.reject_votes >= SMALL.quorum
+        assert all(vote.reason == ReasonCode.FAILED_VERIFICATION for vote in verdict.votes)
+    assert ledger.token.balance_of(participant) == 0
+    assert not ledger.events(Transfer, to=participant)  # never minted anything
+    info = ledger.coordinator.get_participant(participant)
+    assert (info.accepted, info.rejected) == (0, SMALL.rounds)
+
+
+def test_each_global_model_is_the_exact_average_of_the_accepted_updates(local_flow: Flow) -> None:
+    ledger, store = local_flow.demo.ledger, local_flow.demo.store
+    for round_ in ROUNDS:
+        accepted = {event.participant for event in ledger.events(UpdateAccepted, round=round_)}
+        assert accepted == {address(local_flow, i) for i in HONEST}
+        updates = [
+            decode(store.get(cid_from_content_hash(event.content_hash)))
+            for event in ledger.events(UpdateSubmitted, round=round_)
+            if event.participant in accepted
+        ]
+        produced = ledger.coordinator.get_round(round_ + 1).global_model
+        assert content_hash_of(encode(fedavg(updates))) == produced
+
+
+def test_the_report_has_the_issue_schema_and_agrees_with_the_chain(local_flow: Flow) -> None:
+    ledger, store = local_flow.demo.ledger, local_flow.demo.store
+    payload = json.loads(local_flow.json_path.read_text())
+    assert set(payload) == {"config", "rounds", "participants", "final_test_accuracy"}
+    assert payload["config"]["participants"] == SMALL.participants
+    assert payload["config"]["seed"] == SMALL.seed
+
+    test = ExactEvaluator(load_mnist().test, SMALL.architecture)
+    minted = 0
+    for record, round_ in zip(payload["rounds"], ROUNDS, strict=True):
+        assert set(record) == {
+            "round", "global_model_hash", "test_accuracy", "accepted", "rejected",
+            "tokens_minted", "gas_used", "seconds",
+        }  # fmt: skip
+        produced = ledger.coordinator.get_round(round_ + 1).global_model
+        assert record["round"] == round_
+        assert record["global_model_hash"] == "0x" + produced.hex()
+        model = decode(store.get(cid_from_content_hash(produced)))
+        assert record["test_accuracy"] == test.evaluate(model).accuracy
+        verdicts = read_verdicts(ledger, round_)
+        assert (
+            record["accepted"]
+            == len(HONEST)
+            == sum(v.status == UpdateStatus.ACCEPTED for v in verdicts)
+        )
+        assert record["rejected"] == len(MALICIOUS)
+        assert int(record["tokens_minted"]) == sum(v.reward for v in verdicts) > 0
+        # At least the submissions' and the votes' gas (close and proposals come on top).
+        submissions = {e.tx_hash for e in ledger.events(UpdateSubmitted, round=round_)}
+        floor = sum(int(ledger.client.wait_for_receipt(tx)["gasUsed"], 16) for tx in submissions)
+        assert record["gas_used"] > floor > 0
+        assert record["seconds"] > 0
+        minted += int(record["tokens_minted"])
+    assert minted == ledger.token.total_supply()
+    assert payload["final_test_accuracy"] == payload["rounds"][-1]["test_accuracy"]
+
+    behaviours = SMALL.behaviours()
+    for index, person in enumerate(payload["participants"]):
+        assert set(person) == {"address", "behaviour", "accepted", "rejected", "tokens", "banned"}
+        info = ledger.coordinator.get_participant(person["address"])
+        assert person["address"] == address(local_flow, index)
+        assert person["behaviour"] == behaviours[index]
+        assert (person["accepted"], person["rejected"]) == (info.accepted, info.rejected)
+        assert int(person["tokens"]) == ledger.token.balance_of(person["address"])
+        assert person["banned"] == info.banned
+
+
+def test_the_plot_is_written_next_to_the_report(local_flow: Flow) -> None:
+    assert local_flow.plot_path == local_flow.json_path.with_suffix(".png")
+    data = local_flow.plot_path.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 20_000
+
+
+def test_verification_keeps_the_model_far_better_than_plain_fedavg(local_flow: Flow) -> None:
+    report = local_flow.report
+    assert report.rounds[-1].test_accuracy > report.rounds[0].test_accuracy > 0.6
+    assert report.genesis_accuracy < 0.2
+    for record in report.rounds:
+        # The sign-flipped update (x5) and the noise wreck the unverified average.
+        assert record.plain_fedavg_accuracy is not None
+        assert record.plain_fedavg_accuracy < record.test_accuracy - 0.15
+
+
+def test_the_command_with_the_same_seed_gives_the_same_global_models(
+    local_flow: Flow, tmp_path: Path
+) -> None:
+    """`fedledger demo` in a process of its own, same configuration and seed: the same
+    global model hash every round (and the table, the report and the plot)."""
+    report_path = tmp_path / "again.json"
+    arguments = [
+        "--oracles", str(SMALL.oracles), "--quorum", str(SMALL.quorum),
+        "--participants", str(SMALL.participants), "--malicious", str(SMALL.malicious),
+        "--attacks", ",".join(SMALL.attacks), "--rounds", str(SMALL.rounds),
+        "--seed", str(SMALL.seed),
+        "--samples-per-participant", str(SMALL.samples_per_participant),
+        "--validation-size", str(SMALL.validation_size),
+        "--out", str(tmp_path / "run"), "--json", str(report_path),
+    ]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "fedledger", "demo", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    again = json.loads(report_path.read_text())
+    first = [record.global_model_hash for record in local_flow.report.rounds]
+    assert [record["global_model_hash"] for record in again["rounds"]] == first
+    assert len(set(first)) == SMALL.rounds  # every round moved the model
+    assert report_path.with_suffix(".png").is_file()
+    assert "final test accuracy" in done.stdout and "tokens minted" in done.stdout
+    for record in local_flow.report.participants:
+        assert record.address in done.stdout  # the participants table, addresses uncut
