@@ -1,0 +1,288 @@
+"""`fedledger status`, `round`, `rewards` and `admin` against the test chain."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from fedledger.chain import ReasonCode, RoundState, dev_account
+from fedledger.chain.deployment import deployment_path
+from fedledger.ml import MNIST_MLP, attacks, encode, initial_weights
+from fedledger.storage import cid_from_content_hash, content_hash_of
+from tests.cli.conftest import Cli, CliFactory
+
+TOKEN = 10**18
+ETH = 10**18
+
+
+def submit(cli: Cli, key: str, seed: int, tmp_path: Path) -> str:
+    """Submit a small valid update as dev account ``key``; its address."""
+    path = tmp_path / f"update-{seed}.flmw"
+    path.write_bytes(encode(attacks.gaussian_noise(cli.genesis, 0.01, seed=seed)))
+    cli.ok("participant", "submit", str(path), "--samples", "100", "--key", key)
+    return dev_account(int(key.removeprefix("dev:"))).address
+
+
+def settle(cli: Cli, participant: str, accept: bool, score: int = 500) -> None:
+    """Two of the three oracles vote the same way: the update settles."""
+    reason = ReasonCode.ACCEPTED if accept else ReasonCode.FAILED_VERIFICATION
+    for oracle in cli.bed.oracles[:2]:
+        oracle.coordinator.vote(1, participant, accept, score if accept else 0, reason)
+
+
+# ---- status ------------------------------------------------------------------------------
+
+
+def test_status_shows_round_submissions_oracles_and_balances(cli: Cli, tmp_path: Path) -> None:
+    good = submit(cli, "dev:8", 1, tmp_path)
+    bad = submit(cli, "dev:9", 2, tmp_path)
+    waiting = submit(cli, "dev:10", 3, tmp_path)
+    settle(cli, good, True, score=800)
+    settle(cli, bad, False)
+
+    shown = cli.json("status")
+    assert shown["current_round"] == 1 and shown["can_close"] is False
+    assert shown["round"]["state"] == "open"
+    assert shown["round"]["global_model"] == "0x" + content_hash_of(cli.genesis_blob).hex()
+    submissions = {s["participant"]: s for s in shown["submissions"]}
+    assert list(submissions) == [good, bad, waiting]  # chain order
+    assert (submissions[good]["status"], submissions[good]["accept_votes"]) == ("accepted", 2)
+    assert (submissions[bad]["status"], submissions[bad]["reason"]) == (
+        "rejected",
+        "FAILED_VERIFICATION",
+    )
+    assert submissions[waiting]["status"] == "pending"
+    assert [o["address"] for o in shown["oracles"]] == [o.address for o in cli.bed.oracles]
+    assert shown["quorum"] == 2
+    people = {p["address"]: p for p in shown["participants"]}
+    assert list(people) == [p.address for p in cli.bed.participants]
+    assert int(people[good]["tokens"]) == cli.admin.token.balance_of(good) > 0
+    assert (people[bad]["rejected"], people[bad]["tokens"]) == (1, "0")
+
+    table = cli.ok("status")
+    for text in ("round 1", "quorum 2 of 3", good, bad, "accepted", "FAILED_VERIFICATION"):
+        assert text in table
+
+
+def test_status_of_a_past_round_and_of_one_that_does_not_exist(cli: Cli) -> None:
+    cli.bed.dev.increase_time(3_601)
+    cli.ok("round", "close")  # no accepted update: skipped, round 2 opens
+    past = cli.json("status", "--round", "1")
+    assert past["round"]["state"] == "skipped" and past["current_round"] == 2
+    assert "round 7 does not exist" in cli.fails("status", "--round", "7")
+
+
+def test_commands_without_a_deployment_say_to_deploy(cli: Cli) -> None:
+    deployment_path(cli.project).unlink()
+    for command in (["status"], ["participant", "model"], ["rewards", "balance", "--key", "dev:8"]):
+        assert "run `fedledger deploy` first" in cli.fails(*command)
+
+
+# ---- round -------------------------------------------------------------------------------
+
+
+def test_round_close_waits_for_the_deadline_and_reports_what_happened(
+    cli: Cli, tmp_path: Path
+) -> None:
+    participant = submit(cli, "dev:8", 1, tmp_path)
+    settle(cli, participant, True)
+    assert "RoundCloseTooEarly" in cli.fails("round", "close")
+    cli.bed.dev.increase_time(3_601)
+    closed = cli.json("round", "close", "--key", "dev:39")  # anyone may close
+    assert (closed["round"], closed["accepted"], closed["state"]) == (1, 1, "closed")
+    assert cli.admin.coordinator.get_round(1).state == RoundState.CLOSED
+
+    assert "AggregationNotStalled" in cli.fails("round", "skip")
+    cli.bed.dev.increase_time(1_801)
+    skipped = cli.json("round", "skip")
+    assert (skipped["round"], skipped["next_round"]) == (1, 2)
+    assert cli.admin.coordinator.get_round(1).state == RoundState.SKIPPED
+
+
+def test_round_close_wait_follows_the_round_to_its_new_global_model(
+    cli: Cli, tmp_path: Path
+) -> None:
+    participant = submit(cli, "dev:8", 1, tmp_path)
+    settle(cli, participant, True)
+    cli.bed.dev.increase_time(3_601)
+    aggregate = content_hash_of(b"the aggregate")
+
+    def propose() -> None:  # the oracles, while the command waits
+        for oracle in cli.bed.oracles[:2]:
+            oracle.coordinator.propose_aggregate(1, aggregate)
+
+    timer = threading.Timer(1.0, propose)
+    timer.start()
+    try:
+        closed = cli.json("round", "close", "--wait", "--timeout", "30")
+    finally:
+        timer.join()
+    assert (closed["state"], closed["global_model"]) == ("finalized", "0x" + aggregate.hex())
+    model = cli.json("participant", "model")
+    assert (model["round"], model["content_hash"]) == (2, "0x" + aggregate.hex())
+
+
+def test_round_close_wait_gives_up_on_silent_oracles(cli: Cli, tmp_path: Path) -> None:
+    participant = submit(cli, "dev:8", 1, tmp_path)
+    settle(cli, participant, True)
+    cli.bed.dev.increase_time(3_601)
+    line = cli.fails("round", "close", "--wait", "--timeout", "0.5")
+    assert "still closed after 0.5 s" in line and "fedledger round skip" in line
+
+
+# ---- rewards -----------------------------------------------------------------------------
+
+
+def test_rewards_balance_deposit_redeem_and_withdraw(cli: Cli, tmp_path: Path) -> None:
+    holder = submit(cli, "dev:8", 1, tmp_path)
+    settle(cli, holder, True, score=0)
+    tokens = cli.admin.token.balance_of(holder)
+    assert tokens == cli.admin.coordinator.reward_rule().base > 0
+
+    shown = cli.json("rewards", "balance", "--key", "dev:8")
+    assert (int(shown["tokens"]), shown["accepted"], shown["redeemable_wei"]) == (tokens, 1, "0")
+    assert cli.json("rewards", "balance", holder)["tokens"] == str(tokens)  # anyone's
+
+    deposit = cli.json("rewards", "deposit", "2", "--key", "dev:0")
+    assert deposit["pool_wei"] == str(2 * ETH)
+    assert int(cli.json("rewards", "balance", holder)["redeemable_wei"]) == 2 * ETH
+
+    before = cli.admin.client.balance(holder)
+    half = tokens // 2
+    redeemed = cli.json("rewards", "redeem", str(half / TOKEN), "--key", "dev:8")
+    assert int(redeemed["payout_wei"]) == ETH  # half of the supply: half of the pool
+    assert cli.admin.token.balance_of(holder) == tokens - half
+    gained = cli.admin.client.balance(holder) - before
+    assert ETH - 10**16 < gained < ETH  # the payout, minus the gas of three transactions
+
+    kept = cli.json("rewards", "redeem", "--all", "--no-withdraw", "--key", "dev:8")
+    assert cli.admin.vault.owed(holder) == int(kept["payout_wei"]) == ETH
+    text = cli.ok("rewards", "withdraw", "--key", "dev:8")
+    assert "withdrew 1 ETH" in text and cli.admin.vault.owed(holder) == 0
+    assert "holds no tokens" in cli.fails("rewards", "redeem", "--all", "--key", "dev:8")
+
+
+def test_rewards_redeem_refusals(cli: Cli) -> None:
+    assert "give either AMOUNT or --all" in cli.fails("rewards", "redeem", "--key", "dev:8", code=2)
+    assert "InsufficientTokens" in cli.fails("rewards", "redeem", "5", "--key", "dev:8")
+    assert "is not a positive amount" in cli.fails("rewards", "deposit", "0", code=2)
+
+
+def test_access_rights_are_priced_by_the_admin_and_bought_with_tokens(
+    cli: Cli, tmp_path: Path
+) -> None:
+    holder = submit(cli, "dev:8", 1, tmp_path)
+    settle(cli, holder, True, score=0)
+    resource = cid_from_content_hash(content_hash_of(b"a supplementary model"))
+    resource_hex = "0x" + content_hash_of(b"a supplementary model").hex()
+    check = cli.json("rewards", "access", resource, "--check", "--key", "dev:8")
+    assert (check["price"], check["has_access"]) == ("0", False)
+    assert "ResourceNotForSale" in cli.fails("rewards", "access", resource, "--key", "dev:8")
+    assert "OwnableUnauthorizedAccount" in cli.fails(
+        "admin", "set-access-price", resource, "3", "--key", "dev:8"
+    )
+    cli.ok("admin", "set-access-price", resource_hex, "3")
+    before = cli.admin.token.balance_of(holder)
+    bought = cli.json("rewards", "access", resource, "--key", "dev:8")
+    assert bought["resource"] == resource_hex and bought["price"] == str(3 * TOKEN)
+    assert cli.admin.vault.has_access(resource_hex, holder)
+    assert cli.admin.token.balance_of(holder) == before - 3 * TOKEN
+    again = cli.ok("rewards", "access", resource, "--key", "dev:8")
+    assert "has access" in again  # nothing bought twice
+    assert cli.admin.token.balance_of(holder) == before - 3 * TOKEN
+    assert "neither a 32-byte 0x-hex id nor a CID" in cli.fails(
+        "rewards", "access", "0x1234", code=2
+    )
+
+
+def test_tokens_transfer_like_any_erc20(cli: Cli, tmp_path: Path) -> None:
+    holder = submit(cli, "dev:8", 1, tmp_path)
+    settle(cli, holder, True, score=0)
+    friend = dev_account(20).address
+    cli.json("rewards", "transfer", friend, "1.5", "--key", "dev:8")
+    assert cli.admin.token.balance_of(friend) == 3 * TOKEN // 2
+    assert "is not an Ethereum address" in cli.fails("rewards", "transfer", "0x12", "1", code=2)
+
+
+# ---- admin -------------------------------------------------------------------------------
+
+
+def test_admin_manages_oracles_and_the_quorum(cli: Cli) -> None:
+    newcomer = dev_account(4).address
+    added = cli.json("admin", "add-oracle", newcomer)
+    assert (added["quorum"], added["oracles"]) == (3, 4)  # the smallest k with 2k > n
+    coordinator = cli.admin.coordinator
+    assert coordinator.is_oracle(newcomer) and coordinator.quorum() == 3
+    assert "InvalidQuorum" in cli.fails("admin", "set-quorum", "2")
+    cli.ok("admin", "set-quorum", "4")
+    removed = cli.json("admin", "remove-oracle", newcomer, "--quorum", "3")
+    assert (removed["quorum"], removed["oracles"]) == (3, 3)
+    assert not coordinator.is_oracle(newcomer) and coordinator.quorum() == 3
+    assert "OwnableUnauthorizedAccount" in cli.fails(
+        "admin", "add-oracle", newcomer, "--key", "dev:8"
+    )
+
+
+def test_admin_manages_participants(cli: Cli, tmp_path: Path) -> None:
+    first, second = dev_account(20).address, dev_account(21).address
+    coordinator = cli.admin.coordinator
+    cli.ok("admin", "register", first, second)
+    assert coordinator.get_participant(first).registered
+    cli.ok("admin", "remove", first)
+    assert not coordinator.get_participant(first).registered
+    cli.ok("admin", "ban", second)
+    assert coordinator.get_participant(second).banned
+    update = tmp_path / "u.flmw"
+    update.write_bytes(encode(attacks.gaussian_noise(cli.genesis, 0.01, seed=4)))
+    assert "is banned" in cli.fails(
+        "participant", "submit", str(update), "--samples", "1", "--key", "dev:21"
+    )
+    cli.ok("admin", "pardon", second)
+    assert not coordinator.get_participant(second).banned
+    cli.ok("admin", "open-enrolment", "on")
+    assert coordinator.open_enrolment()
+    cli.ok("participant", "submit", str(update), "--samples", "1", "--key", "dev:22")
+    assert coordinator.get_participant(dev_account(22).address).registered
+    assert "AlreadyRegistered" in cli.fails("admin", "register", second)
+
+
+def test_admin_sets_the_rules(cli: Cli) -> None:
+    coordinator = cli.admin.coordinator
+    before = coordinator.round_rules()
+    rules = cli.json("admin", "set-round-rules", "--duration", "120")
+    assert (rules["duration"], rules["aggregation_timeout"]) == (120, before.aggregation_timeout)
+    assert coordinator.round_rules().contribution_target == before.contribution_target
+    cli.ok("admin", "set-round-rules", "--contribution-target", "4")
+    assert coordinator.round_rules().contribution_target == 4
+
+    base_before = coordinator.reward_rule().base
+    cli.ok("admin", "set-reward", "--per-score", "0.000001")
+    assert coordinator.reward_rule().per_score_point == 10**12
+    assert coordinator.reward_rule().base == base_before
+    cli.ok("admin", "set-reward", "--base", "2.5")
+    assert coordinator.reward_rule().base == 5 * TOKEN // 2
+
+    cli.ok("admin", "set-rejection-limit", "0")
+    assert coordinator.rejection_limit() == 0
+    assert "x>=1" in cli.fails("admin", "set-round-rules", "--duration", "0", code=2)
+
+
+def test_admin_start_stores_the_genesis_model_and_opens_round_1(
+    cli_factory: CliFactory, tmp_path: Path
+) -> None:
+    cli = cli_factory(start=False)
+    assert "training has not started" in cli.ok("participant", "model")
+    started = cli.json("admin", "start", "--arch", MNIST_MLP.id, "--seed", "7")
+    blob = encode(initial_weights(MNIST_MLP.id, 7))
+    assert started["content_hash"] == "0x" + content_hash_of(blob).hex()
+    assert cli.store.get(started["cid"]) == blob
+    model = cli.admin.coordinator.latest_model()
+    assert (model.round, model.state, model.content_hash) == (
+        1,
+        RoundState.OPEN,
+        content_hash_of(blob),
+    )
+    weights = tmp_path / "other.flmw"
+    weights.write_bytes(cli.genesis_blob)
+    assert "TrainingAlreadyStarted" in cli.fails("admin", "start", "--model", str(weights))
+    assert "give either --model FILE or --arch ID" in cli.fails("admin", "start", code=2)

@@ -1,0 +1,199 @@
+"""`fedledger participant model|train|submit|status` against the test chain and store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fedledger.chain import ReasonCode, RoundState, StoragePolicy, UpdateStatus, dev_account
+from fedledger.chain.events import UpdateSubmitted
+from fedledger.ml import MNIST_CNN, Mnist, attacks, decode, encode, initial_weights
+from fedledger.participant import read_verdicts
+from fedledger.storage import Cid, cid_from_content_hash, content_hash_of
+from tests.cli.conftest import OUTSIDER_KEY, PARTICIPANT_KEYS, Cli, CliFactory
+
+TOKEN = 10**18
+
+
+@pytest.fixture
+def update_file(cli: Cli, tmp_path: Path) -> Path:
+    """A valid update of the genesis model (noise: no training needed)."""
+    path = tmp_path / "update.flmw"
+    path.write_bytes(encode(attacks.gaussian_noise(cli.genesis, 0.01, seed=1)))
+    return path
+
+
+def test_model_shows_the_round_and_writes_the_model_it_fetched(cli: Cli, tmp_path: Path) -> None:
+    shown = cli.json("participant", "model")
+    genesis_hash = content_hash_of(cli.genesis_blob)
+    assert shown["round"] == 1 and shown["state"] == "open"
+    assert shown["content_hash"] == "0x" + genesis_hash.hex()
+    assert shown["cid"] == cid_from_content_hash(genesis_hash)
+
+    out = tmp_path / "global.flmw"
+    fetched = cli.json("participant", "model", "--out", str(out))
+    assert out.read_bytes() == cli.genesis_blob
+    assert fetched["architecture"] == cli.genesis.architecture
+    table = cli.ok("participant", "model")
+    assert "round" in table and shown["cid"] in table and "open" in table
+
+
+def test_a_tampered_global_model_is_refused(cli: Cli, tmp_path: Path) -> None:
+    path = cli.store.path_for(Cid.parse(cid_from_content_hash(content_hash_of(cli.genesis_blob))))
+    original = path.read_bytes()
+    try:
+        path.chmod(0o644)
+        path.write_bytes(original[:-4] + b"\x00\x00\x80\x7f")  # the last weight becomes +inf
+        line = cli.fails("participant", "model", "--out", str(tmp_path / "global.flmw"))
+    finally:
+        path.write_bytes(original)
+    assert "hash mismatch" in line
+    assert not (tmp_path / "global.flmw").exists()
+
+
+def test_train_fetches_the_global_model_and_writes_an_update(
+    cli: Cli, mnist: Mnist, tmp_path: Path
+) -> None:
+    data = tmp_path / "mine.npz"
+    np.savez(data, images=mnist.train.images[:256], labels=mnist.train.labels[:256])
+    out = tmp_path / "update.flmw"
+    summary = cli.json(
+        "participant", "train", "--data", str(data), "--out", str(out),
+        "--epochs", "2", "--batch-size", "64", "--seed", "5",
+    )  # fmt: skip
+    trained = decode(out.read_bytes())
+    assert trained.architecture == cli.genesis.architecture and trained != cli.genesis
+    assert summary["samples"] == 256 and summary["epochs"] == 2
+    assert summary["content_hash"] == "0x" + content_hash_of(out.read_bytes()).hex()
+    assert 0 <= summary["accuracy"] <= 1
+
+    # From a model file instead of the chain, with the same seed: the same update.
+    model = tmp_path / "global.flmw"
+    model.write_bytes(cli.genesis_blob)
+    again = tmp_path / "again.flmw"
+    cli.ok(
+        "participant", "train", "--data", str(data), "--out", str(again),
+        "--model", str(model), "--epochs", "2", "--batch-size", "64", "--seed", "5",
+    )  # fmt: skip
+    assert again.read_bytes() == out.read_bytes()
+
+
+def test_train_refuses_bad_inputs(cli: Cli, tmp_path: Path) -> None:
+    scaled = tmp_path / "scaled.npz"
+    np.savez(scaled, images=np.full((4, 28, 28), 0.5), labels=np.zeros(4, dtype=np.uint8))
+    line = cli.fails("participant", "train", "--data", str(scaled), "--out", str(tmp_path / "u"))
+    assert "grey levels 0..255" in line
+    line = cli.fails(
+        "participant", "train", "--data", str(scaled), "--out", str(tmp_path / "u"),
+        "--learning-rate", "0",
+        code=2,
+    )  # fmt: skip
+    assert "learning_rate must be positive" in line
+
+
+def test_submit_uploads_the_update_and_signs_the_submission(cli: Cli, update_file: Path) -> None:
+    blob = update_file.read_bytes()
+    shown = cli.json(
+        "participant", "submit", str(update_file), "--samples", "600", "--key", PARTICIPANT_KEYS[0]
+    )
+    participant = dev_account(8).address
+    (event,) = cli.admin.events(UpdateSubmitted, round=1)
+    assert (event.participant, event.content_hash, event.num_samples) == (
+        participant,
+        content_hash_of(blob),
+        600,
+    )
+    assert shown["cid"] == cid_from_content_hash(content_hash_of(blob))
+    assert shown["tx_hash"] == event.tx_hash and shown["gas_used"] > 0
+    assert cli.store.get(shown["cid"]) == blob
+
+    line = cli.fails(
+        "participant", "submit", str(update_file), "--samples", "600", "--key", PARTICIPANT_KEYS[0]
+    )
+    assert "already submitted in round 1" in line
+
+
+def test_submit_refuses_what_the_oracles_would_reject(cli: Cli, tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.flmw"
+    garbage.write_bytes(b"these are not weights")
+    line = cli.fails("participant", "submit", str(garbage), "--samples", "1", "--key", "dev:8")
+    assert "not FedLedger weights" in line
+    other = tmp_path / "cnn.flmw"
+    other.write_bytes(encode(initial_weights(MNIST_CNN.id, 0)))
+    line = cli.fails("participant", "submit", str(other), "--samples", "1", "--key", "dev:8")
+    assert f"holds {MNIST_CNN.id} weights" in line and "round 1 trains" in line
+    assert cli.admin.events(UpdateSubmitted) == []
+
+
+def test_submit_from_an_unregistered_account_is_refused_by_the_contract(
+    cli: Cli, update_file: Path
+) -> None:
+    line = cli.fails(
+        "participant", "submit", str(update_file), "--samples", "9", "--key", OUTSIDER_KEY
+    )
+    assert "NotParticipant" in line
+
+
+def test_status_shows_the_verdict_score_reason_and_votes(cli: Cli, tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.flmw", tmp_path / "bad.flmw"
+    good.write_bytes(encode(attacks.gaussian_noise(cli.genesis, 0.01, seed=1)))
+    bad.write_bytes(encode(attacks.gaussian_noise(cli.genesis, 0.01, seed=2)))
+    cli.ok("participant", "submit", str(good), "--samples", "10", "--key", "dev:8")
+    cli.ok("participant", "submit", str(bad), "--samples", "10", "--key", "dev:9")
+    pending = cli.json("participant", "status", "--key", "dev:8")
+    assert pending["status"] == "pending" and pending["votes"] == []
+    line = cli.fails("participant", "status", "--key", "dev:8", "--wait", "--timeout", "0.5")
+    assert "no verdict" in line and "are the oracles running" in line
+
+    accepted, rejected = dev_account(8).address, dev_account(9).address
+    first, second, _ = cli.bed.oracles
+    first.coordinator.vote(1, accepted, True, 9_000)
+    second.coordinator.vote(1, accepted, True, 7_000)
+    first.coordinator.vote(1, rejected, False, 0, ReasonCode.HASH_MISMATCH)
+    second.coordinator.vote(1, rejected, False, 0, ReasonCode.MALFORMED)
+
+    verdict = cli.json("participant", "status", "--key", "dev:8", "--wait")
+    rule = cli.admin.coordinator.reward_rule()
+    assert verdict["status"] == "accepted" and verdict["score"] == 7_000
+    assert int(verdict["reward"]) == rule.base + 7_000 * rule.per_score_point
+    assert [vote["score"] for vote in verdict["votes"]] == [9_000, 7_000]
+    assert [vote["oracle"] for vote in verdict["votes"]] == [first.address, second.address]
+
+    verdict = cli.json("participant", "status", "--key", "dev:9", "--round", "1")
+    assert (verdict["status"], verdict["reason"], verdict["reason_code"]) == (
+        "rejected",
+        "HASH_MISMATCH",
+        int(ReasonCode.HASH_MISMATCH),
+    )
+    assert [vote["reason"] for vote in verdict["votes"]] == ["HASH_MISMATCH", "MALFORMED"]
+    table = cli.ok("participant", "status", "--key", "dev:9")
+    assert "rejected" in table and "HASH_MISMATCH" in table and "MALFORMED" in table
+
+    line = cli.fails("participant", "status", "--key", "dev:10")
+    assert "has not submitted an update yet" in line
+
+
+def test_verdicts_survive_the_deletion_of_rejected_records(
+    cli_factory: CliFactory, tmp_path: Path
+) -> None:
+    """Under AcceptedOnly the rejected record is deleted; the verdict comes from events."""
+    cli = cli_factory(storage_policy=StoragePolicy.ACCEPTED_ONLY)
+    update = tmp_path / "update.flmw"
+    update.write_bytes(encode(attacks.gaussian_noise(cli.genesis, 0.01, seed=3)))
+    cli.ok("participant", "submit", str(update), "--samples", "10", "--key", "dev:8")
+    participant = dev_account(8).address
+    for oracle in cli.bed.oracles[:2]:
+        oracle.coordinator.vote(1, participant, False, 3, ReasonCode.NON_FINITE)
+    assert cli.admin.coordinator.get_update(1, participant).status == UpdateStatus.NONE
+    (verdict,) = read_verdicts(cli.admin, 1, participant)
+    assert (verdict.status, verdict.reason, verdict.score) == (
+        UpdateStatus.REJECTED,
+        ReasonCode.NON_FINITE,
+        3,
+    )
+    assert verdict.content_hash == content_hash_of(update.read_bytes())
+    shown = cli.json("participant", "status", "--key", "dev:8")
+    assert (shown["status"], shown["reason"]) == ("rejected", "NON_FINITE")
+    assert cli.admin.coordinator.latest_model().state == RoundState.OPEN
