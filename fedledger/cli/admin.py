@@ -254,8 +254,8 @@ def set_reward(
         symbol = ledger.token.symbol()
     render.report_tx(
         result,
-        f"reward {render.tokens(rule.base, symbol)} + {rule.per_score_point:,} base units "
-        "per score point",
+        f"reward {render.tokens(rule.base, symbol)} + "
+        f"{render.tokens(rule.per_score_point, symbol, places=18)} per score point",
         as_json,
         base=str(rule.base),
         per_score_point=str(rule.per_score_point),

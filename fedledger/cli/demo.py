@@ -129,6 +129,12 @@ def _attack_list(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 )
 @click.option("--rejection-limit", default=DEFAULTS.rejection_limit, show_default=True)
 @click.option(
+    "--fund-eth",
+    default=DEFAULTS.fund_eth,
+    show_default=True,
+    help="ETH the admin sends each account the demo creates (with --rpc).",
+)
+@click.option(
     "--json",
     "json_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -164,6 +170,7 @@ def demo(
     reward_base: int,
     reward_per_logit: int,
     rejection_limit: int,
+    fund_eth: float,
     json_path: Path | None,
     out: Path | None,
 ) -> None:
@@ -199,6 +206,7 @@ def demo(
             reward_base=reward_base,
             reward_per_logit=reward_per_logit,
             rejection_limit=rejection_limit,
+            fund_eth=fund_eth,
             out=out or base.state_dir / "demo",
             json_path=json_path,
         )

@@ -10,6 +10,7 @@ fedledger participant run --data mine.npz --rounds 5     # all of the above, per
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -75,6 +76,9 @@ def training_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def _training_config(
     epochs: int, batch_size: int, learning_rate: float, seed: int
 ) -> TrainingConfig:
+    # Importing the training module loads TensorFlow, whose C++ start-up chatter (CPU
+    # features, oneDNN) is noise here; a TF_CPP_MIN_LOG_LEVEL the user set still wins.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from fedledger.ml.training import TrainingConfig
 
     try:
