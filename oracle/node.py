@@ -66,7 +66,13 @@ from fedledger.storage import (
 from oracle.fetcher import BlobFetcher, Fetched
 from oracle.inspection import Decision, judge, storage_rejection, unreachable
 from oracle.logs import NodeLog
-from oracle.rounds import Backoff, RoundWork, UpdateTask, round_opened_block
+from oracle.rounds import (
+    Backoff,
+    RoundWork,
+    UpdateTask,
+    contribution_target,
+    round_opened_block,
+)
 from oracle.verification import Verifier, VerifierParams
 
 #: Reverts of a vote that mean another oracle, or the round, got there first.
@@ -93,8 +99,8 @@ class NodeSettings:
     retry: Backoff = field(default_factory=Backoff)
     #: Threads fetching blobs at once.
     fetch_workers: int = 4
-    #: The verification rule's constants (``contributors`` is replaced per round, see
-    #: :meth:`OracleNode.contributors_for`).
+    #: The verification rule's constants; ``contributors`` is the default for rounds whose
+    #: rules set no contribution target (see :func:`oracle.rounds.contribution_target`).
     verifier_params: VerifierParams = field(default_factory=VerifierParams)
 
     @classmethod
@@ -145,7 +151,6 @@ class OracleNode:
         self._rounds: dict[int, RoundWork] = {}
         self._proposed: dict[bytes, ModelWeights] = {}  # this node's aggregate, by content hash
         self._verifier: tuple[tuple[str, VerifierParams], Verifier] | None = None
-        self._contributors: dict[int, int] = {}
         self._registered: bool | None = None
         self._stop_requested = False
 
@@ -251,7 +256,7 @@ class OracleNode:
         for event in self._stream.poll():
             if isinstance(event, RoundOpened):
                 self._rounds[event.round] = RoundWork(
-                    event.round, event.block_number, event.global_model
+                    event.round, event.position, event.global_model
                 )
                 self.log.info("round", "round opened", round=event.round, model=event.global_model)
             elif isinstance(event, UpdateSubmitted) and event.round in self._rounds:
@@ -270,7 +275,7 @@ class OracleNode:
         global_model = self._global_model(work, report)
         if global_model is None:
             return
-        verifier = self._verifier_for(global_model, work.number)
+        verifier = self._verifier_for(global_model, work)
         work.new_tasks()
         for fetched in self._fetcher.collect():
             number, participant = fetched.key
@@ -381,8 +386,7 @@ class OracleNode:
         # Never on a single answer: one "not found" may be a hiccup of the store.
         if waited >= limit and task.failures >= 2:
             return unreachable(
-                f"not found {task.failures} times over {waited:.1f} s (limit {limit:g} s): "
-                f"{error}"
+                f"not found {task.failures} times over {waited:.1f} s (limit {limit:g} s): {error}"
             )
         # The last attempt lands on the limit, so the verdict comes no later than needed.
         task.not_before = min(
@@ -473,7 +477,7 @@ class OracleNode:
             )
             # Evaluating the global model once now keeps it out of the first update's time,
             # and refuses a model the exact evaluator cannot handle before any vote.
-            self._verifier_for(model, work.number).verify(model, model)
+            self._verifier_for(model, work).verify(model, model)
         except (StorageError, InvalidWeights) as exc:
             self._round_failed(work, report, "global-model", f"cannot load {cid}: {exc}")
             return None
@@ -486,25 +490,20 @@ class OracleNode:
             round=work.number,
             model=work.global_hash,
             architecture=model.architecture,
+            contributors=work.contributors,
             source=source,
             load_ms=round((time.perf_counter() - started) * 1000, 2),
         )
         return model
 
-    def contributors_for(self, round_: int) -> int:
-        """How many updates the verifier assumes a round averages: the round rules'
-        contribution target when one is set, else the verifier's default. Read from the
-        chain once per round, so every oracle uses the same number."""
-        if round_ not in self._contributors:
-            target = self.ledger.coordinator.round_rules().contribution_target
-            default = self.settings.verifier_params.contributors
-            self._contributors = {round_: target if target > 0 else default}
-        return self._contributors[round_]
-
-    def _verifier_for(self, global_model: ModelWeights, round_: int) -> Verifier:
+    def _verifier_for(self, global_model: ModelWeights, work: RoundWork) -> Verifier:
         """One verifier per architecture and rule constants; its validation data is
         prepared once, and it keeps the global model's evaluation between updates."""
-        params = replace(self.settings.verifier_params, contributors=self.contributors_for(round_))
+        params = self.settings.verifier_params
+        if work.contributors is None:
+            target = contribution_target(self.ledger, work.opened_at)
+            work.contributors = target or params.contributors
+        params = replace(params, contributors=work.contributors)
         key = (global_model.architecture, params)
         if self._verifier is None or self._verifier[0] != key:
             self._verifier = (key, Verifier(global_model.architecture, self.validation, params))

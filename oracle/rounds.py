@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fedledger.chain import FedLedger
-from fedledger.chain.events import RoundOpened
+from fedledger.chain.events import RoundOpened, RoundRulesChanged
 from fedledger.ml import ModelWeights
 from oracle.inspection import Decision
 
@@ -25,6 +25,17 @@ def round_opened_block(ledger: FedLedger, round_: int) -> int:
     if not opened:
         raise LookupError(f"the chain has no RoundOpened event for round {round_}")
     return opened[-1].block_number
+
+
+def contribution_target(ledger: FedLedger, position: tuple[int, int]) -> int:
+    """The round rules' contribution target in force at ``position`` (block, log index),
+    e.g. where a round opened: every oracle reads the same value however late it asks,
+    even if the admin changes the rules during the round."""
+    changes = ledger.events(RoundRulesChanged, ledger.deployment.block_number, position[0])
+    in_force = [change for change in changes if change.position < position]
+    if not in_force:
+        raise LookupError(f"no RoundRulesChanged event before block {position[0]}")
+    return in_force[-1].contribution_target
 
 
 @dataclass(frozen=True)
@@ -60,9 +71,10 @@ class RoundWork:
     """The round in progress: its submissions and this oracle's work on them."""
 
     number: int
-    opened_block: int
+    opened_at: tuple[int, int]  # position (block, log index) of its RoundOpened event
     global_hash: bytes
     global_model: ModelWeights | None = None  # decoded once, when first needed
+    contributors: int | None = None  # updates the verifier assumes the round averages
     submissions: dict[str, bytes] = field(default_factory=dict)  # participant -> content hash
     tasks: dict[str, UpdateTask] = field(default_factory=dict)  # participant -> outstanding
     finished: set[str] = field(default_factory=set)  # participants this oracle is done with
@@ -70,6 +82,10 @@ class RoundWork:
     proposed: bool = False
     failures: int = 0  # round-level failures in a row (global model, aggregate)
     retry_at: float = 0.0  # monotonic time of the next round-level attempt
+
+    @property
+    def opened_block(self) -> int:
+        return self.opened_at[0]
 
     def new_tasks(self) -> None:
         """Open a task for every submission not yet handled."""

@@ -174,8 +174,16 @@ class NodeBed:
         participant.coordinator.submit_update(round_, digest, SAMPLES)
         return participant.address
 
-    def node(self, oracle: int, store: BlobStore | None = None, **settings: object) -> OracleNode:
-        """A fresh in-process node for oracle ``oracle`` (a restart, if one ran before)."""
+    def node(
+        self,
+        oracle: int,
+        store: BlobStore | None = None,
+        *,
+        ledger: FedLedger | None = None,
+        **settings: object,
+    ) -> OracleNode:
+        """A fresh in-process node for oracle ``oracle`` (a restart, if one ran before), or
+        for another account (``ledger``) with that oracle's validation data."""
         options: dict[str, object] = {
             "poll_interval": 0.05,
             "unreachable_after": NODE_UNREACHABLE_AFTER,
@@ -183,7 +191,7 @@ class NodeBed:
             "retry": Backoff(initial=0.05, maximum=0.25),
             **settings,
         }
-        ledger = self.bed.oracles[oracle]
+        ledger = ledger or self.bed.oracles[oracle]
         return OracleNode(
             ledger,
             store or self.new_store(NODE_BLOB_CAP),

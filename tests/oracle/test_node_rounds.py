@@ -5,11 +5,14 @@ started late (or restarted) catches up from the chain alone and never votes twic
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 from fedledger.chain import ReasonCode, RoundState, UpdateStatus
 from fedledger.chain.events import AggregateProposed, RoundFinalized
 from fedledger.ml import ModelWeights, decode, encode, fedavg
 from fedledger.storage import cid_from_content_hash, content_hash_of
+from oracle.verification import VerifierParams
+from tests.fixtures.chain import TEST_ROUND_RULES
 from tests.oracle.conftest import UPLOAD_CAP, BadBlobs, NodeBed, both_stores, settle
 
 
@@ -89,6 +92,9 @@ def test_a_late_or_restarted_oracle_catches_up_from_the_chain_alone(
 def test_nodes_go_on_into_the_next_round_on_the_aggregate_they_proposed(
     node_bed: NodeBed, node_honest: list[ModelWeights]
 ) -> None:
+    # A rule change during round 1 applies to the verifier from round 2 on, for every oracle.
+    rules = replace(TEST_ROUND_RULES, contribution_target=4)
+    node_bed.bed.admin.coordinator.set_round_rules(rules)
     nodes = [node_bed.node(0), node_bed.node(1)]
     for index, update in enumerate(node_honest[:2]):
         node_bed.submit(index, encode(update))
@@ -109,5 +115,28 @@ def test_nodes_go_on_into_the_next_round_on_the_aggregate_they_proposed(
     checks = {record["check"] for record in node_bed.logged("vote") if record["round"] == 2}
     assert checks == {"unchanged"}
     # Each node loaded each round's model once; round 2's came from its own proposal.
-    loaded = [(record["round"], record["source"]) for record in node_bed.logged("model", 0)]
-    assert loaded == [(1, "store"), (2, "own proposal")]
+    loaded = [
+        (record["round"], record["source"], record["contributors"])
+        for record in node_bed.logged("model", 0)
+    ]
+    default = VerifierParams().contributors
+    assert loaded == [(1, "store", default), (2, "own proposal", rules.contribution_target)]
+
+
+def test_an_account_that_is_not_an_oracle_waits_until_the_admin_adds_it(
+    node_bed: NodeBed, node_honest: list[ModelWeights]
+) -> None:
+    address = node_bed.submit(0, encode(node_honest[0]))
+    node = node_bed.node(2, ledger=node_bed.bed.outsider)
+
+    report = node.step()
+
+    assert report.blocked and not report.waiting
+    assert len(node_bed.logged("not-oracle")) == 1
+    assert node_bed.votes() == []
+    node_bed.bed.admin.coordinator.add_oracle(node.address, 3)  # 4 oracles, k = 3
+    settle([node])
+    assert node_bed.logged("registered")
+    assert [(vote.oracle, vote.participant) for vote in node_bed.votes()] == [
+        (node.address, address)
+    ]

@@ -116,10 +116,11 @@ def test_a_store_outage_is_never_a_vote_against_the_participant(
     blobs.write_text("not a directory")
 
     deadline = time.monotonic() + 3 * NODE_UNREACHABLE_AFTER
+    reports = []
     while time.monotonic() < deadline:
-        report = node.step()
+        reports.append(node.step())
         time.sleep(0.05)
-    assert report.blocked
+    assert any(report.blocked for report in reports)  # the node knows it is held up
     assert node_bed.votes() == []  # well past the unreachable limit, and still no vote
     errors = [r for r in node_bed.logged("error", 0) if r["stage"] == "fetch"]
     assert errors and "cannot read" in errors[0].message
