@@ -486,7 +486,7 @@ def run(
     ipfs_api: str | None,
     as_json: bool,
 ) -> None:
-    """Take part in ROUNDS rounds: fetch, train, submit, wait for the verdict, repeat.
+    """Take part in --rounds rounds: fetch, train, submit, wait for the verdict, repeat.
 
     The training seed of each round is derived from --seed and the round number, so a
     rerun trains the same update. A restarted participant resumes after the last round

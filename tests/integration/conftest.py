@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,7 +33,7 @@ SMALL = DemoConfig(
 )
 
 
-def small_config(out: Path, **changes: object) -> DemoConfig:
+def small_config(out: Path, **changes: Any) -> DemoConfig:
     return dataclasses.replace(SMALL, out=out, **changes)
 
 
