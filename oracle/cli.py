@@ -22,6 +22,7 @@ from fedledger.cli.options import (
     store_options,
     user_errors,
 )
+from fedledger.cli.render import console, enum_name
 from oracle.logs import LogFormat, NodeLog, json_value, stream_sink
 
 if TYPE_CHECKING:  # the modules behind these import web3 and numpy: only when running
@@ -196,7 +197,7 @@ def _status_json(report: OracleStatus) -> dict[str, object]:
         "oracles": report.oracles,
         "quorum": report.quorum,
         "round": report.round,
-        "state": report.state.name,
+        "state": enum_name(report.state),
         "deadline": report.deadline,
         "global_model": json_value(report.global_model),
         "proposal": json_value(report.proposal),
@@ -205,7 +206,7 @@ def _status_json(report: OracleStatus) -> dict[str, object]:
             {
                 "participant": vote.participant,
                 "content_hash": json_value(vote.content_hash),
-                "status": vote.status.name,
+                "status": enum_name(vote.status),
                 "voted": vote.accept is not None,
                 "accept": vote.accept,
                 "score": vote.score,
@@ -218,36 +219,36 @@ def _status_json(report: OracleStatus) -> dict[str, object]:
 
 
 def _print_status(report: OracleStatus) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from fedledger.chain import RoundState
 
-    console = Console(soft_wrap=True)
+    out = console()
     registered = "registered" if report.registered else "[red]not a registered oracle[/red]"
-    console.print(
+    out.print(
         f"oracle {report.address}: {registered} ({report.oracles} oracles, quorum {report.quorum})"
     )
-    console.print(
-        f"round {report.round}: {report.state.name.lower()}, global model "
+    out.print(
+        f"round {report.round}: {enum_name(report.state)}, global model "
         f"0x{report.global_model.hex()}"
     )
     if report.state == RoundState.CLOSED:
         proposal = f"0x{report.proposal.hex()}" if report.proposal else "[yellow]not yet[/yellow]"
-        console.print(f"proposed aggregate: {proposal}")
+        out.print(f"proposed aggregate: {proposal}")
     table = Table(title=f"updates of round {report.round}")
-    for column in ("participant", "status", "my vote", "score", "reason"):
+    table.add_column("participant", no_wrap=True, min_width=42)
+    for column in ("status", "my vote", "score", "reason"):
         table.add_column(column)
     for vote in report.votes:
         if vote.accept is None:
             verdict = "[yellow]to vote[/yellow]" if vote.awaiting_vote else "-"
-            table.add_row(vote.participant, vote.status.name.lower(), verdict, "", "")
+            table.add_row(vote.participant, enum_name(vote.status), verdict, "", "")
             continue
         table.add_row(
             vote.participant,
-            vote.status.name.lower(),
+            enum_name(vote.status),
             "accept" if vote.accept else "reject",
             str(vote.score),
             str(json_value(vote.reason)),
         )
-    console.print(table)
+    out.print(table)

@@ -30,8 +30,8 @@ vote against a participant. Only a blob the store keeps answering "not found" fo
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from fedledger.chain import EventStream, FedLedger, RoundState, UpdateStatus
 from fedledger.chain.errors import (
@@ -104,9 +104,9 @@ class NodeSettings:
     verifier_params: VerifierParams = field(default_factory=VerifierParams)
 
     @classmethod
-    def from_config(cls, config: ProjectConfig, **overrides: object) -> NodeSettings:
+    def from_config(cls, config: ProjectConfig, **overrides: Any) -> NodeSettings:
         """The settings for a project: its blob size cap, and ``overrides``."""
-        return cls(max_blob_bytes=config.storage.max_blob_bytes, **overrides)  # type: ignore[arg-type]
+        return cls(**{"max_blob_bytes": config.storage.max_blob_bytes, **overrides})
 
 
 @dataclass
@@ -135,7 +135,6 @@ class OracleNode:
         settings: NodeSettings | None = None,
         *,
         log: NodeLog | None = None,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ledger = ledger
         self.address = ledger.address
@@ -143,7 +142,6 @@ class OracleNode:
         self.validation = validation
         self.settings = settings or NodeSettings()
         self.log = log or NodeLog(self.address)
-        self._clock = clock
         self._fetcher: BlobFetcher[tuple[int, str]] = BlobFetcher(
             store, max_bytes=self.settings.max_blob_bytes, workers=self.settings.fetch_workers
         )
@@ -161,10 +159,6 @@ class OracleNode:
         it only sets a flag)."""
         self._stop_requested = True
 
-    @property
-    def stopping(self) -> bool:
-        return self._stop_requested
-
     def run(self, *, once: bool = False) -> bool:
         """Step until :meth:`request_stop` is called, or with ``once`` until no work is under
         way. Returns False if ``once`` ended with work blocked by an outage."""
@@ -173,6 +167,7 @@ class OracleNode:
             "watching the chain",
             coordinator=self.ledger.deployment.coordinator,
             network=self.ledger.deployment.network,
+            store=repr(self.store),
             validation_samples=len(self.validation),
             poll_interval=self.settings.poll_interval,
             once=once,
@@ -196,9 +191,9 @@ class OracleNode:
 
     def _pause(self) -> None:
         """Sleep until the next poll, waking early when a fetch finishes or a stop is asked."""
-        deadline = self._clock() + self.settings.poll_interval
+        deadline = time.monotonic() + self.settings.poll_interval
         while not self._stop_requested:
-            remaining = deadline - self._clock()
+            remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
             timeout = min(_WAKE_SLICE, remaining)
@@ -284,7 +279,7 @@ class OracleNode:
                 self._handle_fetched(work, task, fetched, global_model, verifier, report)
             if self._stop_requested:
                 return
-        now = self._clock()
+        now = time.monotonic()
         for task in list(work.tasks.values()):
             if self._stop_requested:
                 return
@@ -352,7 +347,7 @@ class OracleNode:
             task.outage = True
             task.failures += 1
             delay = self.settings.retry.delay(task.failures)
-            task.not_before = self._clock() + delay
+            task.not_before = time.monotonic() + delay
             report.blocked = True
             self.log.error(
                 "error",
@@ -375,7 +370,7 @@ class OracleNode:
     ) -> Decision | None:
         """The UNREACHABLE_BLOB verdict once the blob has been missing long enough, else None
         and a retry scheduled."""
-        now = self._clock()
+        now = time.monotonic()
         if task.missing_since is None:
             task.missing_since = now - attempt_seconds  # when this attempt asked
             task.failures = 0
@@ -430,7 +425,7 @@ class OracleNode:
             task.decision = decision
             task.outage = True
             task.failures += 1
-            task.not_before = self._clock() + self.settings.retry.delay(task.failures)
+            task.not_before = time.monotonic() + self.settings.retry.delay(task.failures)
             report.blocked = True
             self.log.error("error", f"vote not sent: {exc}", stage="vote", **fields)
             return
@@ -464,7 +459,7 @@ class OracleNode:
         is the aggregate this node proposed)."""
         if work.global_model is not None:
             return work.global_model
-        if self._clock() < work.retry_at:
+        if time.monotonic() < work.retry_at:
             report.blocked = True
             return None
         started = time.perf_counter()
@@ -514,7 +509,7 @@ class OracleNode:
     def _propose_round(self, work: RoundWork, report: StepReport) -> None:
         if work.proposed:
             return
-        if self._clock() < work.retry_at:
+        if time.monotonic() < work.retry_at:
             report.blocked = True
             return
         fields = {"round": work.number}
@@ -596,7 +591,7 @@ class OracleNode:
     def _round_failed(self, work: RoundWork, report: StepReport, stage: str, message: str) -> None:
         work.failures += 1
         delay = self.settings.retry.delay(work.failures)
-        work.retry_at = self._clock() + delay
+        work.retry_at = time.monotonic() + delay
         report.blocked = True
         self.log.error("error", message, stage=stage, round=work.number, retry_in=round(delay, 2))
 

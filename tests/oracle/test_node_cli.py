@@ -244,7 +244,7 @@ def test_once_does_the_available_work_and_exits(
     expected = content_hash_of(encode(fedavg(node_honest[:2])))
     assert (proposal["round"], proposal["content_hash"]) == (1, "0x" + expected.hex())
     report = json.loads(cli(oracle_env, "oracle", "status", "--key", "dev:1", "--json").output)
-    assert (report["state"], report["proposal"]) == ("CLOSED", "0x" + expected.hex())
+    assert (report["state"], report["proposal"]) == ("closed", "0x" + expected.hex())
     # A node that is not a registered oracle says so.
     outsider = cli(oracle_env, "oracle", "status", "--key", "dev:20", "--json")
     assert json.loads(outsider.output)["registered"] is False

@@ -9,10 +9,12 @@ import time
 from pathlib import Path
 
 from fedledger.chain import ReasonCode, UpdateStatus
+from fedledger.chain.anvil import free_port
 from fedledger.ml import ModelWeights, encode
-from fedledger.storage import Cid, LocalStore, cid_from_content_hash, content_hash_of
+from fedledger.storage import Cid, IpfsStore, LocalStore, cid_from_content_hash, content_hash_of
 from tests.fixtures.chain import TEST_REWARD_RULE
 from tests.oracle.conftest import (
+    NODE_BLOB_CAP,
     NODE_UNREACHABLE_AFTER,
     BadBlobs,
     NodeBed,
@@ -130,3 +132,17 @@ def test_a_store_outage_is_never_a_vote_against_the_participant(
     (tmp_path / "blobs-away").rename(blobs)
     step_until([node], lambda: bool(node_bed.votes()))
     assert [(v.participant, v.accept) for v in node_bed.votes()] == [(address, True)]
+
+
+def test_a_node_whose_store_is_down_votes_on_nothing_and_once_says_so(
+    node_bed: NodeBed, node_honest: list[ModelWeights]
+) -> None:
+    node_bed.submit(0, encode(node_honest[0]))
+    address = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    with IpfsStore(address, max_blob_bytes=NODE_BLOB_CAP, timeout_seconds=1) as nobody:
+        node = node_bed.node(0, store=nobody)
+        assert node.run(once=True) is False  # --once exits 1: work was left undone
+
+    assert node_bed.votes() == []
+    [error] = node_bed.logged("error", 0)
+    assert error["stage"] == "global-model" and "no IPFS daemon answers" in error.message
