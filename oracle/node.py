@@ -150,6 +150,7 @@ class OracleNode:
         self._proposed: dict[bytes, ModelWeights] = {}  # this node's aggregate, by content hash
         self._verifier: tuple[tuple[str, VerifierParams], Verifier] | None = None
         self._registered: bool | None = None
+        self._chain_failures = 0  # steps in a row that the chain failed
         self._stop_requested = False
 
     # ---- running ---------------------------------------------------------------------
@@ -190,8 +191,12 @@ class OracleNode:
         self._fetcher.close()
 
     def _pause(self) -> None:
-        """Sleep until the next poll, waking early when a fetch finishes or a stop is asked."""
-        deadline = time.monotonic() + self.settings.poll_interval
+        """Sleep until the next poll (later while the chain fails), waking early when a
+        fetch finishes or a stop is asked."""
+        delay = self.settings.poll_interval
+        if self._chain_failures:
+            delay = max(delay, self.settings.retry.delay(self._chain_failures))
+        deadline = time.monotonic() + delay
         while not self._stop_requested:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -209,23 +214,29 @@ class OracleNode:
         """Read the chain once and do the work it shows, without waiting for slow fetches."""
         report = StepReport()
         try:
-            if not self._check_registered(report):
-                return report
-            model = self.ledger.coordinator.latest_model()
-            self._follow_events(model.round)
-            work = self._rounds.get(model.round)
-            if work is None:  # training has not started
-                return report
-            if model.state == RoundState.OPEN:
-                self._vote_round(work, report)
-            else:  # closed: pending updates expired, no more votes
-                self._drop_tasks(work)
-                if model.state == RoundState.CLOSED:
-                    self._propose_round(work, report)
+            self._work_on_current_round(report)
         except (ChainError, LookupError) as exc:
-            self.log.error("error", str(exc), stage="chain")
+            self._chain_failures += 1
+            self.log.error("error", str(exc), stage="chain", failures=self._chain_failures)
             report.blocked = True
+        else:
+            self._chain_failures = 0
         return report
+
+    def _work_on_current_round(self, report: StepReport) -> None:
+        if not self._check_registered(report):
+            return
+        model = self.ledger.coordinator.latest_model()
+        self._follow_events(model.round)
+        work = self._rounds.get(model.round)
+        if work is None:  # training has not started
+            return
+        if model.state == RoundState.OPEN:
+            self._vote_round(work, report)
+        else:  # closed: pending updates expired, no more votes
+            self._drop_tasks(work)
+            if model.state == RoundState.CLOSED:
+                self._propose_round(work, report)
 
     def _check_registered(self, report: StepReport) -> bool:
         if self._registered:

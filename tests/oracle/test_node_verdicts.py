@@ -6,10 +6,12 @@ participant."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from fedledger.chain import ReasonCode, UpdateStatus
+from fedledger.chain import ChainClient, FedLedger, ReasonCode, UpdateStatus, connect_web3
 from fedledger.chain.anvil import free_port
+from fedledger.config import NetworkSettings
 from fedledger.ml import ModelWeights, encode
 from fedledger.storage import Cid, IpfsStore, LocalStore, cid_from_content_hash, content_hash_of
 from tests.fixtures.chain import TEST_REWARD_RULE
@@ -146,3 +148,21 @@ def test_a_node_whose_store_is_down_votes_on_nothing_and_once_says_so(
     assert node_bed.votes() == []
     [error] = node_bed.logged("error", 0)
     assert error["stage"] == "global-model" and "no IPFS daemon answers" in error.message
+
+
+def test_a_node_whose_chain_is_down_keeps_trying_and_once_says_so(
+    node_bed: NodeBed, chain_network: NetworkSettings
+) -> None:
+    oracle = node_bed.bed.oracles[0]
+    dead = replace(chain_network, rpc_url=f"http://127.0.0.1:{free_port()}")
+    unreachable = FedLedger(
+        ChainClient(connect_web3(dead), oracle.client.registry), oracle.deployment, oracle.account
+    )
+    node = node_bed.node(0, ledger=unreachable)
+
+    reports = [node.step(), node.step()]
+    assert all(report.blocked and not report.waiting for report in reports)
+    errors = node_bed.logged("error", 0)
+    assert [(e["stage"], e["failures"]) for e in errors] == [("chain", 1), ("chain", 2)]
+    assert "cannot reach the chain" in errors[0].message
+    assert node.run(once=True) is False
