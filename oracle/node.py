@@ -341,9 +341,15 @@ class OracleNode:
         task.fetch_seconds = fetched.seconds
         if fetched.blob is not None:
             started = time.perf_counter()
-            verdict = judge(
-                fetched.blob, global_model, verifier, max_bytes=self.settings.max_blob_bytes
-            )
+            try:
+                verdict = judge(
+                    fetched.blob, global_model, verifier, max_bytes=self.settings.max_blob_bytes
+                )
+            except Exception as exc:
+                # A blob that trips a bug here must not take the node down (it would again
+                # after every restart); no vote either: the fault is not proven to be theirs.
+                self._task_failed(work, task, report, "verify", f"{type(exc).__name__}: {exc}")
+                return
             task.verify_seconds = time.perf_counter() - started
             self._cast_vote(work, task, verdict, report)
             return
@@ -355,21 +361,27 @@ class OracleNode:
             # The store failed (down, refusing, or a bug): the oracle's problem, not the
             # participant's. Forget any "not found" clock: it must run while the store works.
             task.missing_since = None
-            task.outage = True
-            task.failures += 1
-            delay = self.settings.retry.delay(task.failures)
-            task.not_before = time.monotonic() + delay
-            report.blocked = True
-            self.log.error(
-                "error",
-                f"cannot fetch the update: {error}",
-                stage="fetch",
-                round=work.number,
-                participant=task.participant,
-                retry_in=round(delay, 2),
-            )
+            self._task_failed(work, task, report, "fetch", f"cannot fetch the update: {error}")
         if decision is not None:
             self._cast_vote(work, task, decision, report)
+
+    def _task_failed(
+        self, work: RoundWork, task: UpdateTask, report: StepReport, stage: str, message: str
+    ) -> None:
+        """An outage or a failure of this node held up ``task``: log it, retry later."""
+        task.outage = True
+        task.failures += 1
+        delay = self.settings.retry.delay(task.failures)
+        task.not_before = time.monotonic() + delay
+        report.blocked = True
+        self.log.error(
+            "error",
+            message,
+            stage=stage,
+            round=work.number,
+            participant=task.participant,
+            retry_in=round(delay, 2),
+        )
 
     def _still_missing(
         self,
@@ -434,11 +446,7 @@ class OracleNode:
             return
         except ChainError as exc:
             task.decision = decision
-            task.outage = True
-            task.failures += 1
-            task.not_before = time.monotonic() + self.settings.retry.delay(task.failures)
-            report.blocked = True
-            self.log.error("error", f"vote not sent: {exc}", stage="vote", **fields)
+            self._task_failed(work, task, report, "vote", f"vote not sent: {exc}")
             return
         if decision.accept and decision.update is not None:
             work.accepted[task.content_hash] = decision.update
