@@ -36,10 +36,10 @@ from fedledger.chain import (
     FedLedger,
     GlobalModel,
     ParticipantInfo,
-    ReasonCode,
     RoundState,
     UpdateStatus,
 )
+from fedledger.chain.codes import reason_name
 from fedledger.chain.errors import RoundNotOpen, SubmissionDeadlinePassed, WrongRound
 from fedledger.chain.events import (
     ParticipantRegistered,
@@ -173,14 +173,6 @@ class RoundOutcome:
     verdict: UpdateVerdict
     training_seconds: float
     seconds: float
-
-
-def reason_name(code: int) -> str:
-    """``7`` -> ``"FAILED_VERIFICATION"``; unknown codes as ``"code 42"``."""
-    try:
-        return ReasonCode(code).name
-    except ValueError:
-        return f"code {code}"
 
 
 def derive_seed(seed: int, *path: int) -> int:

@@ -191,6 +191,8 @@ def _stop_on_signals(request_stop: Callable[[], None]) -> Iterator[None]:
 
 
 def _status_json(report: OracleStatus) -> dict[str, object]:
+    from fedledger.chain.codes import reason_name
+
     return {
         "oracle": report.address,
         "registered": report.registered,
@@ -210,7 +212,7 @@ def _status_json(report: OracleStatus) -> dict[str, object]:
                 "voted": vote.accept is not None,
                 "accept": vote.accept,
                 "score": vote.score,
-                "reason": json_value(vote.reason),
+                "reason": None if vote.reason is None else reason_name(vote.reason),
                 "awaiting_vote": vote.awaiting_vote,
             }
             for vote in report.votes
@@ -222,6 +224,7 @@ def _print_status(report: OracleStatus) -> None:
     from rich.table import Table
 
     from fedledger.chain import RoundState
+    from fedledger.chain.codes import reason_name
 
     out = console()
     registered = "registered" if report.registered else "[red]not a registered oracle[/red]"
@@ -249,6 +252,6 @@ def _print_status(report: OracleStatus) -> None:
             enum_name(vote.status),
             "accept" if vote.accept else "reject",
             str(vote.score),
-            str(json_value(vote.reason)),
+            "" if vote.reason is None else reason_name(vote.reason),
         )
     out.print(table)

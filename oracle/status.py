@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fedledger.chain import FedLedger, ReasonCode, RoundState, UpdateStatus
+from fedledger.chain import FedLedger, RoundState, UpdateStatus
 from fedledger.chain.events import AggregateProposed, UpdateSubmitted, VoteCast
 from oracle.rounds import round_opened_block
 
@@ -18,7 +18,7 @@ class VoteRecord:
     status: UpdateStatus
     accept: bool | None
     score: int | None
-    reason: ReasonCode | int | None
+    reason: int | None
 
     @property
     def awaiting_vote(self) -> bool:
@@ -88,12 +88,5 @@ def _record(
         status,
         vote.accept,
         vote.score,
-        _reason(vote.reason),
+        vote.reason,
     )
-
-
-def _reason(value: int) -> ReasonCode | int:
-    try:
-        return ReasonCode(value)
-    except ValueError:  # another oracle implementation may use codes this one does not know
-        return value

@@ -29,6 +29,15 @@ class ReasonCode(IntEnum):
     OTHER = 255
 
 
+def reason_name(code: int) -> str:
+    """``7`` -> ``"FAILED_VERIFICATION"``; a code this version does not know (another oracle
+    implementation may use more) as ``"code 42"``."""
+    try:
+        return ReasonCode(code).name
+    except ValueError:
+        return f"code {code}"
+
+
 class StoragePolicy(IntEnum):
     """What happens to the record of an update that is not accepted (fixed at deployment)."""
 
