@@ -14,7 +14,6 @@ import click
 from fedledger.chain import RewardRule, RoundRules
 from fedledger.cli import render
 from fedledger.cli.context import open_ledger
-from fedledger.cli.deploy import Address, TokenAmount
 from fedledger.cli.options import (
     json_option,
     key_option,
@@ -22,6 +21,7 @@ from fedledger.cli.options import (
     store_options,
     user_errors,
 )
+from fedledger.cli.params import Address, TokenAmount
 from fedledger.cli.rewards import Resource
 
 

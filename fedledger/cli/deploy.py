@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
 import click
-from eth_utils import is_address, to_checksum_address
 from rich.console import Console
 from rich.table import Table
 
 from fedledger.chain.codes import StoragePolicy
 from fedledger.chain.compiler import compile_contracts
 from fedledger.chain.coordinator import RewardRule, RoundRules
-from fedledger.chain.deployment import (
-    TOKEN_UNIT,
-    DeployParams,
-    save_deployment,
-)
-from fedledger.chain.deployment import (
-    deploy as deploy_contracts,
-)
+from fedledger.chain.deployment import DeployParams, save_deployment
+from fedledger.chain.deployment import deploy as deploy_contracts
 from fedledger.chain.ledger import open_client
 from fedledger.cli.options import (
     key_option,
@@ -28,54 +19,9 @@ from fedledger.cli.options import (
     resolve_key,
     user_errors,
 )
+from fedledger.cli.params import Address, ContentHash, TokenAmount
 
 _POLICIES = {policy.name.lower().replace("_", "-"): policy for policy in StoragePolicy}
-
-
-class TokenAmount(click.ParamType):
-    """A token amount in whole tokens ("10", "0.001"), converted to base units."""
-
-    name = "tokens"
-
-    def convert(
-        self, value: object, param: click.Parameter | None, ctx: click.Context | None
-    ) -> int:
-        try:
-            amount = Decimal(str(value)) * TOKEN_UNIT
-        except InvalidOperation:
-            self.fail(f"{value!r} is not a number of tokens", param, ctx)
-        if amount < 0 or amount != amount.to_integral_value():
-            self.fail(
-                f"{value!r} is not a non-negative amount with at most 18 decimals", param, ctx
-            )
-        return int(amount)
-
-
-class Address(click.ParamType):
-    name = "address"
-
-    def convert(
-        self, value: object, param: click.Parameter | None, ctx: click.Context | None
-    ) -> str:
-        if not isinstance(value, str) or not is_address(value):
-            self.fail(f"{value!r} is not an Ethereum address", param, ctx)
-        return to_checksum_address(value)
-
-
-class ContentHash(click.ParamType):
-    name = "hash"
-
-    def convert(
-        self, value: object, param: click.Parameter | None, ctx: click.Context | None
-    ) -> bytes:
-        text = str(value).removeprefix("0x")
-        try:
-            digest = bytes.fromhex(text)
-        except ValueError:
-            digest = b""
-        if len(digest) != 32:
-            self.fail(f"{value!r} is not a 32-byte hex content hash", param, ctx)
-        return digest
 
 
 @click.command()

@@ -14,8 +14,8 @@ import click
 from fedledger.chain.events import Redeemed
 from fedledger.cli import render
 from fedledger.cli.context import open_ledger
-from fedledger.cli.deploy import Address, TokenAmount
 from fedledger.cli.options import json_option, key_option, network_option, user_errors
+from fedledger.cli.params import Address, TokenAmount
 from fedledger.participant import read_rewards
 
 
