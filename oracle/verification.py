@@ -198,6 +198,11 @@ class Verifier:
         """Indices of the first layer's inputs (pixels) that no validation image activates."""
         return self._dormant
 
+    def prepare(self, global_model: ModelWeights) -> None:
+        """Do the once-per-round work for ``global_model`` now (its evaluation, fixed-point
+        weights and norm), e.g. when the round opens, so that no vote waits for it."""
+        self._global_context(global_model)
+
     def verify(self, global_model: ModelWeights, update: ModelWeights) -> Verdict:
         """The verdict on ``update``, submitted in the round whose model is ``global_model``.
 

@@ -614,6 +614,14 @@ def check_targets(
     return targets
 
 
+def _relative(path: Path) -> str:
+    """``path`` relative to the project root where it lies inside it."""
+    try:
+        return str(path.resolve().relative_to(find_root()))
+    except ValueError:
+        return str(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
@@ -699,7 +707,7 @@ def main() -> None:
             "compute_seconds_all_runs": compute,
             "verification_time": timing,
             "targets": targets,
-            "plots": [str(p) for p in plots],
+            "plots": [_relative(p) for p in plots],
             "scenarios": results,
         }
         args.json.write_text(json.dumps(report, indent=1))

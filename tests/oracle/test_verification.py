@@ -160,6 +160,19 @@ def test_boosting_in_the_first_round_is_too_far(
     assert boosted.relative_step > verifier.params.max_relative_step
 
 
+def test_prepared_and_unprepared_verdicts_agree(
+    mnist_federation: FederatedSplit, global_model: ModelWeights, honest_update: ModelWeights
+) -> None:
+    prepared = Verifier(MNIST_MLP.id, mnist_federation.validation[1])
+    prepared.prepare(global_model)
+    fresh = Verifier(MNIST_MLP.id, mnist_federation.validation[1])
+    assert prepared.verify(global_model, honest_update) == fresh.verify(global_model, honest_update)
+    # a new global model replaces the cached one: the verdict follows the model given
+    other = initial_weights(MNIST_MLP.id, 3)
+    assert prepared.verify(other, honest_update) == fresh.verify(other, honest_update)
+    assert prepared.verify(other, honest_update) != prepared.verify(global_model, honest_update)
+
+
 def test_a_model_outside_the_exact_range_is_rejected(
     verifier: Verifier, global_model: ModelWeights
 ) -> None:
