@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -260,7 +261,7 @@ def test_verdicts_are_identical_with_one_and_two_threads(
         paths.append(tmp_path / f"update{index}.bin")
         paths[-1].write_bytes(encode(update))
 
-    def probe(threads: int) -> dict[str, object]:
+    def probe(threads: int) -> dict[str, Any]:
         completed = subprocess.run(
             [
                 sys.executable,
