@@ -491,7 +491,7 @@ class OracleNode:
             )
             # Evaluating the global model once now keeps it out of the first update's time,
             # and refuses a model the exact evaluator cannot handle before any vote.
-            self._verifier_for(model, work).verify(model, model)
+            self._verifier_for(model, work).prepare(model)
         except (StorageError, InvalidWeights) as exc:
             self._round_failed(work, report, "global-model", f"cannot load {cid}: {exc}")
             return None
