@@ -40,20 +40,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-# One thread per worker process: set before numpy or TensorFlow load.
-for _name in (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "TF_NUM_INTRAOP_THREADS",
-    "TF_NUM_INTEROP_THREADS",
-):
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+# One thread per worker process, set before numpy or TensorFlow load (fedledger.threads
+# imports neither).
+from fedledger.threads import THREAD_VARIABLES
+
+for _name in THREAD_VARIABLES:
     os.environ.setdefault(_name, "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fedledger.config import find_root  # noqa: E402
 from fedledger.ml import (  # noqa: E402  # noqa: E402

@@ -36,7 +36,6 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-# The thread settings live with the test fixtures (one copy, shared with pytest).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fedledger.ml import (
@@ -53,7 +52,7 @@ from fedledger.ml import (
     load_dataset,
     load_mnist,
 )
-from tests.fixtures.ml import thread_environment
+from fedledger.threads import thread_environment
 
 ARCHITECTURES = (MNIST_MLP.id, MNIST_CNN.id)
 CLIENT_SAMPLES = 6000

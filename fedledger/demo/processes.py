@@ -19,14 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Self
 
-#: Thread settings of every child (see the module docstring).
-THREAD_VARIABLES = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "TF_NUM_INTRAOP_THREADS",
-    "TF_NUM_INTEROP_THREADS",
-)
+from fedledger.threads import thread_environment
+
 #: Settings a child must take from its command line, never from the demo's environment.
 _OVERRIDES = (
     "FEDLEDGER_NETWORK",
@@ -40,8 +34,9 @@ _OVERRIDES = (
 
 def child_environment(project_root: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a demo child: the demo's project, one thread, quiet TensorFlow."""
-    env = {key: value for key, value in os.environ.items() if key not in _OVERRIDES}
-    env.update({name: "1" for name in THREAD_VARIABLES})
+    env = thread_environment(
+        1, {key: value for key, value in os.environ.items() if key not in _OVERRIDES}
+    )
     env.update(FEDLEDGER_ROOT=str(project_root), TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
     env.update(extra or {})
     return env

@@ -25,7 +25,7 @@ from fedledger.ml import (
     encode,
     fedavg,
 )
-from tests.fixtures.ml import thread_environment
+from fedledger.threads import thread_environment
 
 UPDATES = [
     (MNIST_MLP.id, 0),

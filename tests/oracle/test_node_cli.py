@@ -25,8 +25,8 @@ from fedledger.cli import main
 from fedledger.config import ProjectConfig
 from fedledger.ml import Dataset, ModelWeights, encode, fedavg
 from fedledger.storage import LocalStore, content_hash, content_hash_of
+from fedledger.threads import thread_environment
 from tests.fixtures.chain import TestbedFactory
-from tests.fixtures.ml import thread_environment
 from tests.oracle.conftest import (
     NODE_PARTICIPANTS,
     UPLOAD_CAP,

@@ -30,8 +30,9 @@ from fedledger.ml import (
     federated_split,
 )
 from fedledger.ml.weights import initial_weights
+from fedledger.threads import thread_environment
 from oracle.verification import MAX_SCORE, Check, Verdict, Verifier, VerifierParams
-from tests.fixtures.ml import FEDERATION_SEED, FEDERATION_VALIDATION_SIZE, thread_environment
+from tests.fixtures.ml import FEDERATION_SEED, FEDERATION_VALIDATION_SIZE
 
 #: The reward rule of the tests: 1 token per accepted update plus 1e-7 token per point.
 BASE, PER_POINT = 10**18, 10**11
