@@ -23,9 +23,9 @@ Then the script prints the markdown table, writes ``--json``, the table and the 
 ``--quick`` is a smoke run (5 clients, 3 rounds, 300 images each) to check the plumbing;
 its figures mean nothing.
 
-Local training is :func:`fedledger.ml.training.train_local`'s algorithm on a Keras model
-built once per process (building and tracing a fresh model costs more than a client's
-epoch); the script checks at start-up that it reproduces ``train_local`` bit for bit.
+Local training is a :class:`fedledger.ml.training.LocalTrainer`: one Keras model per run
+(building and tracing a fresh model costs more than a client's epoch) that returns what
+``train_local`` returns, bit for bit; each run checks that again before it starts.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -69,6 +69,9 @@ from fedledger.ml import (  # noqa: E402  # noqa: E402
     robust,
 )
 from oracle.verification import Verifier, VerifierParams  # noqa: E402
+
+if TYPE_CHECKING:
+    from fedledger.ml.training import LocalTrainer
 
 PARTITIONS = {"iid": None, "dirichlet0.5": 0.5}
 ATTACKS = (
@@ -114,64 +117,14 @@ QUICK = Setting(clients=5, rounds=3, samples_per_client=300, validation_size=500
 # --- local training ------------------------------------------------------------------------
 
 
-class Trainer:
-    """``train_local`` on one Keras model built once (bit-identical: checked at start-up)."""
-
-    def __init__(self) -> None:
-        import keras
-
-        from fedledger.ml.keras_models import build_model
-        from fedledger.ml.training import TrainingConfig
-
-        self._keras = keras
-        self._model = build_model(MNIST_MLP)
-        self._config = TrainingConfig()
-        self._compiled = False
-
-    def train(
-        self, global_model: ModelWeights, dataset: Dataset, seed: int, epochs: int
-    ) -> ModelWeights:
-        from fedledger.ml.architectures import model_input
-        from fedledger.ml.keras_models import extract_weights, load_weights
-
-        keras, model, config = self._keras, self._model, self._config
-        if not self._compiled:
-            model.compile(
-                optimizer=keras.optimizers.SGD(config.learning_rate, momentum=config.momentum),
-                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                metrics=["accuracy"],
-            )
-            self._compiled = True
-        else:  # as if fresh: zero momentum buffers and iteration count (keep the rate)
-            optimizer = model.optimizer
-            optimizer.iterations.assign(0)
-            for buffer in optimizer.momentums:
-                buffer.assign(np.zeros(buffer.shape, dtype=buffer.dtype))
-        load_weights(model, global_model)
-        inputs = model_input(MNIST_MLP, dataset.images)
-        labels = dataset.labels.astype(np.int64)
-        rng = np.random.default_rng(seed)
-        for _ in range(epochs):
-            order = rng.permutation(len(dataset))
-            model.fit(
-                inputs[order],
-                labels[order],
-                batch_size=config.batch_size,
-                epochs=1,
-                shuffle=False,
-                verbose=0,
-            )
-        return extract_weights(model, MNIST_MLP.id)
-
-
-def check_trainer(trainer: Trainer, split: FederatedSplit) -> None:
+def check_trainer(trainer: LocalTrainer, split: FederatedSplit) -> None:
     """Refuse to run if the reused model does not reproduce ``train_local`` bit for bit."""
     from fedledger.ml.training import TrainingConfig, train_local
 
     start = initial_weights(MNIST_MLP.id, 1)
     for client in (0, 1):
         data = split.clients[client]
-        ours = trainer.train(start, data, seed=client, epochs=1)
+        ours = trainer.train(start, data, TrainingConfig(seed=client))
         reference = train_local(start, data, TrainingConfig(seed=client))
         if ours != reference:
             raise SystemExit("the benchmark trainer no longer reproduces train_local bit for bit")
@@ -235,23 +188,22 @@ def submissions(
     malicious: frozenset[int],
     round_index: int,
     setting: Setting,
-    trainer: Trainer,
+    trainer: LocalTrainer,
 ) -> list[tuple[ModelWeights, int]]:
     """Every client's (update, claimed sample count) for one round."""
+    from fedledger.ml.training import TrainingConfig
+
     out = []
     for client, data in enumerate(split.clients):
         seed = client_seed(setting, round_index, client)
+        config = TrainingConfig(epochs=setting.epochs, seed=seed)
         count = len(data)
         if client not in malicious or attack == "none":
-            update = trainer.train(global_model, data, seed, setting.epochs)
+            update = trainer.train(global_model, data, config)
         elif attack == "sign_flip":
-            update = attacks.sign_flip(
-                global_model, trainer.train(global_model, data, seed, setting.epochs)
-            )
+            update = attacks.sign_flip(global_model, trainer.train(global_model, data, config))
         elif attack == "scaling":
-            update = attacks.boost(
-                global_model, trainer.train(global_model, data, seed, setting.epochs)
-            )
+            update = attacks.boost(global_model, trainer.train(global_model, data, config))
         elif attack == "noise":
             update = attacks.gaussian_noise(global_model, attacks.NOISE_STD, seed)
         elif attack == "free_rider":
@@ -259,12 +211,12 @@ def submissions(
             noise = attacks.FREE_RIDER_NOISE_STD if client % 2 else 0.0
             update = attacks.free_ride(global_model, noise, seed)
         elif attack == "label_flip":
-            update = trainer.train(global_model, attacks.flip_labels(data), seed, setting.epochs)
+            update = trainer.train(global_model, attacks.flip_labels(data), config)
         elif attack == "backdoor":
             poisoned = attacks.poison_with_trigger(data, seed=seed)
-            update = trainer.train(global_model, poisoned, seed, setting.epochs)
+            update = trainer.train(global_model, poisoned, config)
         elif attack == "sample_inflation":
-            update = trainer.train(global_model, data, seed, setting.epochs)
+            update = trainer.train(global_model, data, config)
             count *= attacks.INFLATION_FACTOR
         else:
             raise ValueError(f"unknown attack {attack!r}")
@@ -292,10 +244,12 @@ def settle(verdicts: list[Any], quorum: int) -> tuple[bool, int] | None:
 def run(
     partition: str, attack: str, method: str, setting: Setting, params: VerifierParams
 ) -> RunResult:
+    from fedledger.ml.training import LocalTrainer  # Keras: in the worker only
+
     started = time.perf_counter()
     split = make_split(partition, setting)
     malicious = malicious_clients(setting)
-    trainer = Trainer()
+    trainer = LocalTrainer(MNIST_MLP)
     check_trainer(trainer, split)
     test = ExactEvaluator(split.test, MNIST_MLP.id)
     backdoor_set = attacks.triggered_test_set(split.test)
@@ -409,10 +363,12 @@ def time_verification(repeat: int = 50) -> dict[str, float]:
     """
     split = make_split("iid", FULL)
     verifier = Verifier(MNIST_MLP.id, split.validation[0])
+    from fedledger.ml.training import LocalTrainer, TrainingConfig
+
     start = initial_weights(MNIST_MLP.id, 0)
-    trainer = Trainer()
-    global_model = trainer.train(start, split.clients[0], seed=0, epochs=1)
-    update = trainer.train(global_model, split.clients[1], seed=1, epochs=1)
+    trainer = LocalTrainer(MNIST_MLP)
+    global_model = trainer.train(start, split.clients[0], TrainingConfig(seed=0))
+    update = trainer.train(global_model, split.clients[1], TrainingConfig(seed=1))
     first = []
     for seed in range(5):  # a new global model each time: nothing cached
         fresh = attacks.free_ride(global_model, 1e-6, seed)

@@ -1,4 +1,5 @@
-"""Local training: progress reporting, seeded reproducibility, and that it learns."""
+"""Local training: progress reporting, seeded reproducibility, that it learns, and that a
+reused trainer gives what a fresh model gives."""
 
 from __future__ import annotations
 
@@ -42,6 +43,29 @@ def test_training_learns_and_is_reproducible_by_seed(
     evaluator = ExactEvaluator(mnist_federation.validation[0], architecture)
     assert evaluator.evaluate(first).correct > evaluator.evaluate(start).correct + 1000
     assert start == initial_weights(architecture, 0)  # the global weights are not touched
+
+
+def test_a_reused_trainer_gives_what_a_fresh_model_gives(
+    client_data: Dataset, mnist_federation: FederatedSplit
+) -> None:
+    """One LocalTrainer, after training on other data and with other optimizer settings,
+    returns train_local's weights and progress reports bit for bit (benchmarks rely on it)."""
+    start = initial_weights(MNIST_MLP.id, 1)
+    trainer = training.LocalTrainer(MNIST_MLP.id)
+    trainer.train(initial_weights(MNIST_MLP.id, 4), mnist_federation.clients[0])
+    for config in (
+        training.TrainingConfig(epochs=2, seed=3),  # optimizer state left by the first call
+        training.TrainingConfig(learning_rate=0.1, momentum=0.5, seed=1),  # compiled again
+        training.TrainingConfig(epochs=2, seed=3),
+    ):
+        reused: list[training.TrainingProgress] = []
+        fresh: list[training.TrainingProgress] = []
+        assert trainer.train(start, client_data, config, reused.append) == training.train_local(
+            start, client_data, config, fresh.append
+        )
+        assert reused == fresh
+    with pytest.raises(ValueError, match="LocalTrainer of that architecture"):
+        trainer.train(initial_weights(MNIST_CNN.id, 0), client_data)
 
 
 def test_bad_settings_are_refused(client_data: Dataset) -> None:
