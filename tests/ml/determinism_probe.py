@@ -8,24 +8,12 @@ count in effect, and whether Keras or TensorFlow got imported (they must not be)
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import hashlib
-import json
 import sys
 from pathlib import Path
 
-
-def blas_threads() -> int | None:
-    """Threads numpy's bundled OpenBLAS will use, or None with another BLAS."""
-    with open("/proc/self/maps") as maps:
-        paths = {line.split()[-1] for line in maps if "openblas" in line and "/" in line}
-    for path in sorted(paths):
-        library = ctypes.CDLL(path)
-        for symbol in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads"):
-            if hasattr(library, symbol):
-                return int(getattr(library, symbol)())
-    return None
+from tests.fixtures.probe import print_report
 
 
 def main(validation_path: str, *blob_paths: str) -> None:
@@ -41,16 +29,7 @@ def main(validation_path: str, *blob_paths: str) -> None:
         ).hexdigest()
         for architecture in sorted(evaluators)
     }
-    json.dump(
-        {
-            "evaluations": evaluations,
-            "aggregates": aggregates,
-            "blas_threads": blas_threads(),
-            "keras_imported": "keras" in sys.modules,
-            "tensorflow_imported": "tensorflow" in sys.modules,
-        },
-        sys.stdout,
-    )
+    print_report({"evaluations": evaluations, "aggregates": aggregates})
 
 
 if __name__ == "__main__":

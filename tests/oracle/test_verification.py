@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,6 @@ import numpy as np
 import pytest
 
 from fedledger.chain.codes import ReasonCode
-from fedledger.config import find_root
 from fedledger.ml import (
     MNIST_CNN,
     MNIST_MLP,
@@ -30,9 +27,9 @@ from fedledger.ml import (
     federated_split,
 )
 from fedledger.ml.weights import initial_weights
-from fedledger.threads import thread_environment
 from oracle.verification import MAX_SCORE, Check, Verdict, Verifier, VerifierParams
 from tests.fixtures.ml import FEDERATION_SEED, FEDERATION_VALIDATION_SIZE
+from tests.fixtures.probe import run_probe
 
 #: The reward rule of the tests: 1 token per accepted update plus 1e-7 token per point.
 BASE, PER_POINT = 10**18, 10**11
@@ -263,30 +260,17 @@ def test_verdicts_are_identical_with_one_and_two_threads(
         paths[-1].write_bytes(encode(update))
 
     def probe(threads: int) -> dict[str, Any]:
-        completed = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "tests.oracle.verification_probe",
-                str(tmp_path / "validation.npz"),
-                str(tmp_path / "global.bin"),
-                *map(str, paths),
-            ],
-            cwd=find_root(),
-            env=thread_environment(threads),
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
+        """The probe's report; run_probe checks its thread count and that it has no
+        TensorFlow."""
+        return run_probe(
+            "tests.oracle.verification_probe",
+            tmp_path / "validation.npz",
+            tmp_path / "global.bin",
+            *paths,
+            threads=threads,
         )
-        assert completed.returncode == 0, completed.stderr
-        return json.loads(completed.stdout)
 
     one, two = probe(1), probe(2)
-    for run, threads in ((one, 1), (two, 2)):
-        assert not run["keras_imported"] and not run["tensorflow_imported"]
-        if run["blas_threads"] is not None:
-            assert run["blas_threads"] == threads
     here = [dataclasses.asdict(verifier.verify(global_model, u)) for u in updates]
     assert one["verdicts"] == two["verdicts"] == json.loads(json.dumps(here))
     assert [v["accept"] for v in one["verdicts"]] == [True, False, False, False]

@@ -8,11 +8,10 @@ TensorFlow got imported (they must not be).
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
-from tests.ml.determinism_probe import blas_threads
+from tests.fixtures.probe import print_report
 
 
 def main(validation_path: str, global_path: str, *update_paths: str) -> None:
@@ -26,15 +25,7 @@ def main(validation_path: str, global_path: str, *update_paths: str) -> None:
         dataclasses.asdict(verifier.verify(global_model, decode(Path(p).read_bytes())))
         for p in update_paths
     ]
-    json.dump(
-        {
-            "verdicts": verdicts,
-            "blas_threads": blas_threads(),
-            "keras_imported": "keras" in sys.modules,
-            "tensorflow_imported": "tensorflow" in sys.modules,
-        },
-        sys.stdout,
-    )
+    print_report({"verdicts": verdicts})
 
 
 if __name__ == "__main__":
