@@ -7,8 +7,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 IPFS_DIR := tests/ipfs
+# Flower, the reference peer of the robust aggregators, in a venv of its own (its pins
+# conflict with ours: docs/verification.md); tests/ml/test_robust_flower.py runs it.
+FLOWER_VENV := .venv-flower
 
-.PHONY: setup setup-ipfs demo test bench lint clean
+.PHONY: setup setup-ipfs setup-flower demo test bench lint clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -28,10 +31,17 @@ $(IPFS_DIR)/node_modules/.installed: $(IPFS_DIR)/package.json $(IPFS_DIR)/packag
 	cd $(IPFS_DIR) && npm ci --no-audit --no-fund
 	touch $@
 
+setup-flower: $(FLOWER_VENV)/.installed
+
+$(FLOWER_VENV)/.installed: scripts/flower-requirements.txt
+	$(PYTHON) -m venv --clear $(FLOWER_VENV)
+	$(FLOWER_VENV)/bin/pip install --quiet --only-binary=:all: -r scripts/flower-requirements.txt
+	touch $@
+
 demo: setup
 	$(BIN)/fedledger demo $(ARGS)
 
-test: setup setup-ipfs
+test: setup setup-ipfs setup-flower
 	$(BIN)/pytest $(ARGS)
 
 bench: setup setup-ipfs
