@@ -5,8 +5,9 @@ coordinate-wise median and trimmed mean (Yin et al., 2018), with the semantics o
 Flower's ``flwr.server.strategy.aggregate`` (``aggregate``, ``aggregate_krum`` with
 ``to_keep=0``, ``aggregate_median``, ``aggregate_trimmed_avg``). Flower itself cannot be
 installed next to FedLedger's pinned dependencies (docs/verification.md says why), so
-these are written here against the published algorithms and Flower's source; a test
-compares them with direct definitions.
+these are written here; ``tests/ml/test_robust_flower.py`` runs them and Flower 1.41.0's
+functions (in a venv of its own) on the same inputs: Krum and the median agree bit for
+bit, FedAvg and the trimmed mean up to Flower's float32 rounding (ours sums in float64).
 
 These run in plain float arithmetic: they are comparison points for the benchmark, not
 something oracles must agree on bit for bit (that is :func:`fedledger.ml.fedavg`).
