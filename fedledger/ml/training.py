@@ -69,7 +69,8 @@ def train_local(
 ) -> ModelWeights:
     """Train from ``global_weights`` on ``dataset``; returns the updated weights.
 
-    ``progress`` is called after every batch (the CLI draws a progress bar with it).
+    :meth:`LocalTrainer.train` on a model built for this one call; ``progress`` is called
+    after every batch (the CLI draws a progress bar with it).
     """
     return LocalTrainer(global_weights.spec).train(global_weights, dataset, config, progress)
 
@@ -97,10 +98,9 @@ class LocalTrainer:
         config: TrainingConfig | None = None,
         progress: ProgressCallback | None = None,
     ) -> ModelWeights:
-        """Train from ``global_weights`` on ``dataset``; returns the updated weights.
-
-        ``progress`` is called after every batch (the CLI draws a progress bar with it).
-        """
+        """Train from ``global_weights`` (of this trainer's architecture) on ``dataset``
+        with ``config`` (default: :class:`TrainingConfig`'s defaults); returns the updated
+        weights. ``progress`` is called after every batch."""
         config = config or TrainingConfig()
         if len(dataset) == 0:
             raise ValueError("cannot train on an empty data set")
