@@ -53,7 +53,7 @@ from fedledger.ml import Dataset, ModelWeights, attacks, decode, encode
 from fedledger.storage import BlobStore, cid_from_content_hash, content_hash_of
 
 if TYPE_CHECKING:
-    from fedledger.ml.training import ProgressCallback, TrainingConfig
+    from fedledger.ml.training_config import ProgressCallback, TrainingConfig
 
 #: How a participant produces its update. ``honest`` trains on its data; the others are
 #: the attacks of :mod:`fedledger.ml.attacks` (the demo's malicious participants).

@@ -38,11 +38,12 @@ from fedledger.cli.options import (
     store_options,
     user_errors,
 )
+from fedledger.ml.training_config import TrainingConfig
 from fedledger.participant import BEHAVIOURS
 
 if TYPE_CHECKING:
     from fedledger.chain import GlobalModel
-    from fedledger.ml.training import TrainingConfig, TrainingProgress
+    from fedledger.ml.training_config import TrainingProgress
     from fedledger.participant import RoundOutcome, Submission, UpdateVerdict
 
 _DATA = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -63,10 +64,19 @@ def training_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Local training's hyper-parameters (fedledger.ml.training.TrainingConfig)."""
     for option in reversed(
         (
-            click.option("--epochs", default=1, show_default=True, help="Local epochs."),
-            click.option("--batch-size", default=32, show_default=True),
-            click.option("--learning-rate", default=0.05, show_default=True),
-            click.option("--seed", default=0, show_default=True, help="Seed of the sample order."),
+            click.option(
+                "--epochs", default=TrainingConfig.epochs, show_default=True, help="Local epochs."
+            ),
+            click.option("--batch-size", default=TrainingConfig.batch_size, show_default=True),
+            click.option(
+                "--learning-rate", default=TrainingConfig.learning_rate, show_default=True
+            ),
+            click.option(
+                "--seed",
+                default=TrainingConfig.seed,
+                show_default=True,
+                help="Seed of the sample order.",
+            ),
         )
     ):
         command = option(command)
@@ -76,11 +86,9 @@ def training_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def _training_config(
     epochs: int, batch_size: int, learning_rate: float, seed: int
 ) -> TrainingConfig:
-    # Importing the training module loads TensorFlow, whose C++ start-up chatter (CPU
+    # Training comes next and imports TensorFlow, whose C++ start-up chatter (CPU
     # features, oneDNN) is noise here; a TF_CPP_MIN_LOG_LEVEL the user set still wins.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from fedledger.ml.training import TrainingConfig
-
     try:
         return TrainingConfig(
             epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed
