@@ -1,7 +1,8 @@
 # FedLedger: every target sets up what it needs (Python venv, npm tools) on first use.
 #   make demo   end-to-end federated learning on the embedded chain and store
 #   make test   the whole test suite (also installs the js-ipfs daemon the tests start)
-#   make bench  the benchmarks; figures land in results/ and docs/benchmarks.md
+#   make bench  the quick benchmarks (gas, storage, ML); JSON figures land in results/
+#   make bench-attacks  the attack benchmark (about an hour on 2 cores; resumable)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -11,7 +12,7 @@ IPFS_DIR := tests/ipfs
 # conflict with ours: docs/verification.md); tests/ml/test_robust_flower.py runs it.
 FLOWER_VENV := .venv-flower
 
-.PHONY: setup setup-ipfs setup-flower demo test bench lint clean
+.PHONY: setup setup-ipfs setup-flower demo test bench bench-attacks lint clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -45,7 +46,14 @@ test: setup setup-ipfs setup-flower
 	$(BIN)/pytest $(ARGS)
 
 bench: setup setup-ipfs
-	$(BIN)/python scripts/bench_all.py $(ARGS)
+	mkdir -p results
+	$(BIN)/python scripts/bench_gas.py --json results/gas.json
+	$(BIN)/python scripts/bench_storage.py --json results/storage.json
+	$(BIN)/python scripts/bench_ml.py --json results/ml.json
+
+bench-attacks: setup
+	$(BIN)/python scripts/bench_attacks.py --json docs/bench_attacks.json \
+		--plots docs/img --table results/bench_attacks.md $(ARGS)
 
 lint: setup
 	$(BIN)/ruff check fedledger oracle scripts tests

@@ -14,7 +14,8 @@ run without attack; each is run with:
   updates are averaged with the bit-exact equal-weight :func:`fedledger.ml.fedavg`; an
   accepted update earns ``base + perScorePoint * score`` tokens;
 - ``krum`` (f = 6), ``median``, ``trimmed_mean`` (30 % cut at each end) from
-  :mod:`fedledger.ml.robust`.
+  :mod:`fedledger.ml.robust` (checked against Flower 1.41.0's
+  ``flwr.server.strategy.aggregate`` on the same inputs by tests/ml/test_robust_flower.py).
 
 Every run (partition, attack, method) is written to ``results/bench_attacks/runs/`` as soon
 as it ends and reused by later invocations (``--fresh`` recomputes), so the benchmark can be
