@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
+from fedledger.chain.anvil import free_port
 from fedledger.cli import main
 from fedledger.config import ProjectConfig
 from fedledger.storage import CidProfile, compute_cid
@@ -101,10 +101,8 @@ def test_invalid_cid_is_one_line(project: ProjectConfig, tmp_path: Path):
 
 
 def test_daemon_down_is_one_line(project: ProjectConfig, blob_file: Path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    result = run("put", str(blob_file), "--store", "ipfs", "--ipfs-api", f"http://127.0.0.1:{port}")
+    url = f"http://127.0.0.1:{free_port()}"
+    result = run("put", str(blob_file), "--store", "ipfs", "--ipfs-api", url)
     assert_one_line_error(result, "no IPFS daemon answers")
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import base64
-import socket
 import time
 
 import httpx
 import pytest
 
+from fedledger.chain.anvil import free_port
 from fedledger.storage import (
     BlobCorrupted,
     BlobNotFound,
@@ -27,13 +27,6 @@ from tests.storage.support import SHORT_TIMEOUT, blob
 
 BUSY_MACHINE_SLACK = 2.0
 NEVER_ADDED = str(compute_cid(b"no daemon has ever seen these bytes"))
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (bound and released at once)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_is_a_blob_store(ipfs_store: IpfsStore):
