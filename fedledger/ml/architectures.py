@@ -161,3 +161,8 @@ def get_architecture(architecture_id: str) -> Architecture:
         raise UnknownArchitecture(
             f"unknown architecture {architecture_id!r}; this release knows: {known}"
         ) from None
+
+
+def as_architecture(architecture: str | Architecture) -> Architecture:
+    """``architecture`` itself, or the registered one of that id (see :func:`get_architecture`)."""
+    return get_architecture(architecture) if isinstance(architecture, str) else architecture

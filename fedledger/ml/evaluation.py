@@ -41,7 +41,7 @@ from fedledger.ml.architectures import (
     Architecture,
     Conv2D,
     Layer,
-    get_architecture,
+    as_architecture,
 )
 from fedledger.ml.datasets import Dataset
 from fedledger.ml.errors import ShapeMismatch
@@ -162,9 +162,7 @@ class ExactEvaluator:
     """
 
     def __init__(self, dataset: Dataset, architecture: str | Architecture) -> None:
-        self.spec = (
-            get_architecture(architecture) if isinstance(architecture, str) else architecture
-        )
+        self.spec = as_architecture(architecture)
         self.labels = dataset.labels.astype(np.intp)
         pixels = dataset.images.astype(np.float64).reshape(len(dataset), *self.spec.input_shape)
         self._first_input = _layer_matrix(pixels, self.spec.layers[0])

@@ -9,14 +9,14 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from fedledger.ml.architectures import Architecture, Conv2D, get_architecture, model_input
+from fedledger.ml.architectures import Architecture, Conv2D, as_architecture, model_input
 from fedledger.ml.datasets import Dataset
 from fedledger.ml.weights import ModelWeights
 
 
 def build_model(architecture: str | Architecture) -> keras.Sequential:
     """An uncompiled Keras model of the architecture (its initial weights are Keras' own)."""
-    spec = get_architecture(architecture) if isinstance(architecture, str) else architecture
+    spec = as_architecture(architecture)
     stack: list[keras.layers.Layer] = [keras.Input(spec.input_shape)]
     last = len(spec.layers) - 1
     for index, (layer, in_shape) in enumerate(
@@ -54,9 +54,7 @@ class FloatPredictor:
     """The plain float32 Keras path: the reference the exact evaluator is compared with."""
 
     def __init__(self, architecture: str | Architecture) -> None:
-        self.spec = (
-            get_architecture(architecture) if isinstance(architecture, str) else architecture
-        )
+        self.spec = as_architecture(architecture)
         self.model = build_model(self.spec)
 
     def logits(self, weights: ModelWeights, inputs: np.ndarray) -> np.ndarray:

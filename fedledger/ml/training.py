@@ -21,7 +21,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from fedledger.ml.architectures import Architecture, get_architecture, model_input
+from fedledger.ml.architectures import Architecture, as_architecture, model_input
 from fedledger.ml.datasets import Dataset
 from fedledger.ml.keras_models import build_model, extract_weights, load_weights
 from fedledger.ml.training_config import ProgressCallback, TrainingConfig, TrainingProgress
@@ -52,9 +52,7 @@ class LocalTrainer:
     """
 
     def __init__(self, architecture: str | Architecture) -> None:
-        self.spec = (
-            get_architecture(architecture) if isinstance(architecture, str) else architecture
-        )
+        self.spec = as_architecture(architecture)
         self._model = build_model(self.spec)
         self._compiled_for: tuple[float, float] | None = None  # (learning rate, momentum)
 
