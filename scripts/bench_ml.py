@@ -51,6 +51,7 @@ from fedledger.ml import (
     initial_weights,
     load_dataset,
     load_mnist,
+    model_input,
 )
 from fedledger.threads import thread_environment
 
@@ -107,7 +108,7 @@ def child_exact(folder: Path, repeat: int) -> None:
 def _numpy_float32_mlp(weights: ModelWeights, images: np.ndarray) -> np.ndarray:
     """Plain float32 BLAS logits of the MLP: the computation that is *not* reproducible."""
     w1, b1, w2, b2 = weights.arrays
-    inputs = images.reshape(len(images), -1).astype(np.float32) / np.float32(256)
+    inputs = model_input(MNIST_MLP, images)
     return np.maximum(inputs @ w1 + b1, 0) @ w2 + b2
 
 
