@@ -82,6 +82,11 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def blob_path(folder: Path, architecture: str) -> Path:
+    """Where the parent leaves the encoded trained weights of ``architecture`` for the child."""
+    return folder / f"{architecture.replace('/', '_')}.bin"
+
+
 # --- the child: exact evaluation in a process without TensorFlow ------------------------
 
 
@@ -89,7 +94,7 @@ def child_exact(folder: Path, repeat: int) -> None:
     validation = load_dataset(folder / "validation.npz")
     report: dict[str, Any] = {}
     for architecture in ARCHITECTURES:
-        weights = decode((folder / f"{architecture.replace('/', '_')}.bin").read_bytes())
+        weights = decode(blob_path(folder, architecture).read_bytes())
         evaluator = ExactEvaluator(validation, architecture)
         seconds = timings(partial(evaluator.evaluate, weights), repeat)
         report[architecture] = {
@@ -287,7 +292,7 @@ def main() -> None:
         folder = Path(scratch)
         np.savez(folder / "validation.npz", images=validation.images, labels=validation.labels)
         for architecture, weights in trained.items():
-            (folder / f"{architecture.replace('/', '_')}.bin").write_bytes(encode(weights))
+            blob_path(folder, architecture).write_bytes(encode(weights))
         console.print("exact evaluation in fresh processes (1 and 2 threads) ...")
         exact = {str(t): run_child(folder, t, 10 * args.repeat) for t in (1, 2)}
     console.print("float Keras evaluation, FedAvg, codec ...")
