@@ -264,7 +264,7 @@ class ChainClient:
         latest block by default), in chain order. ``filters`` match indexed parameters by
         snake_case name, e.g. ``get_events(UpdateSubmitted, coordinator, round=3)``."""
         topics = self.registry.topic_filters(event_type.__name__, filters)
-        events = self._logs(address, [topics[0], *topics[1:]], from_block, to_block)
+        events = self._logs(address, topics, from_block, to_block)
         return [event for event in events if isinstance(event, event_type)]
 
     def _logs(
