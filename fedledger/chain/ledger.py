@@ -69,10 +69,7 @@ class FedLedger:
         """Connect to the deployment recorded for ``network`` and check that the chain is
         still the one it was deployed to."""
         deployment = deployment or load_deployment(config, network)
-        artifacts = _artifacts_for(config, deployment)
-        client = ChainClient(
-            connect_web3(config.network(deployment.network)), abi_registry(artifacts)
-        )
+        client = open_client(config, deployment.network, _artifacts_for(config, deployment))
         ledger = cls(client, deployment, account)
         ledger.verify()
         return ledger
