@@ -62,11 +62,6 @@ class FunctionSpec:
     selector: bytes
     inputs: tuple[Param, ...]
     outputs: tuple[Param, ...]
-    mutability: str
-
-    @property
-    def is_view(self) -> bool:
-        return self.mutability in ("view", "pure")
 
 
 @dataclass(frozen=True)
@@ -106,7 +101,6 @@ class ContractInterface:
                     selector=function_abi_to_4byte_selector(cast(Any, entry)),
                     inputs=tuple(entry["inputs"]),
                     outputs=tuple(entry.get("outputs", ())),
-                    mutability=entry.get("stateMutability", "nonpayable"),
                 )
             elif kind == "event":
                 spec = EventSpec(
@@ -128,12 +122,6 @@ class ContractInterface:
             return self.functions[name]
         except KeyError:
             raise AttributeError(f"{self.name} has no function {name!r}") from None
-
-    def event(self, name: str) -> EventSpec:
-        for spec in self.events.values():
-            if spec.name == name:
-                return spec
-        raise AttributeError(f"{self.name} has no event {name!r}")
 
     def encode_call(self, name: str, args: Sequence[Any]) -> bytes:
         spec = self.function(name)

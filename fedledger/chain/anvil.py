@@ -268,7 +268,7 @@ def _is_anvil_process(pid: int) -> bool:
 
 
 class DevControls:
-    """Development-chain RPC methods (anvil; Ganache shares all but ``set_automine``)."""
+    """Development-chain RPC methods (anvil and Ganache both answer them)."""
 
     def __init__(self, rpc: Any) -> None:
         """``rpc`` is a callable ``(method, params) -> result``, e.g. ``ChainClient.rpc``."""
@@ -289,9 +289,6 @@ class DevControls:
     def mine(self, blocks: int = 1) -> None:
         for _ in range(blocks):
             self._rpc("evm_mine", [])
-
-    def set_automine(self, enabled: bool) -> None:
-        self._rpc("evm_setAutomine", [enabled])
 
     def timestamp(self) -> int:
         """Timestamp of the latest block (the chain's notion of now)."""
