@@ -21,8 +21,7 @@ from fedledger.cli.options import (
     store_options,
     user_errors,
 )
-from fedledger.cli.params import Address, TokenAmount
-from fedledger.cli.rewards import Resource
+from fedledger.cli.params import Address, Resource, TokenAmount
 
 
 @click.group()

@@ -7,59 +7,14 @@ transfer tokens like any ERC-20. Sponsors deposit the ETH.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
 import click
 
 from fedledger.chain.events import Redeemed
 from fedledger.cli import render
 from fedledger.cli.context import open_ledger
 from fedledger.cli.options import json_option, key_option, network_option, user_errors
-from fedledger.cli.params import Address, TokenAmount
+from fedledger.cli.params import Address, EthAmount, Resource, TokenAmount
 from fedledger.participant import read_rewards
-
-
-class Resource(click.ParamType):
-    """What access is sold for: a 32-byte hex id, or a CID (its content hash is the id)."""
-
-    name = "resource"
-
-    def convert(
-        self, value: object, param: click.Parameter | None, ctx: click.Context | None
-    ) -> bytes:
-        from fedledger.storage import InvalidCid, content_hash
-
-        text = str(value).strip()
-        if text.startswith("0x"):
-            try:
-                digest = bytes.fromhex(text[2:])
-            except ValueError:
-                digest = b""
-            if len(digest) == 32:
-                return digest
-        else:
-            try:
-                return content_hash(text)
-            except InvalidCid:
-                pass
-        self.fail(f"{value!r} is neither a 32-byte 0x-hex id nor a CID", param, ctx)
-
-
-class EthAmount(click.ParamType):
-    """An amount of ETH ("0.5"), converted to wei."""
-
-    name = "eth"
-
-    def convert(
-        self, value: object, param: click.Parameter | None, ctx: click.Context | None
-    ) -> int:
-        try:
-            wei = Decimal(str(value)) * render.WEI_PER_ETH
-        except InvalidOperation:
-            self.fail(f"{value!r} is not an amount of ETH", param, ctx)
-        if wei <= 0 or wei != wei.to_integral_value():
-            self.fail(f"{value!r} is not a positive amount with at most 18 decimals", param, ctx)
-        return int(wei)
 
 
 @click.group()

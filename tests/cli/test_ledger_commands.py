@@ -166,6 +166,9 @@ def test_rewards_redeem_refusals(cli: Cli) -> None:
     assert "give either AMOUNT or --all" in cli.fails("rewards", "redeem", "--key", "dev:8", code=2)
     assert "InsufficientTokens" in cli.fails("rewards", "redeem", "5", "--key", "dev:8")
     assert "is not a positive amount" in cli.fails("rewards", "deposit", "0", code=2)
+    # "inf" and "nan" parse as decimals: refused as amounts, not a crash.
+    assert "is not a positive amount" in cli.fails("rewards", "deposit", "inf", code=2)
+    assert "is not a non-negative amount" in cli.fails("rewards", "redeem", "nan", code=2)
 
 
 def test_access_rights_are_priced_by_the_admin_and_bought_with_tokens(
