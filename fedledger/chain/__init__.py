@@ -20,6 +20,7 @@ from fedledger.chain.coordinator import (
     RoundInfo,
     RoundRules,
     UpdateInfo,
+    smallest_quorum,
 )
 from fedledger.chain.deployment import (
     Deployment,
@@ -72,4 +73,5 @@ __all__ = [
     "open_client",
     "resolve_account",
     "save_deployment",
+    "smallest_quorum",
 ]

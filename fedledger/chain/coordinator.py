@@ -23,6 +23,11 @@ PROPOSE_GAS_FLOOR = 250_000
 CLOSE_GAS_FLOOR = 200_000
 
 
+def smallest_quorum(oracles: int) -> int:
+    """The smallest k the contract accepts for a set of ``oracles`` (2k > n), 0 for none."""
+    return oracles // 2 + 1 if oracles else 0
+
+
 @dataclass(frozen=True)
 class RoundRules:
     duration: int  # seconds from a round's opening to its submission deadline

@@ -19,7 +19,7 @@ from eth_account.signers.local import LocalAccount
 from fedledger.chain.artifacts import ArtifactSet
 from fedledger.chain.client import ChainClient, TxResult
 from fedledger.chain.codes import StoragePolicy
-from fedledger.chain.coordinator import Coordinator, RewardRule, RoundRules
+from fedledger.chain.coordinator import Coordinator, RewardRule, RoundRules, smallest_quorum
 from fedledger.chain.errors import DeploymentError
 from fedledger.config import ProjectConfig
 
@@ -47,7 +47,7 @@ class DeployParams:
     token_name: str = "FedLedger Reward"
     token_symbol: str = "FLR"
     oracles: tuple[str, ...] = ()
-    quorum: int | None = None  # default: the smallest valid quorum, n // 2 + 1
+    quorum: int | None = None  # default: smallest_quorum(n), n // 2 + 1
     participants: tuple[str, ...] = ()
     genesis_model: bytes | None = None  # if given, round 1 opens on it at once
 
@@ -146,12 +146,12 @@ def configure(coordinator: Coordinator, params: DeployParams) -> None:
 
 
 def _add_oracles(coordinator: Coordinator, oracles: Sequence[str], quorum: int | None) -> None:
-    # Each step keeps a valid quorum (the smallest, n // 2 + 1); the final k comes last.
+    # Each step keeps a valid quorum (the smallest); the final k comes last.
     size = coordinator.oracle_count()
     for oracle in oracles:
         size += 1
-        coordinator.add_oracle(oracle, size // 2 + 1)
-    if oracles and quorum is not None and quorum != size // 2 + 1:
+        coordinator.add_oracle(oracle, smallest_quorum(size))
+    if oracles and quorum is not None and quorum != smallest_quorum(size):
         coordinator.set_quorum(quorum)
 
 
