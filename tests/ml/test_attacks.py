@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from fedledger.ml import MNIST_MLP, ExactEvaluator, FederatedSplit, ModelWeights, attacks
+from fedledger.ml import MNIST_CNN, MNIST_MLP, ExactEvaluator, FederatedSplit, ModelWeights, attacks
 from fedledger.ml.weights import initial_weights
 
 
@@ -43,7 +43,7 @@ def test_boost_scales_the_update(pair: tuple[ModelWeights, ModelWeights]) -> Non
 
 
 def test_model_attacks_refuse_mixed_architectures(pair: tuple[ModelWeights, ModelWeights]) -> None:
-    cnn = initial_weights("mnist-cnn-8c5s2-16c3s2-10/v1", 0)
+    cnn = initial_weights(MNIST_CNN.id, 0)
     with pytest.raises(ValueError, match="update is for"):
         attacks.sign_flip(pair[0], cnn)
 

@@ -13,6 +13,7 @@ from fedledger.ml import (
     ExactEvaluator,
     FederatedSplit,
     ModelWeights,
+    get_architecture,
     keras_models,
 )
 from fedledger.ml.weights import initial_weights
@@ -24,7 +25,7 @@ LOGIT_BOUND = 2e-4
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_keras_model_has_the_registered_shapes(architecture: str) -> None:
-    spec = MNIST_MLP if architecture == MNIST_MLP.id else MNIST_CNN
+    spec = get_architecture(architecture)
     model = keras_models.build_model(architecture)
     assert tuple(w.shape for w in model.get_weights()) == spec.weight_shapes
     assert model.count_params() == spec.parameter_count
