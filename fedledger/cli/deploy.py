@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import click
 from rich.console import Console
 from rich.table import Table
@@ -9,7 +11,7 @@ from rich.table import Table
 from fedledger.chain.codes import StoragePolicy
 from fedledger.chain.compiler import compile_contracts
 from fedledger.chain.coordinator import RewardRule, RoundRules
-from fedledger.chain.deployment import DeployParams, save_deployment
+from fedledger.chain.deployment import TOKEN_UNIT, DeployParams, save_deployment
 from fedledger.chain.deployment import deploy as deploy_contracts
 from fedledger.chain.ledger import open_client
 from fedledger.cli.options import (
@@ -21,7 +23,20 @@ from fedledger.cli.options import (
 )
 from fedledger.cli.params import Address, ContentHash, TokenAmount
 
-_POLICIES = {policy.name.lower().replace("_", "-"): policy for policy in StoragePolicy}
+#: The library's defaults are the command's: one place to change them.
+DEFAULTS = DeployParams()
+
+
+def _option_name(policy: StoragePolicy) -> str:
+    return policy.name.lower().replace("_", "-")
+
+
+def _whole_tokens(amount: int) -> str:
+    """Base units as the whole tokens a user types (``10``, ``0.5``)."""
+    return f"{(Decimal(amount) / TOKEN_UNIT).normalize():f}"
+
+
+_POLICIES = {_option_name(policy): policy for policy in StoragePolicy}
 
 
 @click.command()
@@ -30,48 +45,51 @@ _POLICIES = {policy.name.lower().replace("_", "-"): policy for policy in Storage
 @click.option(
     "--storage-policy",
     type=click.Choice(list(_POLICIES)),
-    default="audit-all",
+    default=_option_name(DEFAULTS.storage_policy),
     show_default=True,
     help="Keep every submission, or delete rejected ones.",
 )
 @click.option(
-    "--round-duration", default=600, show_default=True, help="Seconds a round takes submissions."
+    "--round-duration",
+    default=DEFAULTS.round_rules.duration,
+    show_default=True,
+    help="Seconds a round takes submissions.",
 )
 @click.option(
     "--aggregation-timeout",
-    default=600,
+    default=DEFAULTS.round_rules.aggregation_timeout,
     show_default=True,
     help="Seconds the oracles have to agree on an aggregate before the round may be skipped.",
 )
 @click.option(
     "--contribution-target",
-    default=0,
+    default=DEFAULTS.round_rules.contribution_target,
     show_default=True,
     help="Accepted updates that allow closing a round early (0: only the deadline).",
 )
 @click.option(
     "--reward-base",
     type=TokenAmount(),
-    default="10",
+    default=_whole_tokens(DEFAULTS.reward_rule.base),
     show_default=True,
     help="Tokens per accepted update.",
 )
 @click.option(
     "--reward-per-score",
     type=TokenAmount(),
-    default="0",
+    default=_whole_tokens(DEFAULTS.reward_rule.per_score_point),
     show_default=True,
     help="Extra tokens per point of the update's score (scores are in the oracles' units).",
 )
 @click.option(
     "--rejection-limit",
-    default=3,
+    default=DEFAULTS.rejection_limit,
     show_default=True,
     help="Rejected updates after which a participant is banned (0: never).",
 )
 @click.option(
     "--open-enrolment/--allowlist",
-    default=False,
+    default=DEFAULTS.open_enrolment,
     show_default=True,
     help="Let any address submit, or only registered participants.",
 )
@@ -92,8 +110,8 @@ _POLICIES = {policy.name.lower().replace("_", "-"): policy for policy in Storage
     default=None,
     help="Content hash of the initial model: opens round 1 at once.",
 )
-@click.option("--token-name", default="FedLedger Reward", show_default=True)
-@click.option("--token-symbol", default="FLR", show_default=True)
+@click.option("--token-name", default=DEFAULTS.token_name, show_default=True)
+@click.option("--token-symbol", default=DEFAULTS.token_symbol, show_default=True)
 def deploy(
     network: str | None,
     key: str | None,
