@@ -20,7 +20,13 @@ from fedledger.chain import DeployParams
 from fedledger.cli import render
 from fedledger.cli.options import key_option, project_config, user_errors
 from fedledger.demo import ATTACKS, DemoConfig, DemoObserver, DemoReport, RoundRecord, run_demo
-from fedledger.demo.config import ARCH_ALIASES, DEFAULT_ATTACKS, PARTITIONS
+from fedledger.demo.config import (
+    ARCH_ALIASES,
+    EMBEDDED_ROUND_SECONDS,
+    PARTITIONS,
+    RPC_ROUND_SECONDS,
+)
+from fedledger.storage import STORE_KINDS
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -52,7 +58,7 @@ def _attack_list(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 )
 @click.option(
     "--attacks",
-    default=",".join(DEFAULT_ATTACKS),
+    default=",".join(DEFAULTS.attacks),
     show_default=True,
     callback=_attack_list,
     help=f"Attacks the malicious participants cycle through: {', '.join(ATTACKS)}.",
@@ -61,7 +67,9 @@ def _attack_list(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 @click.option(
     "--seed", default=DEFAULTS.seed, show_default=True, help="Seeds data, model, training."
 )
-@click.option("--partition", type=click.Choice(PARTITIONS), default="iid", show_default=True)
+@click.option(
+    "--partition", type=click.Choice(PARTITIONS), default=DEFAULTS.partition, show_default=True
+)
 @click.option(
     "--alpha", default=DEFAULTS.alpha, show_default=True, help="Dirichlet alpha (non-IID skew)."
 )
@@ -89,8 +97,8 @@ def _attack_list(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 @click.option(
     "--store",
     "store_kind",
-    type=click.Choice(["local", "ipfs"]),
-    default="local",
+    type=click.Choice(STORE_KINDS),
+    default=DEFAULTS.store,
     show_default=True,
     help="The embedded store, or an IPFS node (--ipfs-api).",
 )
@@ -106,12 +114,12 @@ def _attack_list(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     "--round-duration",
     type=int,
     default=None,
-    help="Seconds per round [default: 3600 on the embedded chain, whose clock the demo moves; "
-    "120 with --rpc].",
+    help=f"Seconds per round [default: {EMBEDDED_ROUND_SECONDS} on the embedded chain, whose "
+    f"clock the demo moves; {RPC_ROUND_SECONDS} with --rpc].",
 )
 @click.option(
     "--contribution-target",
-    default=0,
+    default=DEFAULTS.contribution_target,
     show_default=True,
     help="Accepted updates that let a round close early (with --rpc).",
 )

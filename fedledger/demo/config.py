@@ -9,6 +9,7 @@ from typing import Any
 from fedledger.demo.errors import DemoError
 from fedledger.ml import ARCHITECTURES, MNIST_CNN, MNIST_MLP
 from fedledger.participant import BEHAVIOURS
+from fedledger.storage import STORE_KINDS
 
 #: Short names the command line accepts for the registered architectures.
 ARCH_ALIASES = {"mlp": MNIST_MLP.id, "cnn": MNIST_CNN.id}
@@ -79,8 +80,8 @@ class DemoConfig:
             raise DemoError(f"partition must be one of {', '.join(PARTITIONS)}")
         if self.rounds < 1 or self.epochs < 1:
             raise DemoError("rounds and epochs must be at least 1")
-        if self.store not in ("local", "ipfs"):
-            raise DemoError("store must be local or ipfs")
+        if self.store not in STORE_KINDS:
+            raise DemoError(f"store must be one of {', '.join(STORE_KINDS)}")
         _ = self.architecture  # raises DemoError for an unknown architecture
 
     @property
