@@ -23,7 +23,7 @@ from fedledger.storage import (
 )
 from fedledger.storage.cid import CHUNK_SIZE, DAG_PB, MAX_LINKS, RAW, matches
 from tests.fixtures.ipfs import JsIpfsDaemon
-from tests.storage.support import blob
+from tests.storage.support import blob, daemon_add
 
 # The sizes the issue lists: below, at and just above one chunk, several chunks, and
 # one leaf more than a single dag-pb node can link (a second tree level).
@@ -36,12 +36,6 @@ SIZES = {
     "5 MB": 5_000_000,
     "two levels": MAX_LINKS * CHUNK_SIZE + 1,
 }
-# How to ask the daemon for each profile (the flags `ipfs add` takes).
-ADD_PARAMS = {
-    CidProfile.V0: {},
-    CidProfile.V1_RAW_LEAVES: {"cid-version": "1", "raw-leaves": "true", "cid-base": "base32"},
-}
-
 # Well-known CIDs Kubo gives (docs and countless examples): independent of our daemon.
 HELLO = b"hello world\n"
 HELLO_V0 = "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"
@@ -49,29 +43,16 @@ EMPTY_V0 = "QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH"
 EMPTY_RAW = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
 
 
-def daemon_add(daemon: JsIpfsDaemon, data: bytes, profile: CidProfile) -> dict[str, object]:
-    """What the daemon itself answers to `ipfs add` (our IpfsStore is not involved)."""
-    response = httpx.post(
-        f"{daemon.api_url}/api/v0/add",
-        params={**ADD_PARAMS[profile], "pin": "false"},
-        files={"file": ("blob", data, "application/octet-stream")},
-        timeout=120,
-    )
-    response.raise_for_status()
-    answer: dict[str, object] = response.json()
-    return answer
-
-
 @pytest.mark.parametrize("profile", list(CidProfile), ids=lambda profile: profile.value)
 @pytest.mark.parametrize("size", list(SIZES.values()), ids=list(SIZES))
 def test_cid_equals_the_daemons(ipfs_daemon: JsIpfsDaemon, size: int, profile: CidProfile):
     data = blob(size)
-    assert str(compute_cid(data, profile)) == daemon_add(ipfs_daemon, data, profile)["Hash"]
+    assert str(compute_cid(data, profile)) == daemon_add(ipfs_daemon, data, profile)
 
 
 def test_empty_blob_cids_equal_the_daemons(ipfs_daemon: JsIpfsDaemon):
-    assert daemon_add(ipfs_daemon, b"", CidProfile.V0)["Hash"] == EMPTY_V0
-    assert daemon_add(ipfs_daemon, b"", CidProfile.V1_RAW_LEAVES)["Hash"] == EMPTY_RAW
+    assert daemon_add(ipfs_daemon, b"", CidProfile.V0) == EMPTY_V0
+    assert daemon_add(ipfs_daemon, b"", CidProfile.V1_RAW_LEAVES) == EMPTY_RAW
     assert str(compute_cid(b"", CidProfile.V0)) == EMPTY_V0
     assert str(compute_cid(b"", CidProfile.V1_RAW_LEAVES)) == EMPTY_RAW
 
@@ -79,7 +60,7 @@ def test_empty_blob_cids_equal_the_daemons(ipfs_daemon: JsIpfsDaemon):
 def test_two_level_size_really_builds_two_levels(ipfs_daemon: JsIpfsDaemon):
     # The root of 175 leaves links a full node of 174 leaves and a node holding the last
     # one; if it linked leaves directly, the test above would not cover the second level.
-    cid = daemon_add(ipfs_daemon, blob(SIZES["two levels"]), CidProfile.V0)["Hash"]
+    cid = daemon_add(ipfs_daemon, blob(SIZES["two levels"]), CidProfile.V0)
     response = httpx.post(
         f"{ipfs_daemon.api_url}/api/v0/files/stat", params={"arg": f"/ipfs/{cid}"}, timeout=30
     )

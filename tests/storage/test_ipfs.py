@@ -23,7 +23,7 @@ from fedledger.storage import (
 from fedledger.storage.cid import CHUNK_SIZE
 from fedledger.storage.ipfs import CLIENT_GRACE_SECONDS
 from tests.fixtures.ipfs import JsIpfsDaemon
-from tests.storage.support import SHORT_TIMEOUT, blob
+from tests.storage.support import SHORT_TIMEOUT, blob, daemon_add
 
 BUSY_MACHINE_SLACK = 2.0
 NEVER_ADDED = str(compute_cid(b"no daemon has ever seen these bytes"))
@@ -64,13 +64,8 @@ def test_put_pins(ipfs_store: IpfsStore):
     assert pins.status_code == 200, pins.text
 
 
-def test_pin_of_a_blob_added_unpinned(ipfs_store: IpfsStore):
-    data = blob(3_000, seed=5)
-    added = httpx.post(
-        f"{ipfs_store.api_url}/api/v0/add",
-        params={"pin": "false"},
-        files={"file": ("blob", data, "application/octet-stream")},
-    ).json()["Hash"]
+def test_pin_of_a_blob_added_unpinned(ipfs_daemon: JsIpfsDaemon, ipfs_store: IpfsStore):
+    added = daemon_add(ipfs_daemon, blob(3_000, seed=5))
     pin_ls = f"{ipfs_store.api_url}/api/v0/pin/ls"
     assert httpx.post(pin_ls, params={"arg": added}).status_code == 500  # not pinned yet
     ipfs_store.pin(added)
