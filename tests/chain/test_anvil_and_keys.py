@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 from eth_account import Account
 
 from fedledger.chain import Anvil, ChainClient, DevControls, EmbeddedChain
@@ -21,7 +20,8 @@ from fedledger.chain.keys import (
     resolve_account,
     write_keystore,
 )
-from fedledger.config import CONFIG_FILE, NetworkSettings, ProjectConfig, load_config
+from fedledger.config import NetworkSettings, ProjectConfig
+from tests.fixtures.chain import write_project
 
 EMBEDDED = NetworkSettings(
     name="anvil", rpc_url="http://127.0.0.1:1", chain_id=31337, embedded=True, accounts=5
@@ -75,7 +75,7 @@ def test_dev_controls_move_the_clock_and_revert(chain_client: ChainClient) -> No
 
 
 def test_embedded_chain_up_status_down(tmp_path: Path, chain_config: ProjectConfig) -> None:
-    config = _project_on_free_port(tmp_path, chain_config)
+    config = write_project(tmp_path, chain_config, anvil={"port": free_port()})
     embedded = EmbeddedChain(config)
     assert embedded.status() is None
     info = embedded.up()
@@ -92,7 +92,7 @@ def test_embedded_chain_up_status_down(tmp_path: Path, chain_config: ProjectConf
 
 
 def test_a_stale_state_file_is_ignored(tmp_path: Path, chain_config: ProjectConfig) -> None:
-    config = _project_on_free_port(tmp_path, chain_config)
+    config = write_project(tmp_path, chain_config, anvil={"port": free_port()})
     embedded = EmbeddedChain(config)
     embedded.state_file.parent.mkdir(parents=True)
     embedded.state_file.write_text(
@@ -101,14 +101,6 @@ def test_a_stale_state_file_is_ignored(tmp_path: Path, chain_config: ProjectConf
     )
     assert embedded.status() is None  # pid 1 is not anvil
     assert not embedded.state_file.exists()
-
-
-def _project_on_free_port(root: Path, config: ProjectConfig) -> ProjectConfig:
-    raw = yaml.safe_load((config.root / CONFIG_FILE).read_text())
-    raw["networks"]["anvil"]["port"] = free_port()
-    (root / CONFIG_FILE).write_text(yaml.safe_dump(raw))
-    (root / "node_modules").symlink_to(config.node_modules)
-    return load_config(root)
 
 
 # ---- keys ---------------------------------------------------------------------------

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import os
 from pathlib import Path
 
 import pytest
-import yaml
 from packaging.version import Version
 from solcx.wrapper import get_solc_version
 
@@ -24,7 +22,8 @@ from fedledger.chain.errors import CompilerError, ContractRevert
 from fedledger.chain.events import ChainEvent
 from fedledger.chain.token import RewardToken
 from fedledger.chain.vault import RedemptionVault
-from fedledger.config import CONFIG_FILE, ProjectConfig, load_config
+from fedledger.config import ProjectConfig
+from tests.fixtures.chain import write_project
 
 DEPLOYED = ("FedLedgerCoordinator", "RewardToken", "RedemptionVault")
 BINDINGS: dict[str, type[ContractBinding]] = {
@@ -187,7 +186,4 @@ def _project(root: Path, config: ProjectConfig, body: str) -> ProjectConfig:
     """A minimal project with one contract, sharing node_modules with the real one."""
     (root / "contracts").mkdir(parents=True)
     (root / "contracts" / "A.sol").write_text(_source(body))
-    os.symlink(config.node_modules, root / "node_modules")
-    raw = yaml.safe_load((config.root / CONFIG_FILE).read_text())
-    (root / CONFIG_FILE).write_text(yaml.safe_dump(raw))
-    return load_config(root)
+    return write_project(root, config)

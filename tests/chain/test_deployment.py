@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from fedledger.chain import (
@@ -30,8 +29,8 @@ from fedledger.chain.deployment import Deployment, deployment_path
 from fedledger.chain.errors import DeploymentError
 from fedledger.chain.keys import PRIVATE_KEY_ENV, write_keystore
 from fedledger.cli import main
-from fedledger.config import CONFIG_FILE, ProjectConfig, load_config
-from tests.fixtures.chain import TOKEN, content_hash
+from fedledger.config import ProjectConfig, load_config
+from tests.fixtures.chain import TOKEN, content_hash, write_project
 
 
 @pytest.fixture
@@ -269,11 +268,7 @@ def test_chain_status_reports_a_node_it_did_not_start(fresh_project: ProjectConf
 
 
 def test_chain_up_status_down(tmp_path: Path, chain_config: ProjectConfig) -> None:
-    raw = yaml.safe_load((chain_config.root / CONFIG_FILE).read_text())
-    raw["networks"]["anvil"]["port"] = free_port()
-    (tmp_path / CONFIG_FILE).write_text(yaml.safe_dump(raw))
-    (tmp_path / "node_modules").symlink_to(chain_config.node_modules)
-    project = dataclasses.replace(chain_config, root=tmp_path)
+    project = write_project(tmp_path, chain_config, anvil={"port": free_port()})
 
     code, output = run(project, "chain", "status")
     assert code == 1 and "no node answers" in output
