@@ -16,7 +16,8 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
-from fedledger.chain.artifacts import ArtifactSet
+from fedledger.chain.abi import ContractInterface
+from fedledger.chain.artifacts import ArtifactSet, ContractArtifact
 from fedledger.chain.client import ChainClient, TxResult
 from fedledger.chain.codes import StoragePolicy
 from fedledger.chain.coordinator import Coordinator, RewardRule, RoundRules, smallest_quorum
@@ -98,11 +99,10 @@ def deploy(
             "registering oracles or participants or starting training at deployment needs "
             "the deploying account to be the admin; leave admin unset or do it later"
         )
-    coordinator_tx = _deploy_contract(
+    coordinator_tx = deploy_contract(
         client,
         account,
-        artifacts,
-        "FedLedgerCoordinator",
+        artifacts["FedLedgerCoordinator"],
         [
             admin,
             int(params.storage_policy),
@@ -117,7 +117,7 @@ def deploy(
     assert coordinator_tx.contract_address is not None
     coordinator = Coordinator(client, coordinator_tx.contract_address, account)
     token = coordinator.reward_token()
-    vault_tx = _deploy_contract(client, account, artifacts, "RedemptionVault", [admin, token])
+    vault_tx = deploy_contract(client, account, artifacts["RedemptionVault"], [admin, token])
     assert vault_tx.contract_address is not None
 
     configure(coordinator, params)
@@ -155,17 +155,16 @@ def _add_oracles(coordinator: Coordinator, oracles: Sequence[str], quorum: int |
         coordinator.set_quorum(quorum)
 
 
-def _deploy_contract(
-    client: ChainClient,
-    account: LocalAccount,
-    artifacts: ArtifactSet,
-    name: str,
-    args: list[object],
+def deploy_contract(
+    client: ChainClient, account: LocalAccount, artifact: ContractArtifact, args: Sequence[object]
 ) -> TxResult:
-    artifact = artifacts[name]
+    """Deploy one compiled contract (any artifact, not only this deployment's) with its
+    constructor arguments; the result carries its ``contract_address``."""
     creation = bytes.fromhex(artifact.bytecode[2:])
-    constructor_args = client.registry[name].encode_constructor(args)
-    return client.transact(account, None, creation + constructor_args, context=f"deploy {name}")
+    constructor_args = ContractInterface(artifact.name, artifact.abi).encode_constructor(args)
+    return client.transact(
+        account, None, creation + constructor_args, context=f"deploy {artifact.name}"
+    )
 
 
 def deployment_path(config: ProjectConfig, network: str | None = None) -> Path:

@@ -9,6 +9,7 @@ import pytest
 
 from fedledger.chain import ArtifactSet, ChainClient, FedLedger, compile_contracts
 from fedledger.chain.abi import ContractInterface
+from fedledger.chain.deployment import deploy_contract
 from fedledger.chain.errors import (
     AccessAlreadyGranted,
     ERC20InsufficientAllowance,
@@ -199,10 +200,12 @@ def test_a_reentrant_holder_is_paid_at_most_once(
 
 
 def _deploy_attacker(client: ChainClient, bed: Testbed, artifacts: ArtifactSet) -> str:
-    interface = ContractInterface("ReentrantRedeemer", artifacts.abi("ReentrantRedeemer"))
-    creation = bytes.fromhex(artifacts["ReentrantRedeemer"].bytecode[2:])
-    args = interface.encode_constructor([bed.deployment.vault, bed.deployment.token])
-    result = client.transact(bed.admin.signer, None, creation + args)
+    result = deploy_contract(
+        client,
+        bed.admin.signer,
+        artifacts["ReentrantRedeemer"],
+        [bed.deployment.vault, bed.deployment.token],
+    )
     assert result.contract_address is not None
     return result.contract_address
 
