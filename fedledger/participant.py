@@ -329,25 +329,15 @@ class ParticipantClient:
     def wait_for_verdict(
         self, round_: int, *, timeout: float | None = None, participant: str | None = None
     ) -> UpdateVerdict:
-        """Poll until the update is settled (accepted, rejected, disputed or expired)."""
-        participant = participant or self.address
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            status = self.ledger.coordinator.get_update(round_, participant).status
-            if status != UpdateStatus.PENDING:
-                verdict = self.verdict(round_, participant)
-                if verdict.settled:
-                    return verdict
-                if verdict.status == UpdateStatus.NONE:
-                    raise ParticipantError(
-                        f"{participant} has no update in round {round_}: nothing to wait for"
-                    )
-            if deadline is not None and time.monotonic() > deadline:
-                raise ParticipantError(
-                    f"no verdict on {participant}'s update of round {round_} after "
-                    f"{timeout:g} s; are the oracles running? (`fedledger status`)"
-                )
-            time.sleep(self.poll_interval)
+        """Poll until the update of ``participant`` (default: this account) is settled
+        (see :func:`wait_for_verdict`)."""
+        return wait_for_verdict(
+            self.ledger,
+            round_,
+            participant or self.address,
+            timeout=timeout,
+            poll_interval=self.poll_interval,
+        )
 
     def wait_for_open_round(self, after: int = 0, *, timeout: float | None = None) -> GlobalModel:
         """Poll until a round later than ``after`` is open for submissions."""
@@ -450,6 +440,35 @@ def known_participants(ledger: FedLedger) -> list[str]:
     ]
     seen.sort(key=lambda event: event.position)
     return list(dict.fromkeys(event.participant for event in seen))
+
+
+def wait_for_verdict(
+    ledger: FedLedger,
+    round_: int,
+    participant: str,
+    *,
+    timeout: float | None = None,
+    poll_interval: float = 0.5,
+) -> UpdateVerdict:
+    """Poll until ``participant``'s update of ``round_`` is settled (accepted, rejected,
+    disputed or expired). Read-only: works for any address, no blob store needed."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        status = ledger.coordinator.get_update(round_, participant).status
+        if status != UpdateStatus.PENDING:
+            (verdict,) = read_verdicts(ledger, round_, participant)
+            if verdict.settled:
+                return verdict
+            if verdict.status == UpdateStatus.NONE:
+                raise ParticipantError(
+                    f"{participant} has no update in round {round_}: nothing to wait for"
+                )
+        if deadline is not None and time.monotonic() > deadline:
+            raise ParticipantError(
+                f"no verdict on {participant}'s update of round {round_} after "
+                f"{timeout:g} s; are the oracles running? (`fedledger status`)"
+            )
+        time.sleep(poll_interval)
 
 
 def read_verdicts(

@@ -408,24 +408,21 @@ def status(
     as_json: bool,
 ) -> None:
     """Show the verdict on your update: status, score, reason and every oracle's vote."""
-    from fedledger.participant import ParticipantClient
-    from fedledger.storage import LocalStore
+    from fedledger.participant import read_verdicts, wait_for_verdict
 
-    config, ledger = open_ledger(network, key)
-    # Reading verdicts needs no blob store; the client wants one, so give it the cheap one.
-    store = LocalStore(config.storage.local_root, max_blob_bytes=config.storage.max_blob_bytes)
-    with ParticipantClient(ledger, store) as client, user_errors():
+    _, ledger = open_ledger(network, key)
+    with user_errors():
         if round_ is None:
-            round_ = client.rewards().last_submitted_round
+            round_ = ledger.coordinator.get_participant(ledger.address).last_submitted_round
             if round_ == 0:
                 raise click.ClickException(
-                    f"{client.address} has not submitted an update yet "
+                    f"{ledger.address} has not submitted an update yet "
                     "(`fedledger participant submit`)"
                 )
         if wait:
-            verdict = client.wait_for_verdict(round_, timeout=timeout)
+            verdict = wait_for_verdict(ledger, round_, ledger.address, timeout=timeout)
         else:
-            verdict = client.verdict(round_)
+            (verdict,) = read_verdicts(ledger, round_, ledger.address)
         symbol = ledger.token.symbol()
     if as_json:
         render.print_json(render.verdict_json(verdict))
