@@ -251,10 +251,9 @@ class CidBuilder:
         # An empty blob is one empty chunk, as the importers make it.
         if self._pending or not self._leaves:
             self._leaves.append(self._leaf(self._pending))
+        # Parents are added level by level until one node remains; one chunk is its own
+        # root, with no parent above it (the importers' reduceSingleLeafToSelf).
         level = self._leaves
-        if len(level) == 1:
-            # One chunk: the leaf is the root (the importers' reduceSingleLeafToSelf).
-            return level[0].cid
         while len(level) > 1:
             level = [
                 self._parent(level[start : start + MAX_LINKS])
