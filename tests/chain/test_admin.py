@@ -41,9 +41,13 @@ from fedledger.chain.events import (
     RoundOpened,
     RoundRulesChanged,
 )
-from tests.fixtures.chain import TEST_ROUND_RULES, Testbed, TestbedFactory, content_hash
-
-ZERO_ADDRESS = "0x" + "00" * 20
+from tests.fixtures.chain import (
+    TEST_ROUND_RULES,
+    ZERO_ADDRESS,
+    Testbed,
+    TestbedFactory,
+    content_hash,
+)
 
 
 def new_address(label: str) -> str:

@@ -25,12 +25,12 @@ from fedledger.chain import (
     save_deployment,
 )
 from fedledger.chain.anvil import free_port
-from fedledger.chain.deployment import Deployment, deployment_path
+from fedledger.chain.deployment import TOKEN_UNIT, Deployment, deployment_path
 from fedledger.chain.errors import DeploymentError
 from fedledger.chain.keys import PRIVATE_KEY_ENV, write_keystore
 from fedledger.cli import main
 from fedledger.config import ProjectConfig, load_config
-from tests.fixtures.chain import TOKEN, content_hash, write_project
+from tests.fixtures.chain import content_hash, write_project
 
 
 @pytest.fixture
@@ -173,8 +173,8 @@ def test_fedledger_deploy_configures_everything_it_is_told(fresh_project: Projec
     rules = coordinator.round_rules()
     assert (rules.duration, rules.aggregation_timeout, rules.contribution_target) == (120, 60, 4)
     assert (
-        coordinator.reward_rule().base == 2 * TOKEN
-        and coordinator.reward_rule().per_score_point == TOKEN // 2
+        coordinator.reward_rule().base == 2 * TOKEN_UNIT
+        and coordinator.reward_rule().per_score_point == TOKEN_UNIT // 2
     )
     assert (coordinator.rejection_limit(), coordinator.open_enrolment()) == (5, True)
     assert (ledger.token.name(), ledger.token.symbol()) == ("Test Reward", "TST")

@@ -33,10 +33,9 @@ from fedledger.chain.events import (
     Withdrawn,
 )
 from fedledger.config import ProjectConfig
-from tests.fixtures.chain import TEST_REWARD_RULE, Testbed, content_hash
+from tests.fixtures.chain import TEST_REWARD_RULE, ZERO_ADDRESS, Testbed, content_hash
 
 ETHER = 10**18
-ZERO_ADDRESS = "0x" + "00" * 20
 REWARD = TEST_REWARD_RULE.reward_for(1_000)
 
 

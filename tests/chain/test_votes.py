@@ -27,12 +27,11 @@ from fedledger.chain.events import (
 from tests.fixtures.chain import (
     TEST_REWARD_RULE,
     TEST_ROUND_RULES,
+    ZERO_ADDRESS,
     Testbed,
     TestbedFactory,
     content_hash,
 )
-
-ZERO_ADDRESS = "0x" + "00" * 20
 
 
 def submit(bed: Testbed, index: int = 0, label: str = "update") -> str:
