@@ -145,7 +145,10 @@ def test_every_contract_function_has_a_binding_method(chain_artifacts: ArtifactS
         assert own_methods <= {snake_case(function) for function in functions}, binding.__name__
 
 
-def test_every_external_function_event_and_error_has_natspec(chain_artifacts: ArtifactSet) -> None:
+def test_every_external_function_event_and_error_has_natspec(
+    chain_config: ProjectConfig, chain_artifacts: ArtifactSet
+) -> None:
+    declared = _declared_errors(chain_config.contracts_dir)
     for name in DEPLOYED:
         artifact = chain_artifacts[name]
         notices = {sig.split("(")[0] for sig in artifact.userdoc.get("methods", {})}
@@ -162,15 +165,14 @@ def test_every_external_function_event_and_error_has_natspec(chain_artifacts: Ar
                 "OwnershipTransferStarted",
             }:
                 assert entry_name in events, f"{name} event {entry_name} has no @notice"
-            elif kind == "error" and entry_name in _declared_errors():
+            elif kind == "error" and entry_name in declared:
                 assert entry_name in errors, f"{name} error {entry_name} has no @notice"
 
 
-def _declared_errors() -> set[str]:
+def _declared_errors(contracts_dir: Path) -> set[str]:
     """Errors declared in our own sources (OpenZeppelin's are documented with @dev)."""
-    root = Path(__file__).resolve().parents[2] / "contracts"
     names = set()
-    for source in root.glob("*.sol"):
+    for source in contracts_dir.glob("*.sol"):
         for line in source.read_text().splitlines():
             stripped = line.strip()
             if stripped.startswith("error "):
