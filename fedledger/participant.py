@@ -181,6 +181,11 @@ def derive_seed(seed: int, *path: int) -> int:
     return int(np.random.SeedSequence([seed, *path]).generate_state(1)[0])
 
 
+def _require_behaviour(behaviour: str) -> None:
+    if behaviour not in BEHAVIOURS:
+        raise ValueError(f"unknown behaviour {behaviour!r}; choose one of {', '.join(BEHAVIOURS)}")
+
+
 def make_update(
     behaviour: str,
     global_weights: ModelWeights,
@@ -195,8 +200,7 @@ def make_update(
     model disguised by tiny noise, without training; ``label_flip`` trains on the data
     with every label shifted by one class. Seeds come from ``config.seed``.
     """
-    if behaviour not in BEHAVIOURS:
-        raise ValueError(f"unknown behaviour {behaviour!r}; choose one of {', '.join(BEHAVIOURS)}")
+    _require_behaviour(behaviour)
     if behaviour == "noise":
         return attacks.gaussian_noise(global_weights, attacks.NOISE_STD, config.seed)
     if behaviour == "free_rider":
@@ -381,8 +385,7 @@ class ParticipantClient:
         twice). A round whose deadline passes before the submission lands is skipped.
         Stops with :class:`ParticipantError` once the participant is banned.
         """
-        if behaviour not in BEHAVIOURS:
-            raise ValueError(f"unknown behaviour {behaviour!r}")
+        _require_behaviour(behaviour)  # before waiting for a round, not after
         samples = len(dataset) if num_samples is None else num_samples
         last = self.ledger.coordinator.get_participant(self.address).last_submitted_round
         done = 0
