@@ -375,12 +375,12 @@ class Demo:
         coordinator = self.ledger.coordinator
         self.observer.stage(f"round {round_}: waiting for the submissions to settle")
         self._wait_until_closable(round_)
-        if coordinator.get_round(round_).state == RoundState.OPEN:
+        info = coordinator.get_round(round_)
+        if info.state == RoundState.OPEN:
             if self.config.embedded and not coordinator.can_close_round():
                 # Every submission has settled: move the chain's clock past the deadline.
-                deadline = coordinator.get_round(round_).deadline
                 now = self.ledger.dev.timestamp()
-                self.ledger.dev.increase_time(max(deadline - now, 0) + 1)
+                self.ledger.dev.increase_time(max(info.deadline - now, 0) + 1)
             coordinator.close_round()
         state = self._wait_for_end(round_)
         produced = coordinator.get_round(round_ + 1).global_model
