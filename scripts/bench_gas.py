@@ -138,6 +138,7 @@ def play_round(
     block = client.rpc("eth_getBlockByNumber", [hex(deployment.block_number), False])
     log.gas["deploy_coordinator_and_token"] = int(block["gasUsed"], 16)
     ledger = FedLedger(client, deployment, admin)
+    dev = ledger.dev
     oracles = [ledger.with_account(account) for account in oracle_accounts]
     participants = [ledger.with_account(account) for account in participant_accounts]
 
@@ -161,7 +162,7 @@ def play_round(
         log.absent("vote")
         log.absent("proposeAggregate")
 
-    DevControls(client.rpc).increase_time(ROUND_RULES.duration + 1)
+    dev.increase_time(ROUND_RULES.duration + 1)
     log.record("closeRound", ledger.coordinator.close_round())
     aggregate = hashlib.sha256(b"aggregate").digest()
     for position, oracle in enumerate(oracles[: config.quorum]):
@@ -172,7 +173,6 @@ def play_round(
 
     # The liveness paths: round 2 gets no update (skipped at close), round 3's oracles
     # stay silent after the close (skipped after the aggregation timeout).
-    dev = DevControls(client.rpc)
     dev.increase_time(ROUND_RULES.duration + 1)
     log.record("closeRound_empty", ledger.coordinator.close_round())
     participants[0].coordinator.submit_update(3, hashlib.sha256(b"round 3").digest(), 600)
