@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from fedledger.chain.codes import StoragePolicy
@@ -14,6 +13,7 @@ from fedledger.chain.coordinator import RewardRule, RoundRules
 from fedledger.chain.deployment import TOKEN_UNIT, DeployParams, save_deployment
 from fedledger.chain.deployment import deploy as deploy_contracts
 from fedledger.chain.ledger import open_client
+from fedledger.cli import render
 from fedledger.cli.options import (
     key_option,
     network_option,
@@ -165,7 +165,7 @@ def deploy(
     table.add_row("FedLedgerCoordinator", deployment.coordinator)
     table.add_row("RewardToken", deployment.token)
     table.add_row("RedemptionVault", deployment.vault)
-    console = Console()
+    console = render.console()
     console.print(table)
     console.print(f"admin {deployment.admin}, storage policy {deployment.storage_policy.name}")
     console.print(f"deployment written to {path}")

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from fedledger.cli import render
 from fedledger.cli.options import store_options, user_errors
 from fedledger.config import ProjectConfig, load_config
 from fedledger.storage import (
@@ -107,8 +108,7 @@ def cid_command(file: Path) -> None:
 
 
 def _print_rows(*rows: tuple[str, str]) -> None:
-    # soft_wrap: never break a CID or hash across lines, whatever the terminal width.
-    console = Console(soft_wrap=True)
+    console = render.console()  # never breaks a CID or a hash across lines
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         console.print(f"[bold]{label:<{width}}[/bold]  {value}", highlight=False)
