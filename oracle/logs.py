@@ -25,7 +25,6 @@ from typing import Any, TextIO
 
 
 class Level(enum.StrEnum):
-    DEBUG = "debug"
     INFO = "info"
     WARNING = "warning"
     ERROR = "error"
@@ -93,9 +92,6 @@ class NodeLog:
             sink(record)
         return record
 
-    def debug(self, event: str, message: str = "", **fields: Any) -> LogRecord:
-        return self.emit(Level.DEBUG, event, message, **fields)
-
     def info(self, event: str, message: str = "", **fields: Any) -> LogRecord:
         return self.emit(Level.INFO, event, message, **fields)
 
@@ -106,24 +102,18 @@ class NodeLog:
         return self.emit(Level.ERROR, event, message, **fields)
 
 
-def stream_sink(stream: TextIO, log_format: LogFormat, *, min_level: Level = Level.INFO) -> Sink:
-    """Write records at ``min_level`` or above to ``stream``, one line each, flushed."""
+def stream_sink(stream: TextIO, log_format: LogFormat) -> Sink:
+    """Write every record to ``stream``, one line each, flushed."""
     render = LogRecord.to_json if log_format is LogFormat.JSON else LogRecord.to_text
-    threshold = _LEVEL_ORDER[min_level]
     lock = threading.Lock()
 
     def write(record: LogRecord) -> None:
-        if _LEVEL_ORDER[record.level] < threshold:
-            return
         line = render(record)
         with lock:
             stream.write(line + "\n")
             stream.flush()
 
     return write
-
-
-_LEVEL_ORDER = {level: order for order, level in enumerate(Level)}
 
 
 def _iso(ts: float) -> str:
