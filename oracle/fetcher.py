@@ -28,7 +28,6 @@ class Fetched(Generic[K]):
     """A finished fetch: the blob, or the exception the store raised, and how long it took."""
 
     key: K
-    cid: str
     blob: bytes | None
     error: Exception | None
     seconds: float
@@ -86,5 +85,5 @@ class BlobFetcher(Generic[K]):
         try:
             blob = self.store.get(cid, max_bytes=self.max_bytes)
         except Exception as exc:  # handed to the node, which decides whose fault it is
-            return Fetched(key, cid, None, exc, time.perf_counter() - started)
-        return Fetched(key, cid, blob, None, time.perf_counter() - started)
+            return Fetched(key, None, exc, time.perf_counter() - started)
+        return Fetched(key, blob, None, time.perf_counter() - started)
