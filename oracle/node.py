@@ -482,17 +482,14 @@ class OracleNode:
             report.blocked = True
             return None
         started = time.perf_counter()
-        cid = cid_from_content_hash(work.global_hash)
-        max_bytes = self.settings.max_blob_bytes
         source = "own proposal" if work.global_hash in self._proposed else "store"
         try:
-            model = self._proposed.pop(work.global_hash, None) or decode(
-                self.store.get(cid, max_bytes=max_bytes), max_bytes=max_bytes
-            )
+            model = self._proposed.pop(work.global_hash, None) or self._load(work.global_hash)
             # Evaluating the global model once now keeps it out of the first update's time,
             # and refuses a model the exact evaluator cannot handle before any vote.
             self._verifier_for(model, work).prepare(model)
         except (StorageError, InvalidWeights) as exc:
+            cid = cid_from_content_hash(work.global_hash)
             self._round_failed(work, report, "global-model", f"cannot load {cid}: {exc}")
             return None
         work.failures = 0
@@ -592,20 +589,21 @@ class OracleNode:
                 f"round {work.number} counts {expected} accepted updates, this node found "
                 f"{len(accepted)} UpdateAccepted events; will look again"
             )
-        max_bytes = self.settings.max_blob_bytes
         models = []
         for event in accepted:
             digest = work.submissions.get(event.participant) or (
                 coordinator.get_update(work.number, event.participant).content_hash
             )
-            model = work.accepted.get(digest)
-            if model is None:
-                blob = self.store.get(cid_from_content_hash(digest), max_bytes=max_bytes)
-                model = decode(blob, max_bytes=max_bytes)
-            models.append(model)
+            models.append(work.accepted.get(digest) or self._load(digest))
         if not models:
             raise LookupError(f"round {work.number} is closed with no accepted update")
         return fedavg(models), len(models)
+
+    def _load(self, content_hash: bytes) -> ModelWeights:
+        """The model stored under ``content_hash``, read and decoded within the size cap."""
+        max_bytes = self.settings.max_blob_bytes
+        blob = self.store.get(cid_from_content_hash(content_hash), max_bytes=max_bytes)
+        return decode(blob, max_bytes=max_bytes)
 
     def _round_failed(self, work: RoundWork, report: StepReport, stage: str, message: str) -> None:
         work.failures += 1
