@@ -261,8 +261,7 @@ def main() -> int:
     config = load_config()
     artifacts = compile_contracts(config)
     accounts = 1 + max(n for _, n in QUORUMS) + max(ROUND_SIZES) + 1
-    anvil = Anvil.from_config(config, port=free_port())
-    anvil.accounts = accounts
+    anvil = Anvil.from_config(config, port=free_port(), accounts=accounts)
     results: dict[str, dict[str, int | None]] = {}
     with anvil:
         network = NetworkSettings(

@@ -78,16 +78,18 @@ class Anvil:
         network: str | None = None,
         *,
         port: int | None = None,
+        accounts: int | None = None,
         log_path: Path | None = None,
     ) -> Anvil:
-        """An anvil for an ``embedded`` network of ``brownie-config.yaml``."""
+        """An anvil for an ``embedded`` network of ``brownie-config.yaml``; ``port`` and
+        ``accounts`` override the network's (a test chain on a free port, with more accounts)."""
         settings = config.network(network)
         if not settings.embedded:
             raise AnvilError(f"network {settings.name!r} is not an embedded chain")
         return cls(
             executable=anvil_executable(config),
             port=settings.port if port is None else port,
-            accounts=settings.accounts,
+            accounts=settings.accounts if accounts is None else accounts,
             chain_id=settings.chain_id or 31337,
             hardfork=config.compiler.evm_version,
             block_time=settings.block_time,
