@@ -38,6 +38,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +55,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from fedledger.config import find_root  # noqa: E402
-from fedledger.ml import (  # noqa: E402  # noqa: E402
+from fedledger.ml import (  # noqa: E402
     MNIST_MLP,
     Dataset,
     Evaluation,
@@ -323,22 +324,17 @@ def run(
     )
 
 
-_SPLITS: dict[tuple[str, Setting], FederatedSplit] = {}
-
-
+@cache  # a worker process makes each split once, whatever the number of its runs
 def make_split(partition: str, setting: Setting) -> FederatedSplit:
-    key = (partition, setting)
-    if key not in _SPLITS:
-        _SPLITS[key] = federated_split(
-            load_mnist(),
-            num_clients=setting.clients,
-            num_oracles=setting.oracles,
-            validation_size=setting.validation_size,
-            samples_per_client=setting.samples_per_client,
-            alpha=PARTITIONS[partition],
-            seed=setting.seed,
-        )
-    return _SPLITS[key]
+    return federated_split(
+        load_mnist(),
+        num_clients=setting.clients,
+        num_oracles=setting.oracles,
+        validation_size=setting.validation_size,
+        samples_per_client=setting.samples_per_client,
+        alpha=PARTITIONS[partition],
+        seed=setting.seed,
+    )
 
 
 def malicious_clients(setting: Setting) -> frozenset[int]:
