@@ -26,6 +26,7 @@ from fedledger.config import ProjectConfig
 from fedledger.ml import Dataset, ModelWeights, encode, fedavg
 from fedledger.storage import LocalStore, content_hash, content_hash_of
 from fedledger.threads import thread_environment
+from oracle.node import NodeSettings
 from tests.fixtures.chain import TestbedFactory
 from tests.oracle.conftest import (
     NODE_PARTICIPANTS,
@@ -199,6 +200,17 @@ def test_help_explains_the_commands() -> None:
         "--unreachable-after",
     ):
         assert option in run.output
+
+
+def test_the_commands_defaults_are_the_node_settings_defaults() -> None:
+    """The command repeats two NodeSettings defaults as literals (importing oracle.node would
+    load web3 and numpy for `--help`); they must stay equal."""
+    from oracle.cli import run
+
+    defaults = {param.name: param.default for param in run.params}
+    settings = NodeSettings()
+    assert defaults["poll_interval"] == settings.poll_interval
+    assert defaults["unreachable_after"] == settings.unreachable_after
 
 
 def test_once_does_the_available_work_and_exits(
