@@ -309,12 +309,12 @@ class Contribution:
     """``fedavg([update] + [global_model] * (contributors - 1))``, the model check 6 judges,
     bit for bit, at the cost of one model per update instead of ``contributors``.
 
-    fedavg sums the integers ``rint(w * 2**40)`` of its inputs and divides the sum by their
-    count, rounding half up. The ``m - 1`` copies of the global model add up to ``m - 1``
-    times its integers, computed once per round; integer sums are exact, so the total, and
-    every byte after it, is fedavg's. Each input gets fedavg's bound too, so a call raises
-    :class:`~fedledger.ml.errors.WeightsOutOfRange` exactly when fedavg would
-    (tests/oracle/test_verification.py compares the two on random models).
+    fedavg sums the integers ``rint(w * 2**40)`` of its m inputs (m = ``contributors``) and
+    divides the sum by m, rounding half up. The ``m - 1`` copies of the global model add up
+    to ``m - 1`` times its integers, computed once per round; integer sums are exact, so
+    the total, and every byte after it, is fedavg's. Each input gets fedavg's bound too, so
+    a call raises :class:`~fedledger.ml.errors.WeightsOutOfRange` exactly when fedavg
+    would (tests/oracle/test_verification.py compares the two on random models).
     """
 
     def __init__(self, global_model: ModelWeights, contributors: int) -> None:
