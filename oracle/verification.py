@@ -26,8 +26,9 @@ The checks, in the order they run (the first one that fails names the verdict):
    most); reversed, boosted or label-flipped models are far worse;
 6. **useful contribution**: the model FedAvg would produce if the update were averaged
    with ``contributors - 1`` copies of the global model -- the update's share of a round --
-   loses at most ``contribution_tolerance`` of mean validation margin. It is built by
-   :class:`Contribution`, which gives ``fedavg``'s bytes at the cost of one model, not m.
+   loses at most ``contribution_tolerance`` of mean validation margin. It is
+   ``fedavg([update, global_model], repeats=(1, m - 1))``: fedavg's bytes at the cost of
+   two models, not m.
 
 The score is the contribution's mean margin gain (floored at 0), so an update that helps
 more earns more. See docs/verification.md for why this works on non-IID data, the measured
@@ -39,7 +40,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cached_property
 
 import numpy as np
 
@@ -51,20 +51,16 @@ from fedledger.ml import (
     ExactEvaluator,
     ModelWeights,
     WeightsOutOfRange,
-    get_architecture,
+    fedavg,
 )
-from fedledger.ml.aggregation import AGGREGATION_FRAC_BITS
-from fedledger.ml.architectures import Dense
+from fedledger.ml.architectures import Dense, as_architecture
 from fedledger.ml.evaluation import MARGIN_FRAC_BITS
-from fedledger.ml.fixedpoint import EXACT_BOUND, to_fixed
+from fedledger.ml.fixedpoint import to_fixed
 
 #: Fraction bits of the fixed-point weights whose differences the distance checks measure.
 DISTANCE_FRAC_BITS = 24
 #: Largest score (the contract stores a uint32).
 MAX_SCORE = 2**32 - 1
-#: fedavg's bound on its int64 running sums (fedledger.ml.aggregation), which
-#: :class:`Contribution` must apply the same way.
-_FEDAVG_SUM_BOUND = 2**62
 
 
 class Check(StrEnum):
@@ -172,14 +168,13 @@ class _GlobalContext:
     evaluation: Evaluation
     fixed: tuple[np.ndarray, ...]
     norm: int  # L1 norm of ``fixed``
-    contribution: Contribution
 
 
 class Verifier:
     """Verifies updates of one architecture on one oracle's validation data.
 
-    Keeps the work done for the last global model it saw (its evaluation, fixed-point
-    weights and :class:`Contribution`), so the updates of a round cost two evaluations
+    Keeps the work done for the last global model it saw (its evaluation and fixed-point
+    weights), so the updates of a round cost two evaluations
     each. Not thread-safe: use one per thread.
     """
 
@@ -189,9 +184,7 @@ class Verifier:
         validation: Dataset,
         params: VerifierParams | None = None,
     ) -> None:
-        self.spec = (
-            get_architecture(architecture) if isinstance(architecture, str) else architecture
-        )
+        self.spec = as_architecture(architecture)
         if len(validation) == 0:
             raise ValueError("the verifier needs a non-empty validation set")
         self.params = params or VerifierParams()
@@ -245,7 +238,8 @@ class Verifier:
             return _reject(Check.HARMFUL_ALONE, **facts)
 
         try:
-            contribution = self._evaluator.evaluate(context.contribution(update))
+            share = fedavg([update, global_model], repeats=(1, self.params.contributors - 1))
+            contribution = self._evaluator.evaluate(share)
         except WeightsOutOfRange:  # only with thousands of contributors (fedavg's sum bound)
             return _reject(Check.OUT_OF_RANGE, **facts)
         gain = sum(contribution.margin_sums) - sum(baseline.margin_sums)
@@ -300,58 +294,8 @@ class Verifier:
                 evaluation=self._evaluator.evaluate(global_model),
                 fixed=fixed,
                 norm=int(sum(int(np.abs(a).sum()) for a in fixed)),
-                contribution=Contribution(global_model, self.params.contributors),
             )
         return self._context
-
-
-class Contribution:
-    """``fedavg([update] + [global_model] * (contributors - 1))``, the model check 6 judges,
-    bit for bit, at the cost of one model per update instead of ``contributors``.
-
-    fedavg sums the integers ``rint(w * 2**40)`` of its m inputs (m = ``contributors``) and
-    divides the sum by m, rounding half up. The ``m - 1`` copies of the global model add up
-    to ``m - 1`` times its integers, computed once per round; integer sums are exact, so
-    the total, and every byte after it, is fedavg's. Each input gets fedavg's bound too, so
-    a call raises :class:`~fedledger.ml.errors.WeightsOutOfRange` exactly when fedavg
-    would (tests/oracle/test_verification.py compares the two on random models).
-    """
-
-    def __init__(self, global_model: ModelWeights, contributors: int) -> None:
-        if contributors < 1:
-            raise ValueError("contributors must be at least 1")
-        self.global_model = global_model
-        self.contributors = contributors
-        # fedavg's bound on every term: it keeps the sum of ``contributors`` terms in int64
-        self._term_bound = min(EXACT_BOUND, _FEDAVG_SUM_BOUND // contributors)
-
-    def __call__(self, update: ModelWeights) -> ModelWeights:
-        if update.architecture != self.global_model.architecture:
-            raise ValueError(
-                f"cannot average {self.global_model.architecture} with {update.architecture}"
-            )
-        count = self.contributors
-        averaged = []
-        for own, others in zip(self._integers(update), self._others, strict=True):
-            mean = (own + others + count // 2) // count  # as fedavg: round half up, exactly
-            scaled = mean.astype(np.float64) * 2.0**-AGGREGATION_FRAC_BITS
-            averaged.append(scaled.astype(np.float32))
-        return ModelWeights(update.architecture, tuple(averaged))
-
-    @cached_property
-    def _others(self) -> tuple[np.ndarray, ...]:
-        """The sum of the ``m - 1`` copies of the global model (raises, and is not cached,
-        if fedavg would refuse the global model)."""
-        copies = self.contributors - 1
-        if copies == 0:  # fedavg([update]) never looks at the global model
-            return tuple(np.zeros(a.shape, dtype=np.int64) for a in self.global_model.arrays)
-        return tuple(copies * a for a in self._integers(self.global_model))
-
-    def _integers(self, weights: ModelWeights) -> tuple[np.ndarray, ...]:
-        return tuple(
-            to_fixed(a, AGGREGATION_FRAC_BITS, self._term_bound, f"array {i}").astype(np.int64)
-            for i, a in enumerate(weights.arrays)
-        )
 
 
 def _reject(check: Check, **diagnostics: int) -> Verdict:

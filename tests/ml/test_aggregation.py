@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -94,3 +95,79 @@ def test_refusals() -> None:
     assert float(fedavg(many).arrays[0].flat[0]) == 2000.0
     with pytest.raises(WeightsOutOfRange):
         fedavg([*many[:-1], _constant(2049.0)])
+
+
+def _random_mlp(rng: np.random.Generator, scale: float) -> ModelWeights:
+    arrays = (rng.standard_normal(shape) * scale for shape in MNIST_MLP.weight_shapes)
+    return ModelWeights(MNIST_MLP.id, tuple(arrays))
+
+
+def _nudged(weights: ModelWeights, rng: np.random.Generator, scale: float) -> ModelWeights:
+    arrays = (a + rng.standard_normal(a.shape) * scale for a in weights.arrays)
+    return ModelWeights(weights.architecture, tuple(arrays))
+
+
+def _average_or_refusal(
+    build: Callable[[], ModelWeights],
+) -> ModelWeights | type[WeightsOutOfRange]:
+    try:
+        return build()
+    except WeightsOutOfRange:
+        return WeightsOutOfRange
+
+
+def test_repeats_give_the_bytes_of_the_repeated_list_on_random_models() -> None:
+    """fedavg([U, G], repeats=(1, m - 1)) (the verifier's contribution check) is
+    fedavg([U] + [G] * (m - 1)), byte for byte: global models from 1e-6 to 30 in size,
+    updates equal to them, a rounding step away, near or far, 1 to 40 contributors."""
+    rng = np.random.default_rng(20261124)
+    for case in range(120):
+        global_model = _random_mlp(rng, float(10.0 ** rng.uniform(-6, 1.5)))
+        step = rng.choice([0.0, 1e-12, 1e-6, 1e-3, 0.1, 10.0])
+        update = _nudged(global_model, rng, float(step))
+        contributors = int(rng.integers(1, 41))
+        reference = fedavg([update, *[global_model] * (contributors - 1)])
+        repeated = fedavg([update, global_model], repeats=(1, contributors - 1))
+        assert repeated == reference, (case, step)
+
+
+@pytest.mark.parametrize("contributors", [1, 2, 10, 1024, 1025])
+@pytest.mark.parametrize("holder", ["update", "global"])
+@pytest.mark.parametrize("factor", [0.999, 1.001, float("nan")])
+def test_repeats_refuse_exactly_what_the_repeated_list_refuses(
+    contributors: int, holder: str, factor: float
+) -> None:
+    """One weight just inside or just outside fedavg's range for m inputs (2**52 / 2**40 up
+    to 1,024 of them, 2**62 / m / 2**40 above), or NaN: in the update or in the global model."""
+    rng = np.random.default_rng(contributors)
+    global_model = _random_mlp(rng, 0.1)
+    update = _nudged(global_model, rng, 0.01)
+    limit = min(2**52, 2**62 // contributors) * 2.0**-40
+    arrays = [np.array(a) for a in (update if holder == "update" else global_model).arrays]
+    arrays[2][5] = limit * factor
+    extreme = ModelWeights(MNIST_MLP.id, tuple(arrays))
+    if holder == "update":
+        update = extreme
+    else:
+        global_model = extreme
+    expected = _average_or_refusal(lambda: fedavg([update, *[global_model] * (contributors - 1)]))
+    repeats = (1, contributors - 1)
+    repeated = _average_or_refusal(lambda: fedavg([update, global_model], repeats=repeats))
+    assert repeated == expected
+    refuses = not factor < 1 and (holder == "update" or contributors > 1)
+    assert (expected is WeightsOutOfRange) == refuses
+
+
+@pytest.mark.parametrize(
+    ("repeats", "complaint"),
+    [((1,), "one count"), ((1, 2, 3), "one count"), ((1, -1), "0 or more"), ((0, 0), "0 times")],
+)
+def test_bad_repeats_are_refused(repeats: tuple[int, ...], complaint: str) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        fedavg(_updates(2), repeats=repeats)
+
+
+def test_an_update_repeated_zero_times_is_not_looked_at() -> None:
+    kept, ignored = _updates(2)
+    huge = ModelWeights(ignored.architecture, tuple(np.full_like(a, 1e30) for a in ignored.arrays))
+    assert fedavg([kept, huge], repeats=(1, 0)) == fedavg([kept])

@@ -21,7 +21,6 @@ from fedledger.ml import (
     FederatedSplit,
     Mnist,
     ModelWeights,
-    WeightsOutOfRange,
     attacks,
     encode,
     fedavg,
@@ -31,7 +30,6 @@ from fedledger.ml.weights import initial_weights
 from oracle.verification import (
     MAX_SCORE,
     Check,
-    Contribution,
     Verdict,
     Verifier,
     VerifierParams,
@@ -288,66 +286,3 @@ def test_verdict_is_a_frozen_record() -> None:
     verdict = Verdict(accept=True, score=1, reason=ReasonCode.ACCEPTED, check=Check.PASSED)
     with pytest.raises(dataclasses.FrozenInstanceError):
         verdict.score = 2  # type: ignore[misc]
-
-
-def _random_mlp(rng: np.random.Generator, scale: float) -> ModelWeights:
-    arrays = (rng.standard_normal(shape) * scale for shape in MNIST_MLP.weight_shapes)
-    return ModelWeights(MNIST_MLP.id, tuple(arrays))
-
-
-def _nudged(weights: ModelWeights, rng: np.random.Generator, scale: float) -> ModelWeights:
-    arrays = (a + rng.standard_normal(a.shape) * scale for a in weights.arrays)
-    return ModelWeights(weights.architecture, tuple(arrays))
-
-
-def _contribution_or_refusal(
-    build: Callable[[], ModelWeights],
-) -> ModelWeights | type[WeightsOutOfRange]:
-    try:
-        return build()
-    except WeightsOutOfRange:
-        return WeightsOutOfRange
-
-
-def test_contribution_is_fedavg_bit_for_bit_on_random_models() -> None:
-    """Contribution(G, m)(U) is fedavg([U] + [G] * (m - 1)), byte for byte: global models
-    from 1e-6 to 30 in size, updates equal to them, a rounding step away, near or far,
-    1 to 40 contributors."""
-    rng = np.random.default_rng(20261124)
-    for case in range(120):
-        global_model = _random_mlp(rng, float(10.0 ** rng.uniform(-6, 1.5)))
-        step = rng.choice([0.0, 1e-12, 1e-6, 1e-3, 0.1, 10.0])
-        update = _nudged(global_model, rng, float(step))
-        contributors = int(rng.integers(1, 41))
-        reference = fedavg([update, *[global_model] * (contributors - 1)])
-        assert Contribution(global_model, contributors)(update) == reference, (case, step)
-
-
-@pytest.mark.parametrize("contributors", [1, 2, 10, 1024, 1025])
-@pytest.mark.parametrize("holder", ["update", "global"])
-@pytest.mark.parametrize("factor", [0.999, 1.001, float("nan")])
-def test_contribution_refuses_exactly_what_fedavg_refuses(
-    contributors: int, holder: str, factor: float
-) -> None:
-    """One weight just inside or just outside fedavg's range for m inputs (2**52 / 2**40 up
-    to 1,024 of them, 2**62 / m / 2**40 above), or NaN: in the update or in the global model."""
-    rng = np.random.default_rng(contributors)
-    global_model = _random_mlp(rng, 0.1)
-    update = _nudged(global_model, rng, 0.01)
-    limit = min(2**52, 2**62 // contributors) * 2.0**-40
-    arrays = [np.array(a) for a in (update if holder == "update" else global_model).arrays]
-    arrays[2][5] = limit * factor
-    extreme = ModelWeights(MNIST_MLP.id, tuple(arrays))
-    if holder == "update":
-        update = extreme
-    else:
-        global_model = extreme
-    expected = _contribution_or_refusal(
-        lambda: fedavg([update, *[global_model] * (contributors - 1)])
-    )
-    contribution = Contribution(global_model, contributors)
-    assert _contribution_or_refusal(lambda: contribution(update)) == expected
-    # a refusal is not remembered as a result: the next call refuses (or agrees) again
-    assert _contribution_or_refusal(lambda: contribution(update)) == expected
-    refuses = not factor < 1 and (holder == "update" or contributors > 1)
-    assert (expected is WeightsOutOfRange) == refuses
