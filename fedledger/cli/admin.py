@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from fedledger.chain import RewardRule, RoundRules
+from fedledger.chain import RewardRule, RoundRules, smallest_quorum
 from fedledger.cli import render
 from fedledger.cli.context import open_ledger
 from fedledger.cli.options import (
@@ -27,11 +27,6 @@ from fedledger.cli.params import Address, Resource, TokenAmount
 @click.group()
 def admin() -> None:
     """Register oracles and participants, set the quorum and rules, start training."""
-
-
-def _smallest_quorum(size: int) -> int:
-    """The smallest k with 2k > n (what the contract requires), 0 for an empty set."""
-    return size // 2 + 1 if size else 0
 
 
 # ---- oracles -----------------------------------------------------------------------------
@@ -50,7 +45,7 @@ def add_oracle(
     _, ledger = open_ledger(network, key)
     with user_errors():
         size = ledger.coordinator.oracle_count() + 1
-        k = _smallest_quorum(size) if quorum is None else quorum
+        k = smallest_quorum(size) if quorum is None else quorum
         result = ledger.coordinator.add_oracle(oracle, k)
     render.report_tx(
         result, f"oracle {oracle} added: quorum {k} of {size}", as_json, quorum=k, oracles=size
@@ -70,7 +65,7 @@ def remove_oracle(
     _, ledger = open_ledger(network, key)
     with user_errors():
         size = ledger.coordinator.oracle_count() - 1
-        k = _smallest_quorum(size) if quorum is None else quorum
+        k = smallest_quorum(size) if quorum is None else quorum
         result = ledger.coordinator.remove_oracle(oracle, k)
     render.report_tx(
         result, f"oracle {oracle} removed: quorum {k} of {size}", as_json, quorum=k, oracles=size
