@@ -214,9 +214,9 @@ class Demo:
             self.base,
             embedded.name,
             port=free_port(),
+            accounts=max(embedded.accounts, 1 + config.oracles + config.participants),
             log_path=self.workspace.log_path("anvil"),
         )
-        anvil.accounts = max(anvil.accounts, 1 + config.oracles + config.participants)
         self.observer.stage(f"starting anvil on port {anvil.port}")
         self._stack.enter_context(anvil)
         return {
