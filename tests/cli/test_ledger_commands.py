@@ -6,12 +6,11 @@ import threading
 from pathlib import Path
 
 from fedledger.chain import ReasonCode, RoundState, dev_account
-from fedledger.chain.deployment import deployment_path
+from fedledger.chain.deployment import TOKEN_UNIT, deployment_path
 from fedledger.ml import MNIST_MLP, attacks, encode, initial_weights
 from fedledger.storage import cid_from_content_hash, content_hash_of
 from tests.cli.conftest import Cli, CliFactory
 
-TOKEN = 10**18
 ETH = 10**18
 
 
@@ -149,7 +148,7 @@ def test_rewards_balance_deposit_redeem_and_withdraw(cli: Cli, tmp_path: Path) -
 
     before = cli.admin.client.balance(holder)
     half = tokens // 2
-    redeemed = cli.json("rewards", "redeem", str(half / TOKEN), "--key", "dev:8")
+    redeemed = cli.json("rewards", "redeem", str(half / TOKEN_UNIT), "--key", "dev:8")
     assert int(redeemed["payout_wei"]) == ETH  # half of the supply: half of the pool
     assert cli.admin.token.balance_of(holder) == tokens - half
     gained = cli.admin.client.balance(holder) - before
@@ -187,12 +186,12 @@ def test_access_rights_are_priced_by_the_admin_and_bought_with_tokens(
     cli.ok("admin", "set-access-price", resource_hex, "3")
     before = cli.admin.token.balance_of(holder)
     bought = cli.json("rewards", "access", resource, "--key", "dev:8")
-    assert bought["resource"] == resource_hex and bought["price"] == str(3 * TOKEN)
+    assert bought["resource"] == resource_hex and bought["price"] == str(3 * TOKEN_UNIT)
     assert cli.admin.vault.has_access(resource_hex, holder)
-    assert cli.admin.token.balance_of(holder) == before - 3 * TOKEN
+    assert cli.admin.token.balance_of(holder) == before - 3 * TOKEN_UNIT
     again = cli.ok("rewards", "access", resource, "--key", "dev:8")
     assert "has access" in again  # nothing bought twice
-    assert cli.admin.token.balance_of(holder) == before - 3 * TOKEN
+    assert cli.admin.token.balance_of(holder) == before - 3 * TOKEN_UNIT
     assert "neither a 32-byte 0x-hex id nor a CID" in cli.fails(
         "rewards", "access", "0x1234", code=2
     )
@@ -203,7 +202,7 @@ def test_tokens_transfer_like_any_erc20(cli: Cli, tmp_path: Path) -> None:
     settle(cli, holder, True, score=0)
     friend = dev_account(20).address
     cli.json("rewards", "transfer", friend, "1.5", "--key", "dev:8")
-    assert cli.admin.token.balance_of(friend) == 3 * TOKEN // 2
+    assert cli.admin.token.balance_of(friend) == 3 * TOKEN_UNIT // 2
     assert "is not an Ethereum address" in cli.fails("rewards", "transfer", "0x12", "1", code=2)
 
 
@@ -263,7 +262,7 @@ def test_admin_sets_the_rules(cli: Cli) -> None:
     assert coordinator.reward_rule().per_score_point == 10**12
     assert coordinator.reward_rule().base == base_before
     cli.ok("admin", "set-reward", "--base", "2.5")
-    assert coordinator.reward_rule().base == 5 * TOKEN // 2
+    assert coordinator.reward_rule().base == 5 * TOKEN_UNIT // 2
 
     cli.ok("admin", "set-rejection-limit", "0")
     assert coordinator.rejection_limit() == 0

@@ -14,8 +14,6 @@ from fedledger.participant import read_verdicts
 from fedledger.storage import Cid, cid_from_content_hash, content_hash_of
 from tests.cli.conftest import OUTSIDER_KEY, PARTICIPANT_KEYS, Cli, CliFactory
 
-TOKEN = 10**18
-
 
 @pytest.fixture
 def update_file(cli: Cli, tmp_path: Path) -> Path:
