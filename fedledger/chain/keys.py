@@ -115,7 +115,7 @@ def resolve_account(
             )
         return dev_account(dev_index)
     raise AccountError(
-        f"network {network.name!r} needs a signing key: pass --keystore PATH (or set "
+        f"network {network.name!r} needs a signing key: pass --key PATH (or set "
         f"{KEYSTORE_ENV}), or set {PRIVATE_KEY_ENV}; dev accounts exist only on the "
         "embedded chain"
     )
