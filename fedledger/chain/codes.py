@@ -52,6 +52,11 @@ class RoundState(IntEnum):
     FINALIZED = 3  # the aggregate became the next round's global model
     SKIPPED = 4  # ended without a new model; the next round reuses this one's
 
+    @property
+    def ended(self) -> bool:
+        """Finalized or skipped: the next round is open."""
+        return self in (RoundState.FINALIZED, RoundState.SKIPPED)
+
 
 class UpdateStatus(IntEnum):
     NONE = 0  # never submitted, or deleted under ACCEPTED_ONLY

@@ -17,8 +17,6 @@ from fedledger.cli.context import open_ledger
 from fedledger.cli.options import json_option, key_option, network_option, user_errors
 from fedledger.storage import cid_from_content_hash
 
-_ENDED = (RoundState.FINALIZED, RoundState.SKIPPED)
-
 
 @click.group(name="round")
 def round_() -> None:
@@ -100,7 +98,7 @@ def _wait_for_end(ledger: FedLedger, round_: int, timeout: float) -> tuple[Round
     deadline = time.monotonic() + timeout
     while True:
         info = ledger.coordinator.get_round(round_)
-        if info.state in _ENDED:
+        if info.state.ended:
             return info.state, ledger.coordinator.get_round(round_ + 1).global_model
         if time.monotonic() > deadline:
             raise click.ClickException(

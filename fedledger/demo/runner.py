@@ -89,7 +89,6 @@ from fedledger.storage import (
 POLL_SECONDS = 0.25
 #: Wall-clock seconds the oracles get to finalize a closed round before the demo gives up.
 AGGREGATION_WAIT_SECONDS = 300.0
-_ENDED = (RoundState.FINALIZED, RoundState.SKIPPED)
 
 
 @dataclass
@@ -436,7 +435,7 @@ class Demo:
         give_up = time.monotonic() + max(AGGREGATION_WAIT_SECONDS, self.config.aggregation_timeout)
         while True:
             state = coordinator.get_round(round_).state
-            if state in _ENDED:
+            if state.ended:
                 return state
             self._check_children()
             if time.monotonic() > give_up:

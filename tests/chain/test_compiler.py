@@ -14,7 +14,7 @@ from solcx.wrapper import get_solc_version
 
 from fedledger.chain import ArtifactSet, compile_contracts
 from fedledger.chain.abi import snake_case
-from fedledger.chain.codes import CONTRACT_ENUMS
+from fedledger.chain.codes import CONTRACT_ENUMS, RoundState
 from fedledger.chain.compiler import SOLC_WRAPPER, artifact_path
 from fedledger.chain.contract import ContractBinding
 from fedledger.chain.coordinator import Coordinator
@@ -106,6 +106,13 @@ def test_python_enums_mirror_the_contract_enums(chain_artifacts: ArtifactSet) ->
         python = [member.name for member in python_enum]
         assert python == [snake_case(name).upper() for name in solidity], qualified
         assert [member.value for member in python_enum] == list(range(len(solidity)))
+
+
+def test_a_round_has_ended_once_finalized_or_skipped() -> None:
+    assert [state for state in RoundState if state.ended] == [
+        RoundState.FINALIZED,
+        RoundState.SKIPPED,
+    ]
 
 
 def test_every_contract_error_has_a_python_exception(chain_artifacts: ArtifactSet) -> None:
