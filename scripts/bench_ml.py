@@ -52,6 +52,7 @@ from fedledger.ml import (
     load_dataset,
     load_mnist,
     model_input,
+    save_dataset,
 )
 from fedledger.threads import thread_environment
 
@@ -290,7 +291,7 @@ def main() -> None:
     training, trained = measure_training(client, args.repeat)
     with tempfile.TemporaryDirectory(prefix="fedledger-bench-ml-") as scratch:
         folder = Path(scratch)
-        np.savez(folder / "validation.npz", images=validation.images, labels=validation.labels)
+        save_dataset(validation, folder / "validation.npz")
         for architecture, weights in trained.items():
             blob_path(folder, architecture).write_bytes(encode(weights))
         console.print("exact evaluation in fresh processes (1 and 2 threads) ...")

@@ -25,12 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
 from fedledger.config import CONFIG_FILE, ProjectConfig, load_config
 from fedledger.demo.errors import DemoError
-from fedledger.ml import Dataset
+from fedledger.ml import Dataset, save_dataset
 
 #: Present in every run directory; a directory without it is never wiped.
 MARKER = "demo-run.json"
@@ -108,9 +107,7 @@ class Workspace:
     def write_dataset(self, name: str, dataset: Dataset) -> Path:
         """``data/<name>.npz`` with ``images`` and ``labels``, as fedledger.ml.load_dataset
         reads it."""
-        path = self.data_dir / f"{name}.npz"
-        np.savez(path, images=dataset.images, labels=dataset.labels)
-        return path
+        return save_dataset(dataset, self.data_dir / f"{name}.npz")
 
     def log_path(self, name: str) -> Path:
         return self.logs_dir / f"{name}.log"

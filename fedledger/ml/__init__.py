@@ -16,7 +16,14 @@ from fedledger.ml.architectures import (
     model_input,
 )
 from fedledger.ml.codec import decode, encode, encoded_size
-from fedledger.ml.datasets import Dataset, DatasetError, Mnist, load_dataset, load_mnist
+from fedledger.ml.datasets import (
+    Dataset,
+    DatasetError,
+    Mnist,
+    load_dataset,
+    load_mnist,
+    save_dataset,
+)
 from fedledger.ml.errors import (
     BadMagic,
     CodecError,
@@ -82,4 +89,5 @@ __all__ = [
     "load_dataset",
     "load_mnist",
     "model_input",
+    "save_dataset",
 ]

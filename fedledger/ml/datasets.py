@@ -151,6 +151,13 @@ def load_idx_dataset(images_path: Path, labels_path: Path) -> Dataset:
     return _dataset(images, labels, f"{images_path}")
 
 
+def save_dataset(dataset: Dataset, path: Path) -> Path:
+    """Write ``dataset`` as the .npz (``images``, ``labels``) that :func:`load_dataset` reads."""
+    with open(path, "wb") as handle:  # a file object: np.savez would append ".npz" to a path
+        np.savez(handle, images=dataset.images, labels=dataset.labels)
+    return Path(path)
+
+
 def load_npz_dataset(path: Path) -> Dataset:
     """Images and labels from an .npz with keys ``images``/``labels`` or ``x``/``y``."""
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fedledger.ml import Dataset, DatasetError, Mnist, load_dataset, load_mnist
+from fedledger.ml import Dataset, DatasetError, Mnist, load_dataset, load_mnist, save_dataset
 from fedledger.ml.datasets import MNIST_SHA256, mnist_directory, read_idx
 
 
@@ -89,6 +89,16 @@ def test_npz_with_either_key_pair_and_flat_or_channel_images(tmp_path: Path) -> 
         dataset = load_dataset(tmp_path / name)
         assert dataset.images.dtype == np.uint8 and np.array_equal(dataset.images, images)
         assert np.array_equal(dataset.labels, labels)
+
+
+def test_a_saved_dataset_loads_back_unchanged(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    images = rng.integers(0, 256, (7, 28, 28)).astype(np.uint8)
+    labels = rng.integers(0, 10, 7).astype(np.uint8)
+    path = save_dataset(Dataset(images, labels), tmp_path / "client")  # no suffix added
+    assert path == tmp_path / "client" and path.is_file()
+    loaded = load_dataset(path.rename(tmp_path / "client.npz"))
+    assert np.array_equal(loaded.images, images) and np.array_equal(loaded.labels, labels)
 
 
 def test_npz_refusals_say_what_to_do(tmp_path: Path) -> None:

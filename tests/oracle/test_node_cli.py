@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -23,7 +22,7 @@ from fedledger.chain import ReasonCode, RoundState, UpdateStatus, save_deploymen
 from fedledger.chain.events import AggregateProposed, RoundFinalized
 from fedledger.cli import main
 from fedledger.config import ProjectConfig
-from fedledger.ml import Dataset, ModelWeights, encode, fedavg
+from fedledger.ml import Dataset, ModelWeights, encode, fedavg, save_dataset
 from fedledger.storage import LocalStore, content_hash, content_hash_of
 from fedledger.threads import thread_environment
 from oracle.node import NodeSettings
@@ -47,9 +46,7 @@ def validation_files(
     folder = tmp_path_factory.mktemp("validation")
     paths = []
     for index, dataset in enumerate(node_validation):
-        path = folder / f"oracle-{index}.npz"
-        np.savez(path, images=dataset.images, labels=dataset.labels)
-        paths.append(path)
+        paths.append(save_dataset(dataset, folder / f"oracle-{index}.npz"))
     return paths
 
 

@@ -25,6 +25,7 @@ from fedledger.ml import (
     encode,
     fedavg,
     federated_split,
+    save_dataset,
 )
 from fedledger.ml.weights import initial_weights
 from oracle.verification import (
@@ -258,7 +259,7 @@ def test_verdicts_are_identical_with_one_and_two_threads(
         attacks.free_ride(global_model),
     ]
     validation = mnist_federation.validation[0]
-    np.savez(tmp_path / "validation.npz", images=validation.images, labels=validation.labels)
+    save_dataset(validation, tmp_path / "validation.npz")
     (tmp_path / "global.bin").write_bytes(encode(global_model))
     paths = []
     for index, update in enumerate(updates):
