@@ -7,11 +7,12 @@ Subcommands live in their own modules and are imported only when used, so that
 from __future__ import annotations
 
 import importlib
-import importlib.util
 
 import click
 
-#: name -> (module, attribute, one-line help). A module that is not present is not listed.
+from fedledger.config import ENVIRONMENT
+
+#: name -> (module, attribute, one-line help).
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": (
         "fedledger.cli.demo",
@@ -29,7 +30,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "Fetch, train, submit and follow updates.",
     ),
     "oracle": ("oracle.cli", "oracle", "Run an oracle node that verifies updates and votes."),
-    "round": ("fedledger.cli.round", "round_", "Close the current round."),
+    "round": ("fedledger.cli.round", "round_", "Close the current round, or skip a stalled one."),
     "rewards": (
         "fedledger.cli.rewards",
         "rewards",
@@ -46,20 +47,13 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def _available(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [name for name, (module, _, _) in SUBCOMMANDS.items() if _available(module)]
+        return list(SUBCOMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         entry = SUBCOMMANDS.get(cmd_name)
-        if entry is None or not _available(entry[0]):
+        if entry is None:
             return None
         module, attribute, _ = entry
         command = getattr(importlib.import_module(module), attribute)
@@ -73,6 +67,10 @@ class LazyGroup(click.Group):
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Environment"):
+            formatter.write_dl(list(ENVIRONMENT.items()))
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="fedledger")
@@ -83,6 +81,6 @@ def main() -> None:
     validation data and must agree k-of-n before the contract accepts it or finalizes
     a round, and accepted work earns ERC-20 reward tokens.
 
-    Settings come from brownie-config.yaml (compiler, networks, storage); see
-    README.md for the environment variables that override them.
+    Settings come from brownie-config.yaml (compiler, networks, storage); the
+    environment variables below override them.
     """
