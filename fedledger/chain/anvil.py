@@ -293,5 +293,5 @@ class DevControls:
             self._rpc("evm_mine", [])
 
     def timestamp(self) -> int:
-        """Timestamp of the latest block (the chain's notion of now)."""
+        """Timestamp of the latest block (see ``ChainClient.chain_time`` for the clock)."""
         return int(self._rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)

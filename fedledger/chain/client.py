@@ -12,6 +12,7 @@ The hot path speaks raw JSON-RPC through the web3 provider; the :class:`web3.Web
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,8 +26,9 @@ from web3 import Web3
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import RPCEndpoint
 
+from fedledger import units
 from fedledger.chain.abi import AbiRegistry
-from fedledger.chain.errors import ChainError, TransactionFailed
+from fedledger.chain.errors import ChainError, ContractRevert, TransactionFailed
 from fedledger.chain.events import ChainEvent
 from fedledger.config import NetworkSettings
 
@@ -150,19 +152,40 @@ class ChainClient:
     def code(self, address: str) -> bytes:
         return bytes(HexBytes(self.rpc("eth_getCode", [address, "latest"])))
 
+    def chain_time(self) -> int:
+        """The chain's clock: the timestamp the next block will carry (the pending
+        block's), which is what the next transaction's ``block.timestamp`` sees. The latest
+        block's timestamp is stale on a chain that mines only on transactions (anvil,
+        Clique with period 0); a node without a pending block gives that one."""
+        latest = int(self.rpc("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+        try:
+            pending = self.rpc("eth_getBlockByNumber", ["pending", False])
+        except RpcError:
+            return latest
+        return max(latest, int(pending["timestamp"], 16)) if pending else latest
+
     def genesis_hash(self) -> str:
         """Hash of block 0: tells a restarted development chain from the one deployed to."""
         return str(self.rpc("eth_getBlockByNumber", ["0x0", False])["hash"])
 
     # ---- calls and transactions --------------------------------------------------------
 
-    def call(self, to: str, data: bytes, *, sender: str | None = None, context: str = "") -> bytes:
-        """``eth_call`` at the latest block; a revert raises its decoded error."""
+    def call(
+        self,
+        to: str,
+        data: bytes,
+        *,
+        sender: str | None = None,
+        context: str = "",
+        block: str = "latest",
+    ) -> bytes:
+        """``eth_call`` at ``block`` (``"pending"``: as the next transaction would see the
+        chain, clock included); a revert raises its decoded error."""
         request: dict[str, Any] = {"to": to, "data": "0x" + data.hex()}
         if sender:
             request["from"] = sender
         try:
-            return bytes(HexBytes(self.rpc("eth_call", [request, "latest"])))
+            return bytes(HexBytes(self.rpc("eth_call", [request, block])))
         except RpcError as exc:
             raise self._revert_or(exc, context) from None
 
@@ -334,7 +357,14 @@ class ChainClient:
 
     def _revert_or(self, exc: RpcError, context: str) -> ChainError:
         data = exc.revert_data
-        return exc if data is None else self.registry.decode_revert(data, context)
+        if data is None:
+            return exc
+        error = self.registry.decode_revert(data, context)
+        if isinstance(error, ContractRevert) and units.TIME_FIELDS & set(error.arguments):
+            # A deadline in the message is worth saying relative to the chain's clock.
+            with contextlib.suppress(ChainError):
+                error.at_chain_time(self.chain_time())
+        return error
 
     def _raise_failure(
         self, request: dict[str, Any], receipt: Mapping[str, Any], gas: int, context: str

@@ -49,10 +49,12 @@ class ContractBinding:
         """This contract's events of one type in a block range (see ChainClient.get_events)."""
         return self.client.get_events(event_type, self.address, from_block, to_block, **filters)
 
-    def _call(self, function: str, *args: Any) -> Any:
+    def _call(self, function: str, *args: Any, block: str = "latest") -> Any:
         data = self.interface.encode_call(function, args)
         sender = self.account.address if self.account else None
-        raw = self.client.call(self.address, data, sender=sender, context=self._context(function))
+        raw = self.client.call(
+            self.address, data, sender=sender, context=self._context(function), block=block
+        )
         return self.interface.decode_result(function, raw)
 
     def _transact(self, function: str, *args: Any, value: int = 0, min_gas: int = 0) -> TxResult:

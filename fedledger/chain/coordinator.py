@@ -213,7 +213,9 @@ class Coordinator(OwnableMixin):
         return int(self._call("proposalVotes", round_, content_hash))
 
     def can_close_round(self) -> bool:
-        return bool(self._call("canCloseRound"))
+        """Whether a closeRound sent now would succeed: judged on the pending block, whose
+        clock is the chain's now (the latest block's timestamp lags on a quiet chain)."""
+        return bool(self._call("canCloseRound", block="pending"))
 
     def round_rules(self) -> RoundRules:
         return RoundRules(**self._call("roundRules"))

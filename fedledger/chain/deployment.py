@@ -16,6 +16,7 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
+from fedledger import units
 from fedledger.chain.abi import ContractInterface
 from fedledger.chain.artifacts import ArtifactSet, ContractArtifact
 from fedledger.chain.client import ChainClient, TxResult
@@ -26,7 +27,7 @@ from fedledger.config import ProjectConfig
 
 #: Participants registered per registerParticipants transaction (keeps each under ~6M gas).
 REGISTRATION_BATCH = 200
-TOKEN_UNIT = 10**18
+TOKEN_UNIT = units.TOKEN_UNIT
 DEFAULT_ROUND_RULES = RoundRules(duration=600, aggregation_timeout=600, contribution_target=0)
 # No score-proportional part by default: scores are in the oracles' units (see
 # oracle/verification.py), so the deployer sets per_score_point for that scale.

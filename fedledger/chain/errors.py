@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from fedledger import units
+
 
 class ChainError(RuntimeError):
     """Base of every error raised by :mod:`fedledger.chain`."""
@@ -55,11 +57,21 @@ class ContractRevert(ChainError):
         *,
         error_name: str | None = None,
         context: str = "",
+        chain_time: int | None = None,
     ) -> None:
         self.error_name = error_name or type(self).__name__
         self.arguments = dict(arguments or {})
         self.context = context
+        #: The chain's clock when the call reverted, if known: times in the message are
+        #: then also said relative to it.
+        self.chain_time = chain_time
         super().__init__(self._message())
+
+    def at_chain_time(self, chain_time: int) -> ContractRevert:
+        """The same error, its times said relative to the chain's clock ``chain_time``."""
+        self.chain_time = chain_time
+        self.args = (self._message(),)
+        return self
 
     def __getattr__(self, name: str) -> Any:
         # Only called for attributes not found normally: expose the decoded arguments.
@@ -72,7 +84,10 @@ class ContractRevert(ChainError):
         return (_rebuild_revert, (type(self), self.arguments, self.error_name, self.context))
 
     def _message(self) -> str:
-        rendered = ", ".join(f"{key}={_render(value)}" for key, value in self.arguments.items())
+        rendered = ", ".join(
+            f"{key}={units.format_field(key, value, self.chain_time)}"
+            for key, value in self.arguments.items()
+        )
         text = f"{self.error_name}({rendered})"
         if self.context:
             text = f"{self.context} reverted: {text}"
@@ -94,12 +109,6 @@ def _rebuild_revert(
     error_class: type[ContractRevert], arguments: dict[str, Any], name: str, context: str
 ) -> ContractRevert:
     return error_class(arguments, error_name=name, context=context)
-
-
-def _render(value: Any) -> str:
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    return str(value)
 
 
 # ---- Solidity built-ins ---------------------------------------------------------------

@@ -310,10 +310,11 @@ def start(
             cid = store.put(blob)
         result = ledger.coordinator.start_training(content_hash(cid))
         deadline = ledger.coordinator.latest_model().deadline
+        now = ledger.client.chain_time()
     render.report_tx(
         result,
         f"round 1 open on {weights.architecture} genesis model {cid}, "
-        f"until {render.deadline(deadline)}",
+        f"until {render.deadline(deadline, now)}",
         as_json,
         architecture=weights.architecture,
         cid=cid,

@@ -9,7 +9,7 @@ import click
 from eth_utils import is_address, to_checksum_address
 
 from fedledger.chain.deployment import TOKEN_UNIT
-from fedledger.cli.render import WEI_PER_ETH
+from fedledger.units import WEI_PER_ETH
 
 
 def _base_units(value: object, unit: int) -> int | None:

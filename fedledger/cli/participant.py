@@ -167,7 +167,7 @@ def model(
         latest = client.latest_model()
         cid = cid_from_content_hash(latest.content_hash) if latest.round else None
         fetched = client.fetch_global_model(latest) if out is not None else None
-        now = client.ledger.dev.timestamp()
+        now = client.ledger.client.chain_time()
     if fetched is not None and out is not None:
         out.write_bytes(fetched.blob)
     if as_json:

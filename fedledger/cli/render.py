@@ -8,21 +8,17 @@ above 2**53), hashes are 0x-prefixed hex, enums their lower-case names.
 from __future__ import annotations
 
 import json
-import time
-from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 
+from fedledger import units
+
 if TYPE_CHECKING:
     from fedledger.chain import TxResult
     from fedledger.participant import UpdateVerdict
-
-TOKEN_DECIMALS = 18
-WEI_PER_ETH = 10**18
-
 
 #: Width of tables written to a file or a pipe (a terminal's own width is used otherwise),
 #: wide enough that addresses and hashes are never cut.
@@ -58,36 +54,11 @@ def enum_name(value: Enum) -> str:
     return value.name.lower()
 
 
-def _decimal(amount: int, decimals: int, places: int) -> str:
-    value = Decimal(amount) / (Decimal(10) ** decimals)
-    text = f"{value:,.{places}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def tokens(amount: int, symbol: str, places: int = 4) -> str:
-    """``10_500_000_000_000_000_000`` -> ``"10.5 FLR"`` (18 decimals)."""
-    return f"{_decimal(amount, TOKEN_DECIMALS, places)} {symbol}"
-
-
-def eth(wei: int, places: int = 6) -> str:
-    return f"{_decimal(wei, 18, places)} ETH"
-
-
-def deadline(timestamp: int, now: float | None = None) -> str:
-    """An absolute UTC time and how far it is from ``now`` (the chain's clock if given)."""
-    now = time.time() if now is None else now
-    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
-    delta = int(timestamp - now)
-    relative = f"in {_duration(delta)}" if delta >= 0 else f"{_duration(-delta)} ago"
-    return f"{when} ({relative})"
-
-
-def _duration(seconds: int) -> str:
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+# One definition of each human unit, shared with the demo and the dashboard.
+tokens = units.format_tokens
+eth = units.format_eth
+deadline = units.format_deadline
+score = units.format_score
 
 
 def verdict_json(verdict: UpdateVerdict) -> dict[str, Any]:

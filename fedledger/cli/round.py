@@ -85,7 +85,8 @@ def skip(key: str | None, network: str | None, as_json: bool) -> None:
     render.report_tx(
         result,
         f"round {skipped.round} skipped ({skipped.reason.name.lower()}); "
-        f"round {opened.round} is open until {render.deadline(opened.deadline)}",
+        f"round {opened.round} is open until "
+        f"{render.deadline(opened.deadline, ledger.client.chain_time())}",
         as_json,
         round=skipped.round,
         next_round=opened.round,

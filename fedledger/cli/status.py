@@ -73,7 +73,7 @@ def _read(ledger: FedLedger, round_: int | None) -> _Snapshot:
         current=current,
         round=shown,
         info=coordinator.get_round(shown) if shown else None,
-        now=ledger.dev.timestamp(),
+        now=ledger.client.chain_time(),
         can_close=coordinator.can_close_round() if current else False,
         rules=coordinator.round_rules(),
         reward_rule=coordinator.reward_rule(),

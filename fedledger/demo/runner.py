@@ -378,7 +378,7 @@ class Demo:
         if info.state == RoundState.OPEN:
             if self.config.embedded and not coordinator.can_close_round():
                 # Every submission has settled: move the chain's clock past the deadline.
-                now = self.ledger.dev.timestamp()
+                now = self.ledger.client.chain_time()
                 self.ledger.dev.increase_time(max(info.deadline - now, 0) + 1)
             coordinator.close_round()
         state = self._wait_for_end(round_)
