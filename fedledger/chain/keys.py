@@ -21,6 +21,7 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.hdaccount import key_from_seed, seed_from_mnemonic
 from eth_account.signers.local import LocalAccount
+from eth_utils import is_hex_address, to_checksum_address
 
 from fedledger.chain.errors import AccountError
 from fedledger.config import NetworkSettings
@@ -55,24 +56,72 @@ def _dev_seed() -> bytes:
     return seed_from_mnemonic(DEV_MNEMONIC, "")
 
 
+#: The fields of a JSON V3 keystore's crypto section (Web3 Secret Storage).
+_KEYSTORE_CRYPTO_FIELDS = frozenset(
+    {"cipher", "ciphertext", "cipherparams", "kdf", "kdfparams", "mac"}
+)
+_NOT_A_KEYSTORE = (
+    "pass an encrypted JSON key file (`fedledger keys new` or `fedledger keys import` writes one)"
+)
+
+
+def keystore_address(path: Path) -> str | None:
+    """The address a keystore file is for, read without its password (None if the file
+    does not record it); AccountError if the file is not a JSON V3 keystore. Checked
+    before any password is asked for."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise AccountError(f"{path} is not a keystore (not text): {_NOT_A_KEYSTORE}") from None
+    except OSError as exc:
+        raise AccountError(f"cannot read keystore {path}: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise AccountError(f"{path} is not a keystore (not JSON): {_NOT_A_KEYSTORE}") from None
+    crypto = (data.get("crypto") or data.get("Crypto")) if isinstance(data, dict) else None
+    if (
+        not isinstance(data, dict)
+        or data.get("version") != 3
+        or not isinstance(crypto, dict)
+        or not crypto.keys() >= _KEYSTORE_CRYPTO_FIELDS
+    ):
+        raise AccountError(
+            f"{path} is JSON but not a keystore (version 3 with a crypto section): "
+            + _NOT_A_KEYSTORE
+        )
+    address = data.get("address")
+    if not isinstance(address, str) or not is_hex_address("0x" + address.removeprefix("0x")):
+        return None
+    return to_checksum_address("0x" + address.removeprefix("0x"))
+
+
 def load_keystore(path: Path, password: str) -> LocalAccount:
     """Decrypt a JSON V3 keystore file (as written by geth, clef or eth-account)."""
-    try:
-        encrypted = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise AccountError(f"cannot read keystore {path}: {exc}") from exc
+    keystore_address(path)
+    encrypted = json.loads(Path(path).read_text())
     try:
         return Account.from_key(Account.decrypt(encrypted, password))
     except ValueError as exc:
         raise AccountError(f"cannot decrypt keystore {path}: wrong password?") from exc
+    except (KeyError, TypeError) as exc:
+        raise AccountError(f"{path} is a damaged keystore ({exc!r} is missing or wrong)") from None
 
 
-def write_keystore(account: LocalAccount, path: Path, password: str) -> Path:
-    """Encrypt ``account`` into a keystore file readable only by its owner."""
+def write_keystore(
+    account: LocalAccount, path: Path, password: str, *, overwrite: bool = True
+) -> Path:
+    """Encrypt ``account`` into a keystore file readable only by its owner (refused if the
+    file exists, unless ``overwrite``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     encrypted = Account.encrypt(account.key, password)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
+    try:
+        descriptor = os.open(path, flags, 0o600)
+    except FileExistsError:
+        raise AccountError(f"{path} exists: choose another --out, or remove it first") from None
     with os.fdopen(descriptor, "w") as handle:
         json.dump(encrypted, handle)
     return path
@@ -90,6 +139,7 @@ def resolve_account(
     env = os.environ if environ is None else environ
     keystore_path = keystore or (Path(env[KEYSTORE_ENV]) if env.get(KEYSTORE_ENV) else None)
     if keystore_path is not None:
+        keystore_address(keystore_path)  # a file that is no keystore is refused before the prompt
         password = env.get(KEYSTORE_PASSWORD_ENV)
         if password is None:
             if password_prompt is None:

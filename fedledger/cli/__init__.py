@@ -41,6 +41,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "admin",
         "Register oracles and participants, set quorum and rules.",
     ),
+    "keys": ("fedledger.cli.keys", "keys", "Create, import and list encrypted keystores."),
     "deploy": ("fedledger.cli.deploy", "deploy", "Compile and deploy the contracts."),
     "chain": ("fedledger.cli.chain", "chain", "Start, stop and inspect the embedded anvil chain."),
     "store": ("fedledger.cli.store", "store", "Put, get and compute CIDs of blobs."),

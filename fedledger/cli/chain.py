@@ -64,3 +64,32 @@ def status(network: str | None) -> None:
             f"{settings.name}: no node answers at {settings.rpc_url or '(no URL configured)'}{hint}"
         )
         raise SystemExit(1)
+
+
+@chain.command()
+@click.argument("seconds", type=click.IntRange(min=1))
+@network_option
+def advance(seconds: int, network: str | None) -> None:
+    """Move the development chain's clock SECONDS forward and mine a block stamped with
+    the new time, so a round's deadline passes without waiting. Refused on any network
+    but the embedded chain, whose clock is real time."""
+    from fedledger.chain.abi import AbiRegistry
+    from fedledger.chain.anvil import DevControls
+    from fedledger.chain.client import ChainClient, connect_web3
+    from fedledger.units import format_local_time
+
+    config = project_config()
+    with user_errors():
+        settings = config.network(network)
+        if not settings.embedded:
+            raise click.ClickException(
+                f"`chain advance` moves the clock of the embedded development chain only; "
+                f"{settings.name!r} keeps real time: wait for the deadline instead"
+            )
+        client = ChainClient(connect_web3(settings, timeout=10.0), AbiRegistry([]))
+        DevControls(client.rpc).increase_time(seconds)
+        after = client.chain_time()
+    click.echo(
+        f"{settings.name}: the chain's clock moved {seconds} s forward, to "
+        f"{format_local_time(after)}"
+    )
