@@ -9,13 +9,15 @@ Environment variables override the file where a deployment needs it (see
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 CONFIG_FILE = "brownie-config.yaml"
+N = TypeVar("N", int, float)
 
 #: Environment variables the configuration honours, and what each one overrides.
 ENVIRONMENT = {
@@ -167,8 +169,8 @@ def _parse(root: Path, raw: dict[str, Any]) -> ProjectConfig:
         local_root=root / storage_raw.get("local_root", ".fedledger/blobs"),
         ipfs_api=os.environ.get("FEDLEDGER_IPFS_API")
         or storage_raw.get("ipfs_api", "http://127.0.0.1:5001"),
-        max_blob_bytes=int(storage_raw.get("max_blob_bytes", 16 * 1024 * 1024)),
-        timeout_seconds=float(storage_raw.get("timeout_seconds", 10)),
+        max_blob_bytes=_positive(storage_raw, "max_blob_bytes", 16 * 1024 * 1024, int),
+        timeout_seconds=_positive(storage_raw, "timeout_seconds", 10.0, float),
     )
 
     return ProjectConfig(
@@ -181,6 +183,21 @@ def _parse(root: Path, raw: dict[str, Any]) -> ProjectConfig:
         storage=storage,
         raw=raw,
     )
+
+
+def _positive(section: dict[str, Any], key: str, default: N, kind: Callable[[Any], N]) -> N:
+    """``section[key]`` as a positive number of type ``kind``; ConfigError names the key."""
+    value = section.get(key, default)
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or isinstance(value, bool) or not number > 0 or number != number:
+        raise ConfigError(
+            f"{CONFIG_FILE}: storage.{key} is {value!r}; it must be a positive number "
+            f"(default {default})"
+        )
+    return number
 
 
 def _parse_network(name: str, spec: dict[str, Any]) -> NetworkSettings:

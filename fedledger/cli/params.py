@@ -3,13 +3,16 @@ content hashes and access resources."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 import click
-from eth_utils import is_address, to_checksum_address
+from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
 
 from fedledger.chain.deployment import TOKEN_UNIT
 from fedledger.units import WEI_PER_ETH
+
+UINT256_MAX = 2**256 - 1
 
 
 def _base_units(value: object, unit: int) -> int | None:
@@ -49,6 +52,8 @@ class TokenAmount(click.ParamType):
                 param,
                 ctx,
             )
+        if amount > UINT256_MAX:
+            self.fail(f"{value!r} tokens is more than can exist (2**256 base units)", param, ctx)
         return amount
 
 
@@ -65,18 +70,33 @@ class EthAmount(click.ParamType):
             self.fail(
                 f"{value!r} is not a positive amount of ETH with at most 18 decimals", param, ctx
             )
+        if wei > UINT256_MAX:
+            self.fail(f"{value!r} ETH is more than can exist (2**256 wei)", param, ctx)
         return wei
 
 
 class Address(click.ParamType):
+    """An Ethereum address. Mixed case is an EIP-55 checksum and must be right (a typo in
+    it would otherwise send tokens to an address nobody holds); all lower or all upper
+    case carries no checksum and is taken as is."""
+
     name = "address"
 
     def convert(
         self, value: object, param: click.Parameter | None, ctx: click.Context | None
     ) -> str:
-        if not isinstance(value, str) or not is_address(value):
-            self.fail(f"{value!r} is not an Ethereum address", param, ctx)
-        return to_checksum_address(value)
+        text = value.strip() if isinstance(value, str) else ""
+        if not (text.startswith("0x") and is_hex_address(text)):
+            self.fail(f"{value!r} is not an Ethereum address (0x and 40 hex digits)", param, ctx)
+        digits = text[2:]
+        if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(text):
+            self.fail(
+                f"{text} has a wrong EIP-55 checksum (its upper/lower case letters do not "
+                "match): it was mistyped or altered; copy the address again from its owner",
+                param,
+                ctx,
+            )
+        return to_checksum_address(text)
 
 
 class ContentHash(click.ParamType):
@@ -112,3 +132,19 @@ class Resource(click.ParamType):
             except InvalidCid:
                 pass
         self.fail(f"{value!r} is neither a 32-byte 0x-hex id nor a CID", param, ctx)
+
+
+_NEGATIVE_NUMBER = re.compile(r"^-\d")
+
+
+class AmountCommand(click.Command):
+    """A command whose arguments are amounts: ``-1`` is refused as a negative amount,
+    instead of click's "No such option: -1"."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        for arg in args:
+            if _NEGATIVE_NUMBER.match(arg):
+                raise click.UsageError(
+                    f"{arg}: amounts cannot be negative; give a positive amount", ctx
+                )
+        return super().parse_args(ctx, args)

@@ -13,7 +13,7 @@ from fedledger.chain.events import Redeemed
 from fedledger.cli import render
 from fedledger.cli.context import open_ledger
 from fedledger.cli.options import json_option, key_option, network_option, user_errors
-from fedledger.cli.params import Address, EthAmount, Resource, TokenAmount
+from fedledger.cli.params import Address, AmountCommand, EthAmount, Resource, TokenAmount
 from fedledger.participant import read_rewards
 
 
@@ -69,7 +69,7 @@ def balance(address: str | None, key: str | None, network: str | None, as_json: 
         )
 
 
-@rewards.command()
+@rewards.command(cls=AmountCommand)
 @click.argument("amount", type=TokenAmount(), required=False)
 @click.option("--all", "everything", is_flag=True, help="Redeem the whole balance.")
 @click.option(
@@ -129,7 +129,7 @@ def withdraw(key: str | None, network: str | None, as_json: bool) -> None:
     )
 
 
-@rewards.command()
+@rewards.command(cls=AmountCommand)
 @click.argument("amount", type=EthAmount())
 @key_option
 @network_option
@@ -185,7 +185,7 @@ def access(
     )
 
 
-@rewards.command()
+@rewards.command(cls=AmountCommand)
 @click.argument("to", type=Address())
 @click.argument("amount", type=TokenAmount())
 @key_option
