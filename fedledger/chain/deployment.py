@@ -172,11 +172,37 @@ def deployment_path(config: ProjectConfig, network: str | None = None) -> Path:
     return config.state_dir / "deployments" / f"{config.network(network).name}.json"
 
 
+def deployment_history_dir(config: ProjectConfig) -> Path:
+    """Where replaced deployment files are kept (``<network>-<time>.json``)."""
+    return config.state_dir / "deployments" / "history"
+
+
 def save_deployment(config: ProjectConfig, deployment: Deployment) -> Path:
+    """Write the deployment file; a previous one for the network is moved to the history
+    (:func:`archive_deployment`) first, never lost."""
     path = deployment_path(config, deployment.network)
+    archive_deployment(config, deployment.network)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(deployment.to_json())
     return path
+
+
+def archive_deployment(config: ProjectConfig, network: str | None = None) -> Path | None:
+    """Move the deployment file of ``network`` into the history directory, named after
+    the time it was written; its new path, or None if there was none."""
+    path = deployment_path(config, network)
+    if not path.is_file():
+        return None
+    history = deployment_history_dir(config)
+    history.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(path.stat().st_mtime))
+    target = history / f"{path.stem}-{stamp}.json"
+    suffix = 1
+    while target.exists():
+        suffix += 1
+        target = history / f"{path.stem}-{stamp}-{suffix}.json"
+    path.rename(target)
+    return target
 
 
 def load_deployment(config: ProjectConfig, network: str | None = None) -> Deployment:

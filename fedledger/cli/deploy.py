@@ -10,8 +10,17 @@ from rich.table import Table
 from fedledger.chain.codes import StoragePolicy
 from fedledger.chain.compiler import compile_contracts
 from fedledger.chain.coordinator import RewardRule, RoundRules
-from fedledger.chain.deployment import TOKEN_UNIT, DeployParams, save_deployment
+from fedledger.chain.deployment import (
+    TOKEN_UNIT,
+    DeployParams,
+    archive_deployment,
+    deployment_history_dir,
+    deployment_path,
+    load_deployment,
+    save_deployment,
+)
 from fedledger.chain.deployment import deploy as deploy_contracts
+from fedledger.chain.errors import DeploymentError
 from fedledger.chain.ledger import open_client
 from fedledger.cli import render
 from fedledger.cli.options import (
@@ -22,6 +31,7 @@ from fedledger.cli.options import (
     user_errors,
 )
 from fedledger.cli.params import Address, ContentHash, TokenAmount
+from fedledger.config import ProjectConfig
 
 #: The library's defaults are the command's: one place to change them.
 DEFAULTS = DeployParams()
@@ -154,9 +164,11 @@ def deploy(
     with user_errors():
         settings = config.network(network)
         account = resolve_key(settings, key)
+        _warn_if_replacing(config, settings.name)
         artifacts = compile_contracts(config)
         client = open_client(config, settings.name, artifacts)
         deployment = deploy_contracts(client, account, artifacts, params, network=settings.name)
+        previous = archive_deployment(config, settings.name)
         path = save_deployment(config, deployment)
 
     table = Table(title=f"FedLedger on {settings.name} (chain id {deployment.chain_id})")
@@ -169,3 +181,22 @@ def deploy(
     console.print(table)
     console.print(f"admin {deployment.admin}, storage policy {deployment.storage_policy.name}")
     console.print(f"deployment written to {path}")
+    if previous is not None:
+        console.print(f"the previous deployment file is kept as {previous}")
+
+
+def _warn_if_replacing(config: ProjectConfig, network: str) -> None:
+    """Say, before anything is sent, that a deployment file of ``network`` will be
+    replaced (it is kept in the history, not lost)."""
+    current = deployment_path(config, network)
+    if not current.is_file():
+        return
+    try:
+        coordinator = load_deployment(config, network).coordinator
+    except DeploymentError:
+        coordinator = "an unreadable file"
+    click.echo(
+        f"warning: {current} (coordinator {coordinator}) will be replaced by this "
+        f"deployment; the old file moves to {deployment_history_dir(config)}/",
+        err=True,
+    )

@@ -286,3 +286,24 @@ def test_chain_up_status_down(tmp_path: Path, chain_config: ProjectConfig) -> No
     assert "not running" in output
     code, output = run(project, "chain", "up", "--network", "external")
     assert code == 1 and "not embedded" in output
+
+
+def test_fedledger_deploy_warns_before_replacing_a_deployment_and_keeps_it(
+    fresh_project: ProjectConfig,
+) -> None:
+    history = fresh_project.state_dir / "deployments" / "history"
+    deployment_path(fresh_project).unlink(missing_ok=True)
+    code, output = run(fresh_project, "deploy")
+    assert code == 0, output
+    assert "warning" not in output
+    before = set(history.glob("anvil-*.json"))
+    first = deployment_path(fresh_project).read_text()
+    code, output = run(fresh_project, "deploy")
+    assert code == 0, output
+    coordinator = Deployment.from_json(first).coordinator
+    assert output.index("warning:") < output.index("FedLedgerCoordinator")
+    assert f"(coordinator {coordinator}) will be replaced" in output
+    kept = set(history.glob("anvil-*.json")) - before
+    assert [path.read_text() for path in kept] == [first]
+    assert f"kept as {kept.pop()}" in output
+    assert deployment_path(fresh_project).read_text() != first
