@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {OracleKeyRegistry} from "./OracleKeyRegistry.sol";
 import {OracleQuorum} from "./OracleQuorum.sol";
 import {ParticipantRegistry} from "./ParticipantRegistry.sol";
 import {RewardToken} from "./RewardToken.sol";
@@ -15,7 +16,7 @@ import {RewardToken} from "./RewardToken.sol";
 /// either way the next round opens in the same transaction. Every entry point does a
 /// constant amount of work: votes and proposals are tallied in bitmaps and counters, never
 /// by iterating over participants or oracles.
-contract FedLedgerCoordinator is OracleQuorum, ParticipantRegistry {
+contract FedLedgerCoordinator is OracleQuorum, OracleKeyRegistry, ParticipantRegistry {
     /// @notice What happens to the record of an update that is not accepted.
     enum StoragePolicy {
         AcceptedOnly, // rejected and disputed records are deleted (less ledger growth)
@@ -436,6 +437,18 @@ contract FedLedgerCoordinator is OracleQuorum, ParticipantRegistry {
 
     function _quorumRound() internal view override returns (uint64) {
         return currentRound;
+    }
+
+    function _keyRound() internal view override returns (uint64) {
+        return currentRound;
+    }
+
+    function _requireOracle(address account) internal view override {
+        if (_bitOrZero(account) == 0) revert NotOracle(account);
+    }
+
+    function _liveOracles() internal view override returns (address[] memory) {
+        return oracles();
     }
 
     function _isOpen(uint64 round) private view returns (bool) {

@@ -144,7 +144,7 @@ abstract contract OracleQuorum is Ownable2Step {
     }
 
     /// @notice The registered oracles, in index order (a view for tools; not used on-chain).
-    function oracles() external view returns (address[] memory members) {
+    function oracles() public view returns (address[] memory members) {
         members = new address[](_set.size);
         uint256 found;
         for (uint256 i; i < MAX_ORACLES && found < members.length; ++i) {

@@ -14,6 +14,7 @@ from fedledger.chain.codes import ReasonCode, RoundState, SkipReason, StoragePol
 from fedledger.chain.compiler import compile_contracts
 from fedledger.chain.coordinator import (
     Coordinator,
+    EncryptionKeyInfo,
     GlobalModel,
     ParticipantInfo,
     RewardRule,
@@ -47,6 +48,7 @@ __all__ = [
     "Deployment",
     "DevControls",
     "EmbeddedChain",
+    "EncryptionKeyInfo",
     "EventStream",
     "FedLedger",
     "GlobalModel",

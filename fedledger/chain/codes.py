@@ -26,6 +26,9 @@ class ReasonCode(IntEnum):
     WRONG_SHAPE = 5  # tensors missing, extra, or of the wrong shape or dtype
     NON_FINITE = 6  # NaN or infinite weights
     FAILED_VERIFICATION = 7  # decoded fine, but the score on validation data failed the rule
+    NOT_AUTHENTIC = 8  # the sealed blob does not authenticate for its on-chain author and round
+    NOT_A_RECIPIENT = 9  # the blob is not sealed for this oracle's registered encryption key
+    DUPLICATE = 10  # (nearly) the same plaintext as an earlier update of the round
     OTHER = 255
 
 

@@ -71,6 +71,29 @@ class RoundInfo:
 
 
 @dataclass(frozen=True)
+class EncryptionKeyInfo:
+    """An oracle's registered X25519 keys (zeros: none)."""
+
+    oracle: str
+    current: bytes
+    previous: bytes  # still valid for updates of round ``rotated_in_round``
+    rotated_in_round: int
+    registered_at_block: int
+
+    @property
+    def registered(self) -> bool:
+        return self.current != bytes(32)
+
+    def valid_keys(self, round_: int) -> tuple[bytes, ...]:
+        """The keys an update of ``round_`` may be sealed for (current, and the previous one
+        in the round of its rotation)."""
+        keys = (self.current,) if self.registered else ()
+        if self.previous != bytes(32) and self.rotated_in_round == round_:
+            keys += (self.previous,)
+        return keys
+
+
+@dataclass(frozen=True)
 class UpdateInfo:
     round: int
     participant: str
@@ -121,6 +144,20 @@ class Coordinator(OwnableMixin):
 
     def set_quorum(self, quorum: int) -> TxResult:
         return self._transact("setQuorum", quorum)
+
+    # ---- oracles: encryption keys --------------------------------------------------
+
+    def register_encryption_key(self, public_key: bytes) -> TxResult:
+        """Register or rotate the caller's X25519 public key (oracles only)."""
+        return self._transact("registerEncryptionKey", public_key)
+
+    def encryption_key_of(self, oracle: str) -> EncryptionKeyInfo:
+        return EncryptionKeyInfo(oracle=oracle, **self._call("encryptionKeyOf", oracle))
+
+    def encryption_keys(self) -> dict[str, bytes]:
+        """Live oracle -> its current key (zero bytes when it has none), in index order."""
+        oracles, keys = self._call("encryptionKeys")
+        return {oracle: bytes(key) for oracle, key in zip(oracles, keys, strict=True)}
 
     # ---- admin: participants -------------------------------------------------------
 

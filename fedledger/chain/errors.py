@@ -140,6 +140,19 @@ class NotOracle(ContractRevert):
     """The account is not a registered oracle: register it with addOracle first."""
 
 
+class EmptyEncryptionKey(ContractRevert):
+    """The zero key names no X25519 key: register the 32-byte public key of your key file."""
+
+
+class EncryptionKeyUnchanged(ContractRevert):
+    """That key is the oracle's current encryption key already: nothing to rotate."""
+
+
+class EncryptionKeyRotatedThisRound(ContractRevert):
+    """The oracle rotated its encryption key in this round already: rotate again next round
+    (updates sealed for the key it replaced must stay readable until the round ends)."""
+
+
 class OracleAlreadyRegistered(ContractRevert):
     """The account is already a registered oracle."""
 

@@ -66,6 +66,14 @@ class QuorumChanged(ChainEvent):
     size: int
 
 
+@dataclass(frozen=True)
+class EncryptionKeyRegistered(ChainEvent):
+    oracle: str
+    public_key: bytes
+    previous_key: bytes  # zero on a first registration
+    round: int
+
+
 # ---- FedLedgerCoordinator: participants -----------------------------------------------
 
 

@@ -1,0 +1,52 @@
+"""Envelopes: an update blob readable only by the round's oracles, bound to author and round.
+
+Core package: knows nothing of the chain, the storage or the ML code. Callers pass the
+binding (chain id, coordinator, round, participant) as plain values; the byte format is
+documented in :mod:`fedledger.crypto.envelope` and docs/security.md.
+"""
+
+from fedledger.crypto.envelope import (
+    ENVELOPE_MAGIC,
+    ENVELOPE_VERSION,
+    Binding,
+    Envelope,
+    Recipient,
+    is_envelope,
+    open_envelope,
+    parse_envelope,
+    seal,
+)
+from fedledger.crypto.errors import (
+    EnvelopeError,
+    MalformedEnvelope,
+    NotARecipient,
+    NotAuthentic,
+)
+from fedledger.crypto.keys import (
+    EncryptionKeyPair,
+    KeyFileError,
+    OracleKeyFile,
+    generate_key_pair,
+    public_key_from_bytes,
+)
+
+__all__ = [
+    "ENVELOPE_MAGIC",
+    "ENVELOPE_VERSION",
+    "Binding",
+    "EncryptionKeyPair",
+    "Envelope",
+    "EnvelopeError",
+    "KeyFileError",
+    "MalformedEnvelope",
+    "NotARecipient",
+    "NotAuthentic",
+    "OracleKeyFile",
+    "Recipient",
+    "generate_key_pair",
+    "is_envelope",
+    "open_envelope",
+    "parse_envelope",
+    "public_key_from_bytes",
+    "seal",
+]
