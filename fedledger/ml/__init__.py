@@ -6,6 +6,13 @@ TensorFlow. Training and the Keras models live in :mod:`fedledger.ml.training` a
 See docs/ml.md for the formats and the determinism argument.
 """
 
+import os
+
+# TensorFlow's C++ start-up lines (absl's "log messages before absl::InitializeLog()", CPU
+# features, oneDNN) say nothing a user can act on: keep only its errors, in every process
+# that may import Keras through this package. A TF_CPP_MIN_LOG_LEVEL the user set wins.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 from fedledger.ml.aggregation import fedavg
 from fedledger.ml.architectures import (
     ARCHITECTURES,
