@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -253,16 +254,25 @@ def _rpc_admin(rpc: str, key: str | None) -> LocalAccount:
 
 @contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C, so that the demo's clean-up runs either way."""
+    """Treat SIGTERM and SIGHUP (the terminal was closed) like Ctrl-C, so that the demo's
+    clean-up (its processes, its chain) runs either way."""
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            # The terminal is gone: what the clean-up prints would fail to be written and
+            # abort it half-way. Send it nowhere instead.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            for descriptor in (1, 2):
+                os.dup2(devnull, descriptor)
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    handled = (signal.SIGTERM, signal.SIGHUP)
+    previous = {signum: signal.signal(signum, interrupt) for signum in handled}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _round_table() -> Table:

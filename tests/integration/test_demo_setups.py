@@ -108,7 +108,11 @@ def _demo_processes(run_directory: Path) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "term"])
+@pytest.mark.parametrize(
+    "signal_number",
+    [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+    ids=["ctrl-c", "term", "hangup"],
+)
 def test_an_interrupted_demo_stops_its_processes_and_its_chain(
     tmp_path: Path, signal_number: int
 ) -> None:
@@ -132,10 +136,17 @@ def test_an_interrupted_demo_stops_its_processes_and_its_chain(
     chain_url = f"{settings['host']}:{settings['port']}"
     assert rpc_answers(chain_url) and len(_demo_processes(run_directory)) == 5
 
-    demo.send_signal(signal_number)
-    output = demo.communicate(timeout=60)[0]
-    assert demo.returncode == 130, output
-    assert "interrupted" in output and "Traceback" not in output
+    if signal_number == signal.SIGHUP:
+        # The terminal closes: nothing reads the output any more.
+        demo.stdout.close()
+        demo.send_signal(signal_number)
+        demo.wait(timeout=60)
+        assert demo.returncode == 130
+    else:
+        demo.send_signal(signal_number)
+        output = demo.communicate(timeout=60)[0]
+        assert demo.returncode == 130, output
+        assert "interrupted" in output and "Traceback" not in output
     deadline = time.monotonic() + 10
     while (
         _demo_processes(run_directory) or rpc_answers(chain_url)
