@@ -18,6 +18,8 @@ import yaml
 
 CONFIG_FILE = "brownie-config.yaml"
 N = TypeVar("N", int, float)
+#: Where the MNIST files live, relative to the project root.
+MNIST_DIRECTORY = Path("data") / "mnist"
 
 #: Environment variables the configuration honours, and what each one overrides.
 ENVIRONMENT = {
@@ -124,6 +126,11 @@ def find_root(start: Path | None = None) -> Path:
         f"no {CONFIG_FILE} found from {here} upwards; run inside a FedLedger checkout "
         "or set FEDLEDGER_ROOT"
     )
+
+
+def mnist_directory(root: Path | None = None) -> Path:
+    """The MNIST files shipped with the project (``root``, default :func:`find_root`)."""
+    return (root or find_root()) / MNIST_DIRECTORY
 
 
 def load_config(start: Path | None = None, *, root: Path | None = None) -> ProjectConfig:

@@ -1,6 +1,39 @@
 """The FedLedger oracle node: watches the chain, verifies updates, votes and proposes aggregates.
 
-Start from :class:`oracle.node.OracleNode` (or ``fedledger oracle run``, :mod:`oracle.cli`);
-the verification rule is :mod:`oracle.verification`. Operators: docs/oracle.md.
-Nothing is imported here, so that ``fedledger --help`` does not load web3 or numpy.
+The public API is what this package exports: :class:`OracleNode` with its
+:class:`NodeSettings` and :class:`NodeLog`, :func:`oracle_status`, and the verification
+rule's constants :class:`VerifierParams` (the rule itself is :mod:`oracle.verification`).
+Its command line is :mod:`fedledger.cli.oracle` (``fedledger oracle run``); operators read
+docs/oracle.md.
+
+The names are loaded on first use, so that ``fedledger --help`` does not load web3 or numpy.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from oracle.logs import NodeLog
+    from oracle.node import NodeSettings, OracleNode
+    from oracle.status import oracle_status
+    from oracle.verification import VerifierParams
+
+#: Public name -> the module that defines it.
+_EXPORTS = {
+    "NodeLog": "oracle.logs",
+    "NodeSettings": "oracle.node",
+    "OracleNode": "oracle.node",
+    "VerifierParams": "oracle.verification",
+    "oracle_status": "oracle.status",
+}
+
+__all__ = ["NodeLog", "NodeSettings", "OracleNode", "VerifierParams", "oracle_status"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'oracle' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -54,7 +54,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from fedledger.config import find_root  # noqa: E402
+from fedledger.config import find_root, mnist_directory  # noqa: E402
 from fedledger.ml import (  # noqa: E402
     MNIST_MLP,
     Dataset,
@@ -327,7 +327,7 @@ def run(
 @cache  # a worker process makes each split once, whatever the number of its runs
 def make_split(partition: str, setting: Setting) -> FederatedSplit:
     return federated_split(
-        load_mnist(),
+        load_mnist(mnist_directory()),
         num_clients=setting.clients,
         num_oracles=setting.oracles,
         validation_size=setting.validation_size,

@@ -38,6 +38,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from fedledger.config import mnist_directory
 from fedledger.ml import (
     MNIST_CNN,
     MNIST_MLP,
@@ -276,7 +277,7 @@ def main() -> None:
         child_exact(args.child_exact, args.repeat)
         return
     console = Console()
-    mnist = load_mnist()
+    mnist = load_mnist(mnist_directory())
     split = federated_split(
         mnist,
         num_clients=1,

@@ -29,7 +29,11 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "participant",
         "Fetch, train, submit and follow updates.",
     ),
-    "oracle": ("oracle.cli", "oracle", "Run an oracle node that verifies updates and votes."),
+    "oracle": (
+        "fedledger.cli.oracle",
+        "oracle",
+        "Run an oracle node that verifies updates and votes.",
+    ),
     "round": ("fedledger.cli.round", "round_", "Close the current round, or skip a stalled one."),
     "rewards": (
         "fedledger.cli.rewards",

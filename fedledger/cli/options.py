@@ -30,7 +30,8 @@ _ERROR_FAMILIES = (
     ("fedledger.storage.errors", "StorageError"),
     ("fedledger.ml.errors", "InvalidWeights"),
     ("fedledger.ml.datasets", "DatasetError"),
-    ("fedledger.participant", "ParticipantError"),
+    ("fedledger.participant.client", "ParticipantError"),
+    ("fedledger.queries.errors", "QueryError"),
     ("fedledger.demo.errors", "DemoError"),
 )
 

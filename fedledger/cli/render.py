@@ -18,7 +18,7 @@ from fedledger import units
 
 if TYPE_CHECKING:
     from fedledger.chain import TxResult
-    from fedledger.participant import UpdateVerdict
+    from fedledger.queries import UpdateVerdict
 
 #: Width of tables written to a file or a pipe (a terminal's own width is used otherwise),
 #: wide enough that addresses and hashes are never cut.

@@ -14,7 +14,7 @@ from fedledger.cli import render
 from fedledger.cli.context import open_ledger
 from fedledger.cli.options import json_option, key_option, network_option, user_errors
 from fedledger.cli.params import Address, AmountCommand, EthAmount, Resource, TokenAmount
-from fedledger.participant import read_rewards
+from fedledger.queries import read_rewards
 
 
 @click.group()

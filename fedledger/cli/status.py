@@ -12,7 +12,7 @@ from fedledger.chain import FedLedger, RewardRule, RoundInfo, RoundRules, RoundS
 from fedledger.cli import render
 from fedledger.cli.context import open_ledger
 from fedledger.cli.options import json_option, network_option, user_errors
-from fedledger.participant import (
+from fedledger.queries import (
     Rewards,
     UpdateVerdict,
     known_participants,

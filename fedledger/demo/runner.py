@@ -22,14 +22,12 @@ Everything it reports is read back from the chain and the store.
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from fedledger.chain import (
@@ -43,50 +41,37 @@ from fedledger.chain import (
     UpdateStatus,
     compile_contracts,
     deploy,
-    dev_accounts,
     open_client,
     save_deployment,
 )
 from fedledger.chain.anvil import free_port
 from fedledger.chain.deployment import TOKEN_UNIT
-from fedledger.chain.events import (
-    AggregateProposed,
-    ChainEvent,
-    RoundClosed,
-    RoundSkipped,
-    UpdateSubmitted,
-    VoteCast,
-)
-from fedledger.chain.keys import KEYSTORE_PASSWORD_ENV, write_keystore
-from fedledger.config import ProjectConfig
+from fedledger.config import ProjectConfig, mnist_directory
+from fedledger.demo.cast import make_cast
+from fedledger.demo.children import POLL_SECONDS, died, start_children
 from fedledger.demo.config import DemoConfig
 from fedledger.demo.errors import DemoError
-from fedledger.demo.processes import Child, ProcessGroup, child_environment
+from fedledger.demo.measures import plain_fedavg_accuracy, round_gas
+from fedledger.demo.processes import ProcessGroup, child_environment
 from fedledger.demo.report import DemoReport, ParticipantRecord, RoundRecord
 from fedledger.demo.workspace import NETWORK, Workspace
 from fedledger.ml import (
     ExactEvaluator,
-    InvalidWeights,
     ModelWeights,
     decode,
     encode,
-    fedavg,
     federated_split,
     initial_weights,
     load_mnist,
 )
-from fedledger.ml.datasets import mnist_directory
-from fedledger.participant import derive_seed, read_rewards, read_verdicts
+from fedledger.queries import read_rewards, read_verdicts
 from fedledger.storage import (
     BlobStore,
-    StorageError,
     cid_from_content_hash,
     content_hash,
     open_store,
 )
 
-#: Seconds between two looks at the chain while waiting.
-POLL_SECONDS = 0.25
 #: Wall-clock seconds the oracles get to finalize a closed round before the demo gives up.
 AGGREGATION_WAIT_SECONDS = 300.0
 
@@ -97,17 +82,6 @@ class DemoObserver:
 
     stage: Callable[[str], None] = field(default=lambda message: None)
     round_done: Callable[[RoundRecord], None] = field(default=lambda record: None)
-
-
-@dataclass(frozen=True)
-class Cast:
-    """The accounts in their roles, and the ``--key`` each child is started with."""
-
-    admin: LocalAccount
-    oracles: tuple[LocalAccount, ...]
-    participants: tuple[LocalAccount, ...]
-    keys: dict[str, str]  # address -> --key value
-    child_env: dict[str, str] = field(default_factory=dict)
 
 
 def run_demo(
@@ -175,12 +149,16 @@ class Demo:
         )
         self.observer.stage(f"run directory {self.workspace.root}")
         paths = self._write_data()
-        self.cast = self._cast()
+        self.cast = make_cast(
+            config, self.workspace, self.project, self.admin_account, self.observer.stage
+        )
         self.ledger = self._deploy()
         self.processes = stack.enter_context(
             ProcessGroup(child_environment(self.workspace.root, self.cast.child_env))
         )
-        self._start_children(paths)
+        self.observer.stage(
+            start_children(self.processes, config, self.cast, self.workspace, paths)
+        )
         # Round 1 opens only now, so its deadline does not run while processes start.
         self.ledger.coordinator.start_training(content_hash(self.genesis_cid))
 
@@ -255,44 +233,8 @@ class Demo:
             ],
         }
 
-    def _cast(self) -> Cast:
-        config = self.config
-        roles = config.oracles + config.participants
-        if config.embedded:
-            accounts = dev_accounts(1 + roles)
-            keys = {str(account.address): f"dev:{index}" for index, account in enumerate(accounts)}
-            return Cast(
-                admin=accounts[0],
-                oracles=tuple(accounts[1 : 1 + config.oracles]),
-                participants=tuple(accounts[1 + config.oracles :]),
-                keys=keys,
-            )
-        # A real chain: fresh accounts, funded by the admin, keystores for the children.
-        assert self.admin_account is not None
-        password = secrets.token_hex(16)
-        self.workspace.keys_dir.mkdir(mode=0o700)
-        fresh = [Account.create() for _ in range(roles)]
-        keys = {
-            str(account.address): str(
-                write_keystore(account, self.workspace.keys_dir / f"{index + 1:02d}.json", password)
-            )
-            for index, account in enumerate(fresh)
-        }
-        client = open_client(self.project, NETWORK)
-        amount = int(config.fund_eth * 10**18)
-        self.observer.stage(f"funding {roles} demo accounts with {config.fund_eth:g} ETH each")
-        for account in fresh:
-            client.transact(self.admin_account, account.address, b"", value=amount)
-        return Cast(
-            admin=self.admin_account,
-            oracles=tuple(fresh[: config.oracles]),
-            participants=tuple(fresh[config.oracles :]),
-            keys=keys,
-            child_env={KEYSTORE_PASSWORD_ENV: password},
-        )
-
     def _deploy(self) -> FedLedger:
-        from oracle.verification import VerifierParams
+        import oracle
 
         config, cast = self.config, self.cast
         self.genesis = initial_weights(config.architecture, config.seed)
@@ -301,7 +243,7 @@ class Demo:
         artifacts = compile_contracts(self.project)
         client = open_client(self.project, NETWORK, artifacts)
         # Scores are the mean margin gain in units of 2**-score_frac_bits logits.
-        score_bits = VerifierParams().score_frac_bits
+        score_bits = oracle.VerifierParams().score_frac_bits
         self.reward_rule = RewardRule(
             base=config.reward_base * TOKEN_UNIT,
             per_score_point=config.reward_per_logit * TOKEN_UNIT >> score_bits,
@@ -325,48 +267,6 @@ class Demo:
         save_deployment(self.project, deployment)
         return FedLedger(client, deployment, cast.admin)
 
-    def _start_children(self, paths: dict[str, list[str]]) -> None:
-        config, cast = self.config, self.cast
-        common = ["--network", NETWORK, "--store", config.store]
-        if config.ipfs_api:
-            common += ["--ipfs-api", config.ipfs_api]
-        for index, account in enumerate(cast.oracles):
-            name = f"oracle-{index + 1}"
-            arguments = [
-                "oracle", "run",
-                "--key", cast.keys[account.address],
-                "--validation", paths["oracle"][index],
-                "--poll-interval", str(POLL_SECONDS),
-                "--log-format", "json",
-                *common,
-            ]  # fmt: skip
-            self.processes.start(
-                name, "oracle", account.address, arguments, self.workspace.log_path(name)
-            )
-        behaviours = config.behaviours()
-        for index, account in enumerate(cast.participants):
-            name = f"participant-{index + 1:02d}"
-            arguments = [
-                "participant", "run",
-                "--data", paths["participant"][index],
-                "--rounds", str(config.rounds),
-                "--behaviour", behaviours[index],
-                "--epochs", str(config.epochs),
-                "--seed", str(derive_seed(config.seed, index)),
-                "--key", cast.keys[account.address],
-                "--poll-interval", str(POLL_SECONDS),
-                "--json",
-                *common,
-            ]  # fmt: skip
-            self.processes.start(
-                name, "participant", account.address, arguments, self.workspace.log_path(name)
-            )
-        malicious = ", ".join(b for b in behaviours if b != "honest") or "none"
-        self.observer.stage(
-            f"started {config.oracles} oracle and {config.participants} participant processes "
-            f"(malicious: {malicious}); logs in {self.workspace.logs_dir}"
-        )
-
     # ---- rounds --------------------------------------------------------------------------
 
     def _drive_round(self, round_: int) -> RoundRecord:
@@ -389,11 +289,13 @@ class Demo:
             state=state.name.lower(),
             global_model_hash="0x" + produced.hex(),
             test_accuracy=self.test_evaluator.evaluate(self._fetch(produced)).accuracy,
-            plain_fedavg_accuracy=self._plain_fedavg_accuracy(round_),
+            plain_fedavg_accuracy=plain_fedavg_accuracy(
+                self.ledger, self._fetch, self.test_evaluator, round_
+            ),
             accepted=sum(v.status == UpdateStatus.ACCEPTED for v in verdicts),
             rejected=sum(v.status == UpdateStatus.REJECTED for v in verdicts),
             tokens_minted=sum(v.reward for v in verdicts),
-            gas_used=self._gas_used(round_),
+            gas_used=round_gas(self.ledger, round_),
             seconds=time.monotonic() - began,
         )
 
@@ -449,44 +351,16 @@ class Demo:
         """Fail fast when an oracle dies, or a participant dies for another reason than
         being banned or having finished its rounds."""
         for child in self.processes.exited("oracle"):
-            raise _died(child)
+            raise DemoError(died(child))
         for child in self.processes.exited("participant"):
             if child.returncode == 0:
                 continue
             if not self.ledger.coordinator.get_participant(child.address).banned:
-                raise _died(child)
+                raise DemoError(died(child))
 
     def _fetch(self, digest: bytes) -> ModelWeights:
         blob = self.store.get(cid_from_content_hash(digest))
         return decode(blob, max_bytes=self.project.storage.max_blob_bytes)
-
-    def _plain_fedavg_accuracy(self, round_: int) -> float | None:
-        """Test accuracy of what plain FedAvg would have made of the round: every submitted
-        update averaged, unverified (updates that do not even decode are left out)."""
-        updates = []
-        for event in self.ledger.events(
-            UpdateSubmitted, self.ledger.deployment.block_number, round=round_
-        ):
-            try:
-                updates.append(self._fetch(event.content_hash))
-            except (StorageError, InvalidWeights):
-                continue
-        if not updates:
-            return None
-        try:
-            return self.test_evaluator.evaluate(fedavg(updates)).accuracy
-        except InvalidWeights:  # weights outside the exact evaluator's range: a wreck
-            return None
-
-    def _gas_used(self, round_: int) -> int:
-        """Gas of every transaction of the round: submissions, votes, close, proposals."""
-        start = self.ledger.deployment.block_number
-        events: list[ChainEvent] = []
-        for event_type in (UpdateSubmitted, VoteCast, RoundClosed, AggregateProposed, RoundSkipped):
-            events += self.ledger.events(event_type, start, round=round_)
-        hashes = dict.fromkeys(event.tx_hash for event in events)
-        client = self.ledger.client
-        return sum(int(client.wait_for_receipt(tx)["gasUsed"], 16) for tx in hashes)
 
     # ---- report --------------------------------------------------------------------------
 
@@ -526,10 +400,3 @@ class Demo:
             "genesis_test_accuracy": self.genesis_accuracy,
             "run_directory": str(self.workspace.root),
         }
-
-
-def _died(child: Child) -> DemoError:
-    return DemoError(
-        f"{child.name} ({child.address}) exited with status {child.returncode}; its log "
-        f"{child.log_path} ends with:\n{child.log_tail()}"
-    )

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from fedledger.config import find_root
 from fedledger.ml.architectures import IMAGE_SHAPE, NUM_CLASSES, PIXEL_MAX
 
 #: The MNIST files shipped in data/mnist and the sha256 of each (see data/mnist/README.md).
@@ -33,8 +32,6 @@ MNIST_SHA256 = {
         "b66dd6c5b02a1f638592691fc0ace63f77971752824b4cfdaf7180e248523f1b"
     ),
 }
-#: Where the MNIST files live, relative to the project root.
-MNIST_DIRECTORY = Path("data") / "mnist"
 
 _IDX_UBYTE = 0x08
 
@@ -93,14 +90,10 @@ class Mnist:
     test: Dataset
 
 
-def mnist_directory(root: Path | None = None) -> Path:
-    """``data/mnist`` of the project (``root`` or :func:`fedledger.config.find_root`)."""
-    return (root or find_root()) / MNIST_DIRECTORY
-
-
-def load_mnist(directory: Path | None = None) -> Mnist:
-    """Read the shipped MNIST files after checking each one's sha256; nothing downloads."""
-    folder = directory or mnist_directory()
+def load_mnist(folder: Path) -> Mnist:
+    """Read the MNIST files in ``folder`` (the project's is
+    :func:`fedledger.config.mnist_directory`) after checking each one's sha256; nothing
+    downloads."""
     for name, digest in MNIST_SHA256.items():
         verify_sha256(folder / name, digest)
     return Mnist(

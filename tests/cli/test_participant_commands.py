@@ -10,7 +10,7 @@ import pytest
 from fedledger.chain import ReasonCode, RoundState, StoragePolicy, UpdateStatus, dev_account
 from fedledger.chain.events import UpdateSubmitted
 from fedledger.ml import MNIST_CNN, Mnist, attacks, decode, encode, initial_weights
-from fedledger.participant import read_verdicts
+from fedledger.queries import read_verdicts
 from fedledger.storage import Cid, cid_from_content_hash, content_hash_of
 from tests.cli.conftest import OUTSIDER_KEY, PARTICIPANT_KEYS, Cli, CliFactory
 

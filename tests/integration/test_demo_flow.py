@@ -13,8 +13,9 @@ import pytest
 
 from fedledger.chain import ReasonCode, RoundState, UpdateStatus
 from fedledger.chain.events import RoundFinalized, Transfer, UpdateAccepted, UpdateSubmitted
+from fedledger.config import mnist_directory
 from fedledger.ml import ExactEvaluator, decode, encode, fedavg, load_mnist
-from fedledger.participant import read_verdicts
+from fedledger.queries import read_verdicts
 from fedledger.storage import cid_from_content_hash, content_hash_of
 from tests.integration.conftest import SMALL, Flow
 
@@ -96,7 +97,7 @@ def test_the_report_has_the_issue_schema_and_agrees_with_the_chain(local_flow: F
     assert payload["config"]["participants"] == SMALL.participants
     assert payload["config"]["seed"] == SMALL.seed
 
-    test = ExactEvaluator(load_mnist().test, SMALL.architecture)
+    test = ExactEvaluator(load_mnist(mnist_directory()).test, SMALL.architecture)
     minted = 0
     for record, round_ in zip(payload["rounds"], ROUNDS, strict=True):
         assert set(record) == {

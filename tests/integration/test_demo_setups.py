@@ -19,7 +19,7 @@ from fedledger.chain.anvil import rpc_answers
 from fedledger.cli import main
 from fedledger.config import CONFIG_FILE, ProjectConfig
 from fedledger.demo.runner import Demo
-from fedledger.participant import read_verdicts
+from fedledger.queries import read_verdicts
 from fedledger.storage import IpfsStore, cid_from_content_hash
 from tests.fixtures.chain import TEST_ACCOUNTS
 from tests.fixtures.ipfs import JsIpfsDaemon

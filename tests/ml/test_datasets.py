@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fedledger.config import mnist_directory
 from fedledger.ml import Dataset, DatasetError, Mnist, load_dataset, load_mnist, save_dataset
-from fedledger.ml.datasets import MNIST_SHA256, mnist_directory, read_idx
+from fedledger.ml.datasets import MNIST_SHA256, read_idx
 
 
 def _idx_bytes(array: np.ndarray) -> bytes:

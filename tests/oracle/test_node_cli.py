@@ -202,7 +202,7 @@ def test_help_explains_the_commands() -> None:
 def test_the_commands_defaults_are_the_node_settings_defaults() -> None:
     """The command repeats two NodeSettings defaults as literals (importing oracle.node would
     load web3 and numpy for `--help`); they must stay equal."""
-    from oracle.cli import run
+    from fedledger.cli.oracle import run
 
     defaults = {param.name: param.default for param in run.params}
     settings = NodeSettings()

@@ -1,0 +1,147 @@
+"""``fedledger participant run``: fetch, train, submit and follow the verdict, round after
+round."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from fedledger.cli import render
+from fedledger.cli.context import open_participant
+from fedledger.cli.options import key_option, network_option, store_options, user_errors
+from fedledger.cli.participant.common import (
+    DATA,
+    progress_bar,
+    submission_json,
+    training_config,
+    training_options,
+)
+from fedledger.participant import BEHAVIOURS
+
+if TYPE_CHECKING:
+    from fedledger.participant import SentUpdate
+    from fedledger.queries import UpdateVerdict
+
+
+def _outcome_json(sent: SentUpdate, verdict: UpdateVerdict, seconds: float) -> dict[str, Any]:
+    return {
+        "event": "round",
+        "round": sent.round,
+        "behaviour": sent.behaviour,
+        "submission": submission_json(sent.submission),
+        "verdict": render.verdict_json(verdict),
+        "training_seconds": round(sent.training_seconds, 3),
+        "seconds": round(seconds, 3),
+    }
+
+
+@click.command()
+@click.option("--data", type=DATA, required=True, help="Your training data (.npz).")
+@click.option("--rounds", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--behaviour",
+    type=click.Choice(BEHAVIOURS),
+    default="honest",
+    show_default=True,
+    help="Misbehave on purpose (attacks of fedledger.ml.attacks), to see the oracles at work.",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Sample count to report [default: the size of --data].",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=None,
+    help="Give up when a round does not open, or a verdict does not come, within this many "
+    "seconds [default: wait].",
+)
+@click.option("--poll-interval", type=float, default=0.5, show_default=True)
+@training_options
+@key_option
+@network_option
+@store_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per round.")
+def run(
+    data: Path,
+    rounds: int,
+    behaviour: str,
+    samples: int | None,
+    timeout: float | None,
+    poll_interval: float,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    seed: int,
+    key: str | None,
+    network: str | None,
+    store_kind: str | None,
+    ipfs_api: str | None,
+    as_json: bool,
+) -> None:
+    """Take part in --rounds rounds: fetch, train, submit, wait for the verdict, repeat.
+
+    The training seed of each round is derived from --seed and the round number, so a
+    rerun trains the same update. A restarted participant resumes after the last round
+    it submitted to. Stops when banned.
+    """
+    from fedledger.ml import load_dataset
+    from fedledger.queries import wait_for_verdict
+
+    config = training_config(epochs, batch_size, learning_rate, seed)
+    with user_errors():
+        dataset = load_dataset(data)
+    client = open_participant(network, key, store_kind, ipfs_api, poll_interval=poll_interval)
+    out = render.console()
+    if not as_json:
+        out.print(
+            f"{client.address}: {behaviour}, {len(dataset):,} samples, {rounds} round(s); "
+            "waiting for an open round"
+        )
+    show_bar = not as_json and sys.stdout.isatty()
+    with client, user_errors(), progress_bar(show_bar) as bar:
+        symbol = client.ledger.token.symbol()
+        sent_updates = client.run(
+            dataset,
+            config,
+            rounds=rounds,
+            behaviour=behaviour,
+            num_samples=samples,
+            timeout=timeout,
+            progress=bar,
+        )
+        for sent in sent_updates:
+            verdict = wait_for_verdict(
+                client.ledger,
+                sent.round,
+                client.address,
+                timeout=timeout,
+                poll_interval=client.poll_interval,
+            )
+            seconds = time.monotonic() - sent.started
+            if as_json:
+                click.echo(json.dumps(_outcome_json(sent, verdict, seconds)))
+            else:
+                out.print(_outcome_line(sent, verdict, symbol))
+
+
+def _outcome_line(sent: SentUpdate, verdict: UpdateVerdict, symbol: str) -> str:
+    text = (
+        f"round {sent.round}: submitted {sent.submission.cid} "
+        f"(trained in {sent.training_seconds:.1f} s) -> "
+        f"[bold]{render.enum_name(verdict.status)}[/bold] "
+        f"({verdict.accept_votes} accept / {verdict.reject_votes} reject), "
+        f"score {verdict.score:,}"
+    )
+    if verdict.reason is not None:
+        text += f", reason {verdict.reason_name}"
+    if verdict.reward:
+        text += f", reward {render.tokens(verdict.reward, symbol)}"
+    return text

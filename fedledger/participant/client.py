@@ -1,0 +1,256 @@
+"""The participant client: get the global model, train, upload and submit, round after round.
+
+One :class:`ParticipantClient` is one wallet taking part in a deployment. It speaks to the
+chain through :class:`fedledger.chain.FedLedger` and to the blob store through a
+:class:`fedledger.storage.BlobStore`:
+
+1. **get the model** (:meth:`ParticipantClient.fetch_global_model`): read the round and
+   the global model's content hash from the chain, fetch the blob from the store (the
+   store checks the bytes against the CID the hash names, so a damaged or substituted
+   model is refused) and decode it;
+2. **submit** (:meth:`ParticipantClient.submit`): encode the trained weights, upload them,
+   then sign and send ``submitUpdate(round, contentHash, numSamples)``.
+
+Following the verdict is a read of the ledger anyone can do:
+:func:`fedledger.queries.wait_for_verdict`. :meth:`ParticipantClient.run` fetches, makes
+the update (:func:`fedledger.participant.behaviours.make_update`) and submits, for several
+rounds, which is what ``fedledger participant run`` and the demo's participant processes
+do.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from fedledger.chain import FedLedger, GlobalModel, ParticipantInfo, RoundState
+from fedledger.chain.errors import RoundNotOpen, SubmissionDeadlinePassed, WrongRound
+from fedledger.ml import Dataset, ModelWeights, decode, encode
+from fedledger.participant.behaviours import derive_seed, make_update, require_behaviour
+from fedledger.storage import BlobStore, cid_from_content_hash, content_hash_of
+
+if TYPE_CHECKING:
+    from fedledger.ml.training_config import ProgressCallback, TrainingConfig
+
+
+class ParticipantError(RuntimeError):
+    """The participant cannot go on (banned, nothing to submit to, a verdict that never
+    came); the message says what to do."""
+
+
+@dataclass(frozen=True)
+class FetchedModel:
+    """A round's global model, fetched from the store and checked against the chain."""
+
+    round: int
+    state: RoundState
+    deadline: int
+    content_hash: bytes
+    cid: str
+    blob: bytes
+    weights: ModelWeights
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A mined ``submitUpdate``."""
+
+    round: int
+    participant: str
+    content_hash: bytes
+    cid: str
+    num_samples: int
+    tx_hash: str
+    block_number: int
+    gas_used: int
+
+
+@dataclass(frozen=True)
+class SentUpdate:
+    """One round of :meth:`ParticipantClient.run`: the update sent, and when its work began
+    (``time.monotonic()``, before the fetch), so that a caller who then waits for the
+    verdict can time the whole round."""
+
+    round: int
+    behaviour: str
+    submission: Submission
+    training_seconds: float
+    started: float
+
+
+class ParticipantClient:
+    """One participant (the ledger's account) with a blob store. Close it, or use it as a
+    context manager, to close the store."""
+
+    def __init__(
+        self,
+        ledger: FedLedger,
+        store: BlobStore,
+        *,
+        max_blob_bytes: int | None = None,
+        poll_interval: float = 0.5,
+    ) -> None:
+        self.ledger = ledger
+        self.store = store
+        self.max_blob_bytes = max_blob_bytes
+        self.poll_interval = poll_interval
+
+    def __enter__(self) -> ParticipantClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.store.close()
+
+    @property
+    def address(self) -> str:
+        return self.ledger.address
+
+    # ---- 1. get the model --------------------------------------------------------------
+
+    def latest_model(self) -> GlobalModel:
+        """The current round, its state and deadline, and the global model's hash."""
+        return self.ledger.coordinator.latest_model()
+
+    def fetch_global_model(self, model: GlobalModel | None = None) -> FetchedModel:
+        """Fetch and decode the global model of ``model`` (default: the current round).
+
+        The store returns only bytes that hash to the CID the chain's content hash names
+        (``BlobCorrupted`` otherwise); decoding refuses anything but valid weights.
+        """
+        model = model or self.latest_model()
+        if model.round == 0:
+            raise ParticipantError(
+                "training has not started on this deployment: the admin opens round 1 "
+                "with `fedledger admin start`"
+            )
+        cid = cid_from_content_hash(model.content_hash)
+        blob = self.store.get(cid, max_bytes=self.max_blob_bytes)
+        return FetchedModel(
+            round=model.round,
+            state=model.state,
+            deadline=model.deadline,
+            content_hash=model.content_hash,
+            cid=cid,
+            blob=blob,
+            weights=decode(blob, max_bytes=self.max_blob_bytes),
+        )
+
+    # ---- 2. submit ---------------------------------------------------------------------
+
+    def submit(
+        self, weights: ModelWeights, num_samples: int, round_: int | None = None
+    ) -> Submission:
+        """Encode, upload and submit ``weights`` for ``round_`` (default: the current one)."""
+        return self.submit_blob(encode(weights), num_samples, round_)
+
+    def submit_blob(self, blob: bytes, num_samples: int, round_: int | None = None) -> Submission:
+        """Upload ``blob`` as it is and submit its content hash.
+
+        No local check of the bytes: :meth:`submit` is the normal path. This one exists for
+        tools and tests that need to send what an honest client never would.
+        """
+        round_ = self.latest_model().round if round_ is None else round_
+        self._require_can_submit(round_)
+        cid = self.store.put(blob)
+        content_hash = content_hash_of(blob)
+        result = self.ledger.coordinator.submit_update(round_, content_hash, num_samples)
+        return Submission(
+            round=round_,
+            participant=self.address,
+            content_hash=content_hash,
+            cid=cid,
+            num_samples=num_samples,
+            tx_hash=result.tx_hash,
+            block_number=result.block_number,
+            gas_used=result.gas_used,
+        )
+
+    def _require_can_submit(self, round_: int) -> None:
+        """Say why a submission cannot succeed before anything is uploaded (the chain's
+        dry run would refuse it too, with less context)."""
+        info = self._require_not_banned()
+        if info.last_submitted_round >= round_ > 0:
+            raise ParticipantError(
+                f"{self.address} already submitted in round {round_}; wait for the next "
+                "round (`fedledger participant status` shows the verdict)"
+            )
+
+    def _require_not_banned(self) -> ParticipantInfo:
+        info = self.ledger.coordinator.get_participant(self.address)
+        if info.banned:
+            raise ParticipantError(
+                f"{self.address} is banned after {info.strikes} rejected updates; "
+                "the admin can lift the ban with `fedledger admin pardon`"
+            )
+        return info
+
+    # ---- waiting for a round ----------------------------------------------------------
+
+    def wait_for_open_round(self, after: int = 0, *, timeout: float | None = None) -> GlobalModel:
+        """Poll until a round later than ``after`` is open for submissions."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            model = self.latest_model()
+            if model.round > after and model.state == RoundState.OPEN:
+                return model
+            if deadline is not None and time.monotonic() > deadline:
+                raise ParticipantError(
+                    f"no round after {after} opened within {timeout:g} s (now round "
+                    f"{model.round}, {model.state.name.lower()})"
+                )
+            time.sleep(self.poll_interval)
+
+    # ---- the loop ----------------------------------------------------------------------
+
+    def run(
+        self,
+        dataset: Dataset,
+        config: TrainingConfig,
+        *,
+        rounds: int,
+        behaviour: str = "honest",
+        num_samples: int | None = None,
+        timeout: float | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Iterator[SentUpdate]:
+        """Take part in ``rounds`` rounds: for each open round not yet submitted to, fetch
+        the global model, make the update (:func:`make_update`, seeded per round from
+        ``config.seed``), submit it and yield what was sent.
+
+        The caller follows the verdict (:func:`fedledger.queries.wait_for_verdict`) before
+        asking for the next round: the ban check that opens the next round reads its
+        outcome. Resumes where the chain says it left off (a restarted participant does not
+        submit twice). A round whose deadline passes before the submission lands is
+        skipped. Stops with :class:`ParticipantError` once the participant is banned.
+        """
+        require_behaviour(behaviour)  # before waiting for a round, not after
+        samples = len(dataset) if num_samples is None else num_samples
+        last = self.ledger.coordinator.get_participant(self.address).last_submitted_round
+        done = 0
+        while done < rounds:
+            self._require_not_banned()
+            model = self.wait_for_open_round(last, timeout=timeout)
+            started = time.monotonic()
+            fetched = self.fetch_global_model(model)
+            round_config = replace(config, seed=derive_seed(config.seed, model.round))
+            update = make_update(behaviour, fetched.weights, dataset, round_config, progress)
+            trained = time.monotonic()
+            try:
+                submission = self.submit(update, samples, model.round)
+            except (SubmissionDeadlinePassed, RoundNotOpen, WrongRound):
+                last = model.round  # the round ended while we trained: take the next one
+                continue
+            last = model.round
+            done += 1
+            yield SentUpdate(
+                round=model.round,
+                behaviour=behaviour,
+                submission=submission,
+                training_seconds=trained - started,
+                started=started,
+            )

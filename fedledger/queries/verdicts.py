@@ -1,0 +1,159 @@
+"""The verdicts on updates: status, every oracle's vote, score, reason and reward.
+
+Read from the chain's events and views by anyone, with no signing account and no store.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from fedledger.chain import FedLedger, UpdateStatus
+from fedledger.chain.codes import reason_name
+from fedledger.chain.events import (
+    UpdateAccepted,
+    UpdateDisputed,
+    UpdateRejected,
+    UpdateSubmitted,
+    VoteCast,
+)
+from fedledger.queries.errors import QueryError
+
+#: Statuses after which nothing about an update changes any more.
+SETTLED = frozenset(
+    {UpdateStatus.ACCEPTED, UpdateStatus.REJECTED, UpdateStatus.DISPUTED, UpdateStatus.EXPIRED}
+)
+
+
+@dataclass(frozen=True)
+class Vote:
+    """One oracle's vote on an update, as its ``VoteCast`` event recorded it."""
+
+    oracle: str
+    accept: bool
+    score: int
+    reason: int
+    block_number: int
+
+    @property
+    def reason_name(self) -> str:
+        return reason_name(self.reason)
+
+
+@dataclass(frozen=True)
+class UpdateVerdict:
+    """Where an update stands: its status, the votes so far and, once settled, the outcome.
+
+    ``score`` is the recorded score (the lowest of the agreeing votes), ``reason`` the
+    rejection's reason code (``None`` unless rejected) and ``reward`` the tokens minted
+    for it (base units).
+    """
+
+    round: int
+    participant: str
+    status: UpdateStatus
+    content_hash: bytes | None
+    score: int
+    reason: int | None
+    reward: int
+    votes: tuple[Vote, ...]
+
+    @property
+    def settled(self) -> bool:
+        return self.status in SETTLED
+
+    @property
+    def accept_votes(self) -> int:
+        return sum(vote.accept for vote in self.votes)
+
+    @property
+    def reject_votes(self) -> int:
+        return sum(not vote.accept for vote in self.votes)
+
+    @property
+    def reason_name(self) -> str | None:
+        return None if self.reason is None else reason_name(self.reason)
+
+
+def wait_for_verdict(
+    ledger: FedLedger,
+    round_: int,
+    participant: str,
+    *,
+    timeout: float | None = None,
+    poll_interval: float = 0.5,
+) -> UpdateVerdict:
+    """Poll until ``participant``'s update of ``round_`` is settled (accepted, rejected,
+    disputed or expired). Read-only: works for any address, no blob store needed."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        status = ledger.coordinator.get_update(round_, participant).status
+        if status != UpdateStatus.PENDING:
+            (verdict,) = read_verdicts(ledger, round_, participant)
+            if verdict.settled:
+                return verdict
+            if verdict.status == UpdateStatus.NONE:
+                raise QueryError(
+                    f"{participant} has no update in round {round_}: nothing to wait for"
+                )
+        if deadline is not None and time.monotonic() > deadline:
+            raise QueryError(
+                f"no verdict on {participant}'s update of round {round_} after "
+                f"{timeout:g} s; are the oracles running? (`fedledger status`)"
+            )
+        time.sleep(poll_interval)
+
+
+def read_verdicts(
+    ledger: FedLedger, round_: int, participant: str | None = None
+) -> list[UpdateVerdict]:
+    """The verdicts on the updates of ``round_``: every submission of the round in chain
+    order, or only ``participant``'s (a one-element list, status ``NONE`` if it did not
+    submit). Read-only: works for any address.
+
+    Outcomes, scores, reasons and rewards come from the settlement events, which survive
+    the deletion of rejected records under the AcceptedOnly policy; pending and expired
+    updates from the contract's view.
+    """
+    start = ledger.deployment.block_number
+    filters: dict[str, Any] = {"round": round_}
+    if participant is not None:
+        filters["participant"] = participant
+    submitted = {e.participant: e for e in ledger.events(UpdateSubmitted, start, **filters)}
+    votes: dict[str, list[Vote]] = {}
+    for cast in ledger.events(VoteCast, start, **filters):
+        votes.setdefault(cast.participant, []).append(
+            Vote(cast.oracle, cast.accept, cast.score, cast.reason, cast.block_number)
+        )
+    accepted = {e.participant: e for e in ledger.events(UpdateAccepted, start, **filters)}
+    rejected = {e.participant: e for e in ledger.events(UpdateRejected, start, **filters)}
+    disputed = {e.participant for e in ledger.events(UpdateDisputed, start, **filters)}
+
+    verdicts = []
+    for address in [participant] if participant is not None else list(submitted):
+        submission = submitted.get(address)
+        status, score, reason, reward = UpdateStatus.NONE, 0, None, 0
+        if address in accepted:
+            event = accepted[address]
+            status, score, reward = UpdateStatus.ACCEPTED, event.score, event.reward
+        elif address in rejected:
+            refusal = rejected[address]
+            status, score, reason = UpdateStatus.REJECTED, refusal.score, refusal.reason
+        elif address in disputed:
+            status = UpdateStatus.DISPUTED
+        elif submission is not None:  # pending, or expired at close: the view says which
+            status = ledger.coordinator.get_update(round_, address).status
+        verdicts.append(
+            UpdateVerdict(
+                round=round_,
+                participant=address,
+                status=status,
+                content_hash=submission.content_hash if submission else None,
+                score=score,
+                reason=reason,
+                reward=reward,
+                votes=tuple(votes.get(address, ())),
+            )
+        )
+    return verdicts

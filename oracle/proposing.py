@@ -1,0 +1,128 @@
+"""The oracle node's proposals: average a closed round's accepted updates and propose the
+aggregate (a part of :class:`oracle.node.OracleNode`)."""
+
+from __future__ import annotations
+
+import time
+
+from fedledger.chain import FedLedger
+from fedledger.chain.errors import (
+    AlreadyProposed,
+    ChainError,
+    NotOracle,
+    RoundNotClosed,
+    WrongRound,
+)
+from fedledger.chain.events import AggregateProposed, RoundFinalized, UpdateAccepted
+from fedledger.ml import InvalidWeights, ModelWeights, decode, encode, fedavg
+from fedledger.storage import BlobStore, StorageError, cid_from_content_hash, content_hash
+from oracle.logs import NodeLog
+from oracle.rounds import RoundWork
+from oracle.settings import NodeSettings, StepReport
+
+#: Reverts of a proposal that mean the round no longer awaits this oracle's.
+_PROPOSAL_RACES = (AlreadyProposed, RoundNotClosed, WrongRound)
+
+
+class Proposing:
+    """The aggregation half of :class:`oracle.node.OracleNode`, which provides the state
+    below."""
+
+    ledger: FedLedger
+    address: str
+    store: BlobStore
+    settings: NodeSettings
+    log: NodeLog
+    _registered: bool | None
+    _stop_requested: bool
+    _proposed: dict[bytes, ModelWeights]
+
+    def _propose_round(self, work: RoundWork, report: StepReport) -> None:
+        if work.proposed:
+            return
+        if time.monotonic() < work.retry_at:
+            report.blocked = True
+            return
+        fields = {"round": work.number}
+        if self.ledger.coordinator.has_proposed(work.number, self.address):
+            work.proposed = True
+            self.log.info("skip", "already proposed an aggregate for this round", **fields)
+            return
+        try:
+            aggregate, updates = self._aggregate(work)
+        except (StorageError, InvalidWeights, LookupError) as exc:
+            self._round_failed(work, report, "aggregate", str(exc))
+            return
+        blob = encode(aggregate)
+        try:
+            digest = content_hash(self.store.put(blob))
+        except StorageError as exc:
+            self._round_failed(work, report, "aggregate", f"cannot store the aggregate: {exc}")
+            return
+        try:
+            tx = self.ledger.coordinator.propose_aggregate(work.number, digest)
+        except _PROPOSAL_RACES as exc:
+            work.proposed = True
+            self.log.info("skip", f"proposal not needed any more: {exc}", **fields)
+            return
+        except NotOracle as exc:
+            self._registered = False
+            report.blocked = True
+            self.log.warning("not-oracle", str(exc), **fields)
+            return
+        except ChainError as exc:
+            self._round_failed(work, report, "propose", f"proposal not sent: {exc}")
+            return
+        work.proposed = True
+        report.proposals += 1
+        # The aggregate becomes the next round's global model if k oracles agree: keep it.
+        self._proposed = {digest: aggregate}
+        proposed = tx.events_of(AggregateProposed)
+        self.log.info(
+            "propose",
+            "aggregate proposed",
+            **fields,
+            content_hash=digest,
+            updates=updates,
+            votes=proposed[0].votes if proposed else None,
+            finalized=bool(tx.events_of(RoundFinalized)),
+            tx=tx.tx_hash,
+            gas=tx.gas_used,
+        )
+
+    def _aggregate(self, work: RoundWork) -> tuple[ModelWeights, int]:
+        """The equal-weight FedAvg of the round's accepted updates, and how many there are.
+
+        The accepted set is final once the round is closed (pending updates expired), and
+        fedavg's integer sums do not depend on the order: every oracle gets the same bytes.
+        """
+        coordinator = self.ledger.coordinator
+        accepted = self.ledger.events(UpdateAccepted, work.opened_block, round=work.number)
+        expected = coordinator.get_round(work.number).accepted
+        if len(accepted) != expected:
+            raise LookupError(
+                f"round {work.number} counts {expected} accepted updates, this node found "
+                f"{len(accepted)} UpdateAccepted events; will look again"
+            )
+        models = []
+        for event in accepted:
+            digest = work.submissions.get(event.participant) or (
+                coordinator.get_update(work.number, event.participant).content_hash
+            )
+            models.append(work.accepted.get(digest) or self._load(digest))
+        if not models:
+            raise LookupError(f"round {work.number} is closed with no accepted update")
+        return fedavg(models), len(models)
+
+    def _load(self, content_hash: bytes) -> ModelWeights:
+        """The model stored under ``content_hash``, read and decoded within the size cap."""
+        max_bytes = self.settings.max_blob_bytes
+        blob = self.store.get(cid_from_content_hash(content_hash), max_bytes=max_bytes)
+        return decode(blob, max_bytes=max_bytes)
+
+    def _round_failed(self, work: RoundWork, report: StepReport, stage: str, message: str) -> None:
+        work.failures += 1
+        delay = self.settings.retry.delay(work.failures)
+        work.retry_at = time.monotonic() + delay
+        report.blocked = True
+        self.log.error("error", message, stage=stage, round=work.number, retry_in=round(delay, 2))

@@ -1,0 +1,51 @@
+"""How an oracle node polls, fetches and retries, and what one of its steps did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fedledger.config import ProjectConfig
+from oracle.rounds import Backoff
+from oracle.verification import VerifierParams
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """How a node polls, fetches and retries. Every oracle may choose its own: none of these
+    changes a verdict on a blob that arrived."""
+
+    #: Seconds between polls of the chain.
+    poll_interval: float = 0.5
+    #: Seconds a blob may stay unreachable (the store answering "not found") before the
+    #: update is rejected with UNREACHABLE_BLOB. A store that does not answer never counts.
+    unreachable_after: float = 30.0
+    #: The size cap on every blob read (the project's storage.max_blob_bytes).
+    max_blob_bytes: int = 16 * 1024 * 1024
+    #: Pause between attempts after a failure: doubling from ``retry.initial`` seconds.
+    retry: Backoff = field(default_factory=Backoff)
+    #: Threads fetching blobs at once.
+    fetch_workers: int = 4
+    #: The verification rule's constants; ``contributors`` is the default for rounds whose
+    #: rules set no contribution target (see :func:`oracle.rounds.contribution_target`).
+    verifier_params: VerifierParams = field(default_factory=VerifierParams)
+
+    @classmethod
+    def from_config(cls, config: ProjectConfig, **overrides: Any) -> NodeSettings:
+        """The settings for a project: its blob size cap, and ``overrides``."""
+        return cls(**{"max_blob_bytes": config.storage.max_blob_bytes, **overrides})
+
+
+@dataclass
+class StepReport:
+    """What one step did and what is left.
+
+    ``waiting``: work is under way that will finish by itself (a fetch, a retry of a blob not
+    found yet). ``blocked``: work cannot go on until an outage ends (store, chain, this
+    account not being a registered oracle).
+    """
+
+    votes: int = 0
+    proposals: int = 0
+    waiting: bool = False
+    blocked: bool = False

@@ -1,0 +1,255 @@
+"""The oracle node's votes: fetch each pending update, verify it, vote, and retry what an
+outage held up (a part of :class:`oracle.node.OracleNode`)."""
+
+from __future__ import annotations
+
+import time
+
+from fedledger.chain import FedLedger, UpdateStatus
+from fedledger.chain.errors import (
+    AlreadyVoted,
+    ChainError,
+    NotOracle,
+    RoundNotOpen,
+    UnknownUpdate,
+    UpdateAlreadySettled,
+    WrongRound,
+)
+from fedledger.chain.events import UpdateAccepted, UpdateDisputed, UpdateRejected
+from fedledger.ml import ModelWeights
+from fedledger.storage import BlobNotFound, BlobStore, StorageError, cid_from_content_hash
+from oracle.fetcher import BlobFetcher, Fetched
+from oracle.inspection import Decision, judge, storage_rejection, unreachable
+from oracle.logs import NodeLog
+from oracle.rounds import RoundWork, UpdateTask
+from oracle.settings import NodeSettings, StepReport
+from oracle.verification import Verifier
+
+#: Reverts of a vote that mean another oracle, or the round, got there first.
+_VOTE_RACES = (AlreadyVoted, UpdateAlreadySettled, RoundNotOpen, WrongRound, UnknownUpdate)
+
+
+class Voting:
+    """The voting half of :class:`oracle.node.OracleNode`, which provides the state below
+    and ``_global_model`` / ``_verifier_for``."""
+
+    ledger: FedLedger
+    address: str
+    store: BlobStore
+    settings: NodeSettings
+    log: NodeLog
+    _registered: bool | None
+    _stop_requested: bool
+    _fetcher: BlobFetcher[tuple[int, str]]
+
+    def _global_model(self, work: RoundWork, report: StepReport) -> ModelWeights | None:
+        raise NotImplementedError
+
+    def _verifier_for(self, global_model: ModelWeights, work: RoundWork) -> Verifier:
+        raise NotImplementedError
+
+    def _vote_round(self, work: RoundWork, report: StepReport) -> None:
+        global_model = self._global_model(work, report)
+        if global_model is None:
+            return
+        verifier = self._verifier_for(global_model, work)
+        work.new_tasks()
+        for fetched in self._fetcher.collect():
+            number, participant = fetched.key
+            task = work.tasks.get(participant)
+            if number == work.number and task is not None:
+                self._handle_fetched(work, task, fetched, global_model, verifier, report)
+            if self._stop_requested:
+                return
+        now = time.monotonic()
+        for task in list(work.tasks.values()):
+            if self._stop_requested:
+                return
+            key = (work.number, task.participant)
+            if key in self._fetcher:
+                report.waiting = True
+            elif task.not_before > now:
+                # An outage blocks; a blob not found yet is waited for (bounded).
+                report.blocked |= task.outage
+                report.waiting |= not task.outage
+            elif task.decision is not None:  # verified before, the vote did not go through
+                self._cast_vote(work, task, task.decision, report)
+            elif self._needs_my_vote(work.number, task.participant):
+                self._fetcher.start(key, cid_from_content_hash(task.content_hash))
+                report.waiting = True
+            else:
+                work.finish(task.participant)
+
+    def _needs_my_vote(self, round_: int, participant: str) -> bool:
+        """Whether the update is still Pending and this oracle has not voted on it."""
+        coordinator = self.ledger.coordinator
+        status = coordinator.get_update(round_, participant).status
+        if status != UpdateStatus.PENDING:
+            self.log.info(
+                "skip",
+                f"the update is {status.name.lower()}: nothing to vote on",
+                round=round_,
+                participant=participant,
+            )
+            return False
+        if coordinator.has_voted(round_, participant, self.address):
+            self.log.info(
+                "skip", "already voted on this update", round=round_, participant=participant
+            )
+            return False
+        return True
+
+    def _handle_fetched(
+        self,
+        work: RoundWork,
+        task: UpdateTask,
+        fetched: Fetched[tuple[int, str]],
+        global_model: ModelWeights,
+        verifier: Verifier,
+        report: StepReport,
+    ) -> None:
+        task.attempts += 1
+        task.fetch_seconds = fetched.seconds
+        if fetched.blob is not None:
+            started = time.perf_counter()
+            try:
+                verdict = judge(
+                    fetched.blob, global_model, verifier, max_bytes=self.settings.max_blob_bytes
+                )
+            except Exception as exc:
+                # A blob that trips a bug here must not take the node down (it would again
+                # after every restart); no vote either: the fault is not proven to be theirs.
+                self._task_failed(work, task, report, "verify", f"{type(exc).__name__}: {exc}")
+                return
+            task.verify_seconds = time.perf_counter() - started
+            self._cast_vote(work, task, verdict, report)
+            return
+        error = fetched.error
+        decision = storage_rejection(error) if isinstance(error, StorageError) else None
+        if decision is None and isinstance(error, BlobNotFound):
+            decision = self._still_missing(work, task, error, fetched.seconds, report)
+        elif decision is None:
+            # The store failed (down, refusing, or a bug): the oracle's problem, not the
+            # participant's. Forget any "not found" clock: it must run while the store works.
+            task.missing_since = None
+            self._task_failed(work, task, report, "fetch", f"cannot fetch the update: {error}")
+        if decision is not None:
+            self._cast_vote(work, task, decision, report)
+
+    def _task_failed(
+        self, work: RoundWork, task: UpdateTask, report: StepReport, stage: str, message: str
+    ) -> None:
+        """An outage or a failure of this node held up ``task``: log it, retry later."""
+        task.outage = True
+        task.failures += 1
+        delay = self.settings.retry.delay(task.failures)
+        task.not_before = time.monotonic() + delay
+        report.blocked = True
+        self.log.error(
+            "error",
+            message,
+            stage=stage,
+            round=work.number,
+            participant=task.participant,
+            retry_in=round(delay, 2),
+        )
+
+    def _still_missing(
+        self,
+        work: RoundWork,
+        task: UpdateTask,
+        error: BlobNotFound,
+        attempt_seconds: float,
+        report: StepReport,
+    ) -> Decision | None:
+        """The UNREACHABLE_BLOB verdict once the blob has been missing long enough, else None
+        and a retry scheduled."""
+        now = time.monotonic()
+        if task.missing_since is None:
+            task.missing_since = now - attempt_seconds  # when this attempt asked
+            task.failures = 0
+        task.outage = False
+        task.failures += 1  # "not found" answers in a row
+        waited = now - task.missing_since
+        limit = self.settings.unreachable_after
+        # Never on a single answer: one "not found" may be a hiccup of the store.
+        if waited >= limit and task.failures >= 2:
+            return unreachable(
+                f"not found {task.failures} times over {waited:.1f} s (limit {limit:g} s): {error}"
+            )
+        # The last attempt lands on the limit, so the verdict comes no later than needed.
+        task.not_before = min(
+            now + self.settings.retry.delay(task.failures), task.missing_since + limit
+        )
+        report.waiting = True
+        self.log.info(
+            "retry",
+            "blob not found yet; the participant may still be uploading",
+            round=work.number,
+            participant=task.participant,
+            waited=round(waited, 2),
+            limit=limit,
+            retry_in=round(max(task.not_before - now, 0.0), 2),
+        )
+        return None
+
+    def _cast_vote(
+        self, work: RoundWork, task: UpdateTask, decision: Decision, report: StepReport
+    ) -> None:
+        fields = {"round": work.number, "participant": task.participant}
+        if not self._needs_my_vote(work.number, task.participant):
+            work.finish(task.participant)
+            return
+        started = time.perf_counter()
+        try:
+            tx = self.ledger.coordinator.vote(
+                work.number, task.participant, decision.accept, decision.score, decision.reason
+            )
+        except _VOTE_RACES as exc:
+            self.log.info("skip", f"vote not needed any more: {exc}", **fields)
+            work.finish(task.participant)
+            return
+        except NotOracle as exc:
+            self._registered = False
+            report.blocked = True
+            self.log.warning("not-oracle", str(exc), **fields)
+            task.decision = decision
+            return
+        except ChainError as exc:
+            task.decision = decision
+            self._task_failed(work, task, report, "vote", f"vote not sent: {exc}")
+            return
+        if decision.accept and decision.update is not None:
+            work.accepted[task.content_hash] = decision.update
+        work.finish(task.participant)
+        report.votes += 1
+        self.log.info(
+            "vote",
+            decision.detail,
+            **fields,
+            accept=decision.accept,
+            score=decision.score,
+            reason=decision.reason,
+            check=decision.check,
+            content_hash=task.content_hash,
+            outcome=_vote_outcome(tx.events),
+            tx=tx.tx_hash,
+            gas=tx.gas_used,
+            fetch_ms=round(task.fetch_seconds * 1000, 2),
+            verify_ms=round(task.verify_seconds * 1000, 2),
+            vote_ms=round((time.perf_counter() - started) * 1000, 2),
+            attempts=task.attempts,
+            **dict(decision.diagnostics),
+        )
+
+
+def _vote_outcome(events: tuple[object, ...]) -> str:
+    """What the vote did to the update: settled it one way, disputed it, or neither yet."""
+    for event_type, outcome in (
+        (UpdateAccepted, "accepted"),
+        (UpdateRejected, "rejected"),
+        (UpdateDisputed, "disputed"),
+    ):
+        if any(isinstance(event, event_type) for event in events):
+            return outcome
+    return "pending"
