@@ -46,6 +46,7 @@ from fedledger.ml.architectures import (
 from fedledger.ml.datasets import Dataset
 from fedledger.ml.errors import ShapeMismatch
 from fedledger.ml.fixedpoint import EXACT_BITS, EXACT_BOUND, check_dot_bound, to_fixed
+from fedledger.ml.prefix_blocks import PrefixBlocks
 from fedledger.ml.weights import ModelWeights
 
 ACTIVATION_FRAC_BITS = 17
@@ -156,42 +157,43 @@ def quantize(weights: ModelWeights) -> tuple[FixedLayer, ...]:
 class ExactEvaluator:
     """Evaluates models of one architecture on one validation set, exactly.
 
-    The first layer's input matrix (pixels as float64, as im2col patches for a
-    convolution) is built once here: 8 bytes per pixel for the MLP, 8 bytes per patch
-    element for the CNN (12.5 MB and 57.6 MB for 2,000 images).
+    The first layer's input matrix is built once here. For a Dense first layer it is kept
+    as :class:`~fedledger.ml.prefix_blocks.PrefixBlocks`, which skip the unlit pixels
+    (about 6.6 MB and half the multiply-adds of the dense product for the MLP at 2,000
+    images); the samples are then processed in the blocks' row order, with the labels
+    permuted to match once here. A convolution's im2col patches (57.6 MB for the CNN) stay
+    dense and in sample order, which the next layer's reshape needs.
     """
 
     def __init__(self, dataset: Dataset, architecture: str | Architecture) -> None:
         self.spec = as_architecture(architecture)
         self.labels = dataset.labels.astype(np.intp)
         pixels = dataset.images.astype(np.float64).reshape(len(dataset), *self.spec.input_shape)
-        self._first_input = _layer_matrix(pixels, self.spec.layers[0])
+        first_input = _layer_matrix(pixels, self.spec.layers[0])
+        self._first_blocks: PrefixBlocks | None = None
+        self._first_input: np.ndarray | None = None
+        if isinstance(self.spec.layers[0], Conv2D):
+            self._first_input = first_input
+            self._row_order = np.arange(len(self.labels))
+        else:
+            self._first_blocks = PrefixBlocks(first_input)
+            self._row_order = self._first_blocks.row_order
+        self._ordered_labels = self.labels[self._row_order]
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def logits(self, weights: ModelWeights) -> FixedLogits:
-        """The exact fixed-point logits of every sample."""
-        if weights.architecture != self.spec.id:
-            raise ShapeMismatch(
-                f"weights are for {weights.architecture}, this evaluator runs {self.spec.id}"
-            )
-        layers = quantize(weights)
-        matrix, saturated = self._first_input, 0
-        for index, hidden in enumerate(layers[:-1]):
-            accumulator = _affine(matrix, hidden)
-            shift = hidden.accumulator_frac_bits - ACTIVATION_FRAC_BITS
-            saturated += _requantize(accumulator, shift)
-            activations = accumulator.reshape(len(self), *self.spec.activation_shapes[index])
-            matrix = _layer_matrix(activations, self.spec.layers[index + 1])
-        output = layers[-1]
-        logits = _affine(matrix, output).astype(np.int64)
-        return FixedLogits(logits, output.accumulator_frac_bits, saturated)
+        """The exact fixed-point logits of every sample, in the data set's order."""
+        ordered = self._ordered_logits(weights)
+        values = np.empty_like(ordered.values)
+        values[self._row_order] = ordered.values
+        return FixedLogits(values, ordered.frac_bits, ordered.saturated)
 
     def evaluate(self, weights: ModelWeights) -> Evaluation:
         """Confusion matrix, per-class margins and saturation count of ``weights``."""
-        logits = self.logits(weights)
-        labels = self.labels
+        logits = self._ordered_logits(weights)
+        labels = self._ordered_labels
         pairs = labels * NUM_CLASSES + logits.predictions
         confusion = np.bincount(pairs, minlength=NUM_CLASSES**2).reshape(NUM_CLASSES, NUM_CLASSES)
         return Evaluation(
@@ -200,6 +202,31 @@ class ExactEvaluator:
             margin_sums=tuple(int(v) for v in _margin_sums(logits, labels)),
             saturated=logits.saturated,
         )
+
+    def _ordered_logits(self, weights: ModelWeights) -> FixedLogits:
+        """The logits with the samples in ``self._row_order``."""
+        if weights.architecture != self.spec.id:
+            raise ShapeMismatch(
+                f"weights are for {weights.architecture}, this evaluator runs {self.spec.id}"
+            )
+        layers = quantize(weights)
+        accumulator, saturated = self._first_affine(layers[0]), 0
+        for index, layer in enumerate(layers[1:]):
+            previous = layers[index]
+            shift = previous.accumulator_frac_bits - ACTIVATION_FRAC_BITS
+            saturated += _requantize(accumulator, shift)
+            activations = accumulator.reshape(len(self), *self.spec.activation_shapes[index])
+            accumulator = _affine(_layer_matrix(activations, self.spec.layers[index + 1]), layer)
+        logits = accumulator.astype(np.int64)
+        return FixedLogits(logits, layers[-1].accumulator_frac_bits, saturated)
+
+    def _first_affine(self, layer: FixedLayer) -> np.ndarray:
+        if self._first_blocks is None:
+            assert self._first_input is not None
+            return _affine(self._first_input, layer)
+        accumulator = self._first_blocks.product(layer.kernel)  # exact: see PrefixBlocks
+        accumulator += layer.bias
+        return accumulator
 
 
 def _layer_matrix(activations: np.ndarray, layer: Layer) -> np.ndarray:

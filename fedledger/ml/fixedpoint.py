@@ -43,7 +43,7 @@ def to_fixed(values: np.ndarray, frac_bits: int, max_abs: int, what: str) -> np.
     float64 is exact, and so is ``rint``.
     """
     fixed = np.rint(np.multiply(values, 2.0**frac_bits, dtype=np.float64))
-    worst = float(np.max(np.abs(fixed))) if fixed.size else 0.0
+    worst = max(float(fixed.max()), -float(fixed.min())) if fixed.size else 0.0
     if not worst <= max_abs:  # also true for NaN
         limit = max_abs * 2.0**-frac_bits
         raise WeightsOutOfRange(
@@ -63,13 +63,25 @@ def check_dot_bound(kernel: np.ndarray, bias: np.ndarray, input_max: int, what: 
     ``input_max * L1_k + |bias_k|``, which must not exceed :data:`EXACT_BOUND`.
     """
     # |kernel| <= EXACT_BOUND // input_max (to_fixed's bound), so the int64 column sums below
-    # cannot overflow when this holds; the final products use Python integers.
+    # cannot overflow when this holds.
     if kernel.shape[0] * (EXACT_BOUND // input_max) >= 2**63:
         raise ValueError(f"{what}: fan-in {kernel.shape[0]} too large for the exactness check")
-    column_l1 = np.abs(kernel).astype(np.int64).sum(axis=0)
-    magnitudes = np.abs(bias).astype(np.int64)
-    worst = max(input_max * int(l1) + int(b) for l1, b in zip(column_l1, magnitudes, strict=True))
-    if worst > EXACT_BOUND:
+    magnitudes = np.abs(kernel)
+    if kernel.shape[0] * float(magnitudes.max(initial=0.0)) <= 2.0**53:
+        # Every partial sum of a column is an integer of at most 2**53: the float64 sum is
+        # exact, and converts to int64 exactly.
+        column_l1 = magnitudes.sum(axis=0).astype(np.int64)
+    else:
+        column_l1 = magnitudes.astype(np.int64).sum(axis=0)
+    bias_magnitudes = np.abs(bias).astype(np.int64)  # <= EXACT_BOUND (to_fixed's bound)
+    # input_max * l1 + b <= EXACT_BOUND  <=>  l1 <= (EXACT_BOUND - b) // input_max for
+    # integers; written this way, nothing can overflow int64.
+    over = column_l1 > (EXACT_BOUND - bias_magnitudes) // input_max
+    if over.any():
+        worst = max(
+            input_max * int(l1) + int(b)
+            for l1, b in zip(column_l1[over], bias_magnitudes[over], strict=True)
+        )
         raise WeightsOutOfRange(
             f"{what}: a unit's weights are too large for exact evaluation (sum of |weights| "
             f"times the largest input is {worst / EXACT_BOUND:.3g} times the exact range)"
