@@ -8,11 +8,13 @@ above 2**53), hashes are 0x-prefixed hex, enums their lower-case names.
 from __future__ import annotations
 
 import json
+import os
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
+from rich.table import Table
 
 from fedledger import units
 
@@ -28,7 +30,10 @@ PIPE_WIDTH = 160
 def console() -> Console:
     # soft_wrap: a hash or an address is never broken across lines.
     out = Console(soft_wrap=True)
-    return out if out.is_terminal else Console(soft_wrap=True, width=PIPE_WIDTH)
+    if out.is_terminal:
+        return out
+    columns = os.environ.get("COLUMNS", "")
+    return Console(soft_wrap=True, width=int(columns) if columns.isdigit() else PIPE_WIDTH)
 
 
 def print_json(payload: Any) -> None:
@@ -54,6 +59,16 @@ def enum_name(value: Enum) -> str:
     return value.name.lower()
 
 
+#: Characters of a checksummed address: a column never narrower, so it is never cut.
+ADDRESS_WIDTH = 42
+
+
+def add_address_column(table: Table, header: str = "address") -> None:
+    """A column of addresses that keeps them whole at any terminal width (other columns
+    wrap instead), so they can be copied."""
+    table.add_column(header, min_width=ADDRESS_WIDTH, no_wrap=True, overflow="ignore")
+
+
 # One definition of each human unit, shared with the demo and the dashboard.
 tokens = units.format_tokens
 eth = units.format_eth
@@ -67,9 +82,11 @@ def verdict_json(verdict: UpdateVerdict) -> dict[str, Any]:
         "participant": verdict.participant,
         "status": enum_name(verdict.status),
         "score": verdict.score,
+        "score_logits": units.score_logits(verdict.score),
         "reason": verdict.reason_name,
         "reason_code": verdict.reason,
         "reward": str(verdict.reward),
+        "reward_human": units.format_tokens(verdict.reward),
         "content_hash": hex32(verdict.content_hash),
         "accept_votes": verdict.accept_votes,
         "reject_votes": verdict.reject_votes,
@@ -78,6 +95,7 @@ def verdict_json(verdict: UpdateVerdict) -> dict[str, Any]:
                 "oracle": vote.oracle,
                 "accept": vote.accept,
                 "score": vote.score,
+                "score_logits": units.score_logits(vote.score),
                 "reason": vote.reason_name,
             }
             for vote in verdict.votes

@@ -8,6 +8,7 @@ from typing import Any
 import click
 from rich.table import Table
 
+from fedledger import units
 from fedledger.chain import FedLedger, RewardRule, RoundInfo, RoundRules, RoundState
 from fedledger.cli import render
 from fedledger.cli.context import open_ledger
@@ -67,8 +68,11 @@ def _read(ledger: FedLedger, round_: int | None) -> _Snapshot:
     coordinator = ledger.coordinator
     current = coordinator.current_round()
     shown = current if round_ is None else round_
-    if not 0 <= shown <= current:
-        raise click.ClickException(f"round {shown} does not exist; rounds run from 1 to {current}")
+    if round_ is not None and not 1 <= round_ <= current:
+        raise click.ClickException(
+            f"round {round_} does not exist: "
+            + (f"rounds run from 1 to {current}" if current else "training has not started")
+        )
     return _Snapshot(
         current=current,
         round=shown,
@@ -96,6 +100,8 @@ def _to_json(ledger: FedLedger, s: _Snapshot) -> dict[str, Any]:
             "round": s.round,
             "state": render.enum_name(s.info.state),
             "deadline": s.info.deadline,
+            "deadline_local": units.format_local_time(s.info.deadline),
+            "seconds_to_deadline": s.info.deadline - s.now,
             "closed_at": s.info.closed_at or None,
             "global_model": render.hex32(s.info.global_model),
             "global_model_cid": cid_from_content_hash(s.info.global_model),
@@ -132,11 +138,17 @@ def _to_json(ledger: FedLedger, s: _Snapshot) -> dict[str, Any]:
                 "rejected": p.rejected,
                 "strikes": p.strikes,
                 "tokens": str(p.balance),
+                "tokens_human": render.tokens(p.balance, s.symbol),
             }
             for p in s.participants
         ],
-        "token": {"symbol": s.symbol, "total_supply": str(s.total_supply)},
+        "token": {
+            "symbol": s.symbol,
+            "total_supply": str(s.total_supply),
+            "total_supply_human": render.tokens(s.total_supply, s.symbol),
+        },
         "vault_pool_wei": str(s.pool),
+        "vault_pool_human": render.eth(s.pool),
     }
 
 
@@ -154,11 +166,12 @@ def _print(ledger: FedLedger, s: _Snapshot) -> None:
     out.print(_oracle_table(s))
     out.print(_participant_table(s))
     out.print(
-        f"rules: rounds of {s.rules.duration} s, aggregation timeout "
-        f"{s.rules.aggregation_timeout} s, contribution target "
+        f"rules: rounds of {units.format_duration(s.rules.duration)}, aggregation timeout "
+        f"{units.format_duration(s.rules.aggregation_timeout)}, contribution target "
         f"{s.rules.contribution_target or 'none'}; reward "
         f"{render.tokens(s.reward_rule.base, s.symbol)} + "
-        f"{render.tokens(s.reward_rule.per_score_point, s.symbol, places=18)} per score point; "
+        f"{render.tokens(units.per_logit(s.reward_rule.per_score_point), s.symbol)} per logit "
+        "of score; "
         "ban after "
         f"{s.rejection_limit or 'no'} rejections; "
         f"{'open enrolment' if s.open_enrolment else 'allowlist'}; storage policy "
@@ -173,7 +186,7 @@ def _print_round(s: _Snapshot) -> None:
     assert s.info is not None
     info = s.info
     out = render.console()
-    state = render.enum_name(info.state)
+    state = units.words(info.state)
     lines = [
         f"[bold]round {s.round}[/bold] of {s.current}: {state}",
         f"  global model  {render.hex32(info.global_model)} "
@@ -182,9 +195,7 @@ def _print_round(s: _Snapshot) -> None:
         f"  accepted      {info.accepted}",
     ]
     if info.state == RoundState.OPEN and s.round == s.current:
-        lines.append(
-            "  can close     " + ("yes (`fedledger round close`)" if s.can_close else "not yet")
-        )
+        lines.append("  can close     " + _can_close(s))
     if info.state != RoundState.OPEN:
         lines.append(f"  closed        {render.deadline(info.closed_at, s.now)}")
     if info.state == RoundState.CLOSED:
@@ -194,15 +205,17 @@ def _print_round(s: _Snapshot) -> None:
         )
     out.print("\n".join(lines))
     table = Table(title=f"submissions of round {s.round}", title_justify="left")
-    for column in ("participant", "update", "status", "score", "reason", "votes a/r", "reward"):
-        table.add_column(column, justify="right" if column in ("score", "reward") else "left")
+    render.add_address_column(table, "participant")
+    for column in ("update", "status", "score", "reason", "votes a/r", "reward"):
+        justify = "right" if column in ("score", "reward") else "left"
+        table.add_column(column, justify=justify, overflow="fold")
     for verdict in s.verdicts:
         table.add_row(
             verdict.participant,
             render.short_hex(verdict.content_hash),
-            render.enum_name(verdict.status),
-            f"{verdict.score:,}" if verdict.votes else "",
-            verdict.reason_name or "",
+            units.words(verdict.status),
+            render.score(verdict.score) if verdict.votes else "",
+            units.words(verdict.reason_name) if verdict.reason_name else "",
             f"{verdict.accept_votes}/{verdict.reject_votes}",
             render.tokens(verdict.reward, s.symbol) if verdict.reward else "",
         )
@@ -211,13 +224,23 @@ def _print_round(s: _Snapshot) -> None:
     out.print(table)
 
 
+def _can_close(s: _Snapshot) -> str:
+    assert s.info is not None
+    if s.can_close:
+        why = "deadline passed" if s.now >= s.info.deadline else "contribution target met"
+        return f"yes, {why} (`fedledger round close --wait`)"
+    target = s.rules.contribution_target
+    rest = f" or once {target} updates are accepted" if target else ""
+    return f"not yet: at the deadline{rest}"
+
+
 def _oracle_table(s: _Snapshot) -> Table:
     table = Table(
         title=f"oracles: quorum {s.quorum} of {len(s.oracles)}",
         title_justify="left",
     )
     table.add_column("index", justify="right")
-    table.add_column("address")
+    render.add_address_column(table)
     if s.info is not None:
         table.add_column(f"proposed round {s.round}")
     for index, oracle in s.oracles:
@@ -230,8 +253,9 @@ def _oracle_table(s: _Snapshot) -> Table:
 
 def _participant_table(s: _Snapshot) -> Table:
     table = Table(title="participants", title_justify="left")
-    for column in ("address", "tokens", "accepted", "rejected", "strikes", "standing"):
-        table.add_column(column, justify="left" if column in ("address", "standing") else "right")
+    render.add_address_column(table)
+    for column in ("tokens", "accepted", "rejected", "strikes", "standing"):
+        table.add_column(column, justify="left" if column == "standing" else "right")
     for p in s.participants:
         standing = "banned" if p.banned else ("registered" if p.registered else "removed")
         table.add_row(

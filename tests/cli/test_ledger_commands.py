@@ -5,8 +5,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from click.testing import CliRunner
+
 from fedledger.chain import ReasonCode, RoundState, dev_account
 from fedledger.chain.deployment import TOKEN_UNIT, deployment_path
+from fedledger.cli import main
 from fedledger.ml import MNIST_MLP, attacks, encode, initial_weights
 from fedledger.storage import cid_from_content_hash, content_hash_of
 from tests.cli.conftest import Cli, CliFactory
@@ -59,8 +62,40 @@ def test_status_shows_round_submissions_oracles_and_balances(cli: Cli, tmp_path:
     assert (people[bad]["rejected"], people[bad]["tokens"]) == (1, "0")
 
     table = cli.ok("status")
-    for text in ("round 1", "quorum 2 of 3", good, bad, "accepted", "FAILED_VERIFICATION"):
+    for text in ("round 1", "quorum 2 of 3", good, bad, "accepted", "failed verification"):
         assert text in table
+    # Scores in logits (800 units of 2**-24), never the raw integer.
+    assert f"{800 / 2**24:.3f} logits" in table
+
+
+def test_status_at_80_columns_keeps_addresses_whole(cli: Cli, tmp_path: Path) -> None:
+    good = submit(cli, "dev:8", 1, tmp_path)
+    settle(cli, good, True, score=800)
+    result = CliRunner().invoke(
+        main, ["status"], env={"FEDLEDGER_ROOT": str(cli.project.root), "COLUMNS": "80"}
+    )
+    assert result.exit_code == 0, result.output
+    table_lines = [line for line in result.output.splitlines() if line[:1] in "│┃┏┡└"]
+    assert table_lines and max(len(line) for line in table_lines) <= 80
+    for participant in cli.bed.participants:
+        assert participant.address in result.output
+    for oracle in cli.bed.oracles:
+        assert oracle.address in result.output
+
+
+def test_status_follows_the_chains_clock_past_the_deadline_and_the_close(cli: Cli) -> None:
+    assert "not yet: at the deadline" in cli.ok("status")
+    cli.bed.dev.increase_time(3_601)  # mines one block; the clock then runs on without blocks
+    shown = cli.json("status")
+    assert shown["can_close"] is True and shown["round"]["seconds_to_deadline"] < 0
+    text = cli.ok("status")
+    assert "yes, deadline passed (`fedledger round close --wait`)" in text
+    assert " ago)" in text.split("deadline", 1)[1].splitlines()[0]
+    cli.ok("round", "close")
+    cli.bed.dev.increase_time(120)
+    closed = cli.ok("status", "--round", "1")
+    closed_line = next(line for line in closed.splitlines() if line.strip().startswith("closed"))
+    assert "2 min ago" in closed_line or "min ago" in closed_line, closed_line
 
 
 def test_status_of_a_past_round_and_of_one_that_does_not_exist(cli: Cli) -> None:
@@ -69,6 +104,8 @@ def test_status_of_a_past_round_and_of_one_that_does_not_exist(cli: Cli) -> None
     past = cli.json("status", "--round", "1")
     assert past["round"]["state"] == "skipped" and past["current_round"] == 2
     assert "round 7 does not exist" in cli.fails("status", "--round", "7")
+    for bad in ("0", "-1"):
+        assert "rounds run from 1 to 2" in cli.fails("status", "--round", bad)
 
 
 def test_commands_without_a_deployment_say_to_deploy(cli: Cli) -> None:
