@@ -12,7 +12,7 @@ IPFS_DIR := tests/ipfs
 # conflict with ours: docs/verification.md); tests/ml/test_robust_flower.py runs it.
 FLOWER_VENV := .venv-flower
 
-.PHONY: setup setup-ipfs setup-flower demo test bench bench-attacks lint clean
+.PHONY: setup setup-ipfs setup-flower setup-browser demo test bench bench-attacks lint clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -39,10 +39,19 @@ $(FLOWER_VENV)/.installed: scripts/flower-requirements.txt
 	$(FLOWER_VENV)/bin/pip install --quiet --only-binary=:all: -r scripts/flower-requirements.txt
 	touch $@
 
+# The dashboard's browser tests drive Debian's Chromium through Playwright (no browser
+# download); installed once, only where /usr/bin/chromium is missing (CI runs as root).
+setup-browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
+	fi
+
 demo: setup
 	$(BIN)/fedledger demo $(ARGS)
 
-test: setup setup-ipfs setup-flower
+test: setup setup-ipfs setup-flower setup-browser
 	$(BIN)/pytest $(ARGS)
 
 bench: setup setup-ipfs

@@ -24,6 +24,16 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "status",
         "Show the round, submissions, oracles and balances.",
     ),
+    "rounds": (
+        "fedledger.cli.rounds",
+        "rounds",
+        "Every round: state, verdict counts, tokens, gas, time, model.",
+    ),
+    "dashboard": (
+        "fedledger.cli.dashboard",
+        "dashboard",
+        "Serve a live web page of the rounds, verdicts and oracles.",
+    ),
     "participant": (
         "fedledger.cli.participant",
         "participant",

@@ -1,10 +1,13 @@
 """Read models of the ledger: what the command line, the demo and the dashboard show.
 
-Everything here only reads (events and views of the chain): no signing account, no store.
+Everything here only reads (events and views of the chain, and for the accuracy of the
+rounds' models the store): no signing account.
 """
 
 from fedledger.queries.errors import QueryError
+from fedledger.queries.live import LedgerUnreachable, LiveLedger
 from fedledger.queries.participants import Rewards, known_participants, read_rewards
+from fedledger.queries.rounds import RoundIndex, RoundSummary, read_round_history
 from fedledger.queries.verdicts import (
     SETTLED,
     UpdateVerdict,
@@ -15,12 +18,17 @@ from fedledger.queries.verdicts import (
 
 __all__ = [
     "SETTLED",
+    "LedgerUnreachable",
+    "LiveLedger",
     "QueryError",
     "Rewards",
+    "RoundIndex",
+    "RoundSummary",
     "UpdateVerdict",
     "Vote",
     "known_participants",
     "read_rewards",
+    "read_round_history",
     "read_verdicts",
     "wait_for_verdict",
 ]

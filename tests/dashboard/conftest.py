@@ -1,0 +1,171 @@
+"""Fixtures of the dashboard tests: a deployment recorded in the test project (where
+`fedledger dashboard` finds it) whose genesis model is in the project's store, in-process
+oracle nodes to produce real verdicts, the real `fedledger dashboard` command serving on
+a free loopback port, and headless Debian Chromium driven by Playwright.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from fedledger.chain import save_deployment
+from fedledger.chain.deployment import deployment_path
+from fedledger.config import ProjectConfig
+from fedledger.ml import Mnist, ModelWeights, encode, save_dataset
+from fedledger.storage import LocalStore, content_hash
+from tests.fixtures.chain import TestbedFactory
+from tests.oracle.conftest import (  # noqa: F401  (fixtures used here)
+    NODE_PARTICIPANTS,
+    UPLOAD_CAP,
+    NodeBed,
+    node_bad_blobs,
+    node_genesis,
+    node_honest,
+    node_validation,
+)
+
+#: How long a test waits for the server, the chain or the page before it fails.
+PATIENCE = 60.0
+#: Test images the dashboard evaluates each round's model on (small: fast, still exact).
+EVAL_SAMPLES = 1_000
+CHROMIUM = Path("/usr/bin/chromium")
+#: Chromium's flags on a closed network (docs/TOOLCHAIN: without the networking ones it
+#: keeps trying to reach Google's services).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def eval_file(tmp_path_factory: pytest.TempPathFactory, mnist: Mnist) -> Path:
+    """MNIST test images as the .npz `--eval` reads."""
+    folder = tmp_path_factory.mktemp("eval")
+    return save_dataset(mnist.test.subset(np.arange(EVAL_SAMPLES)), folder / "test.npz")
+
+
+@pytest.fixture
+def dash_bed(
+    chain_project: ProjectConfig,
+    chain_testbed_factory: TestbedFactory,
+    node_genesis: ModelWeights,  # noqa: F811
+    node_validation: list,  # noqa: F811
+) -> Iterator[NodeBed]:
+    """3 oracles (k = 2), round 1 open on a real genesis blob in the project's store, the
+    deployment recorded for the project's default network; removed after the test."""
+
+    def new_store(cap: int) -> LocalStore:
+        return LocalStore(chain_project.storage.local_root, max_blob_bytes=cap)
+
+    store = new_store(UPLOAD_CAP)
+    genesis = content_hash(store.put(encode(node_genesis)))
+    bed = chain_testbed_factory(participants=NODE_PARTICIPANTS, genesis_model=genesis)
+    save_deployment(chain_project, replace(bed.deployment, network="anvil"))
+    yield NodeBed(bed, store, new_store, node_validation)
+    deployment_path(chain_project).unlink(missing_ok=True)
+
+
+@dataclass
+class Dashboard:
+    """A running `fedledger dashboard` and the URL it printed."""
+
+    process: subprocess.Popen[str]
+    url: str
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(self.url + path.lstrip("/"), timeout=30)
+
+    def json(self, path: str) -> Any:
+        response = self.get(path)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+def wait_for(
+    condition: Callable[[], Any], what: str, timeout: float = PATIENCE, pause: float = 0.1
+) -> Any:
+    """``condition()``'s first truthy value; fails after ``timeout`` naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {timeout:g} s")
+        time.sleep(pause)
+
+
+@pytest.fixture
+def start_dashboard(chain_project: ProjectConfig) -> Iterator[Callable[..., Dashboard]]:
+    """``start_dashboard(*options)`` runs `fedledger dashboard --port 0 *options` in the
+    test project and returns once its API answers; stopped (by PID) after the test."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*options: str) -> Dashboard:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fedledger", "dashboard", "--port", "0", *options],
+            env={**os.environ, "FEDLEDGER_ROOT": str(chain_project.root)},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        started.append(process)
+        assert process.stdout is not None
+        line = process.stdout.readline()  # the URL line, printed before serving
+        found = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
+        if found is None:
+            process.wait(timeout=PATIENCE)
+            raise AssertionError(f"the dashboard did not start: {line}{process.stdout.read()}")
+        dashboard = Dashboard(process, found.group(1))
+        wait_for(lambda: _answers(dashboard), "answer from the dashboard's API")
+        return dashboard
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _answers(dashboard: Dashboard) -> bool:
+    if dashboard.process.poll() is not None:
+        raise AssertionError(f"the dashboard exited with {dashboard.process.returncode}")
+    try:
+        return dashboard.get("/api/state").status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium (never a downloaded browser), for the whole session."""
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        raise AssertionError(f"{CHROMIUM} is missing: `make setup-browser` installs it")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
