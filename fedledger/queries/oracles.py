@@ -62,7 +62,7 @@ class OracleActivity:
             "last_vote_time": self.last_vote_time,
             "last_vote_text": "no vote yet"
             if vote is None or self.last_vote_time is None
-            else f"round {vote.round}, {units.format_relative(self.last_vote_time, now)}",
+            else f"round {vote.round}, {_ago(self.last_vote_time, now)}",
             "last_active_round": self.last_active_round,
             "unvoted_pending": self.unvoted_pending,
             "liveness": liveness,
@@ -101,3 +101,8 @@ def oracle_activity(
             )
         )
     return activity
+
+
+def _ago(timestamp: int, now: int) -> str:
+    """A past moment against the chain's clock (a vote in the block being built is now)."""
+    return "just now" if timestamp >= now else units.format_relative(timestamp, now)

@@ -27,7 +27,7 @@ function accuracyRange(values) {
 // points: [{round, percent, label}], one per finalized round, in round order.
 function drawAccuracyChart(container, points) {
   const width = 720, height = 280;
-  const left = 52, right = 16, top = 16, bottom = 40;
+  const left = 52, right = 40, top = 22, bottom = 40;
   const svg = svgElement("svg", {
     id: "accuracy-chart",
     viewBox: `0 0 ${width} ${height}`,

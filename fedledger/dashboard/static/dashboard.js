@@ -76,11 +76,12 @@ function showRound(state) {
 
 function votesList(submission) {
   const list = el("ul", {className: "votes"});
+  if (submission.votes.length === 0) list.append(el("li", {}, "no vote yet"));
   for (const vote of submission.votes) {
     list.append(el("li", {title: vote.oracle},
-      `oracle ${vote.oracle_index}: `, status(vote.accept ? "accepted" : "rejected",
+      `oracle ${vote.oracle_index} `, status(vote.accept ? "accepted" : "rejected",
         vote.accept ? "accept" : "reject"),
-      `, ${vote.score_text}`, vote.accept ? "" : ` (${vote.reason_text})`));
+      ` · ${vote.score_text}`, vote.accept ? "" : ` · ${vote.reason_text}`));
   }
   return list;
 }
@@ -95,7 +96,7 @@ function showSubmissions(state) {
   const rows = submissions.map((s) => el("tr", {data: {participant: s.participant, status: s.status}},
     el("td", {}, code(s.participant, "address")),
     el("td", {}, status(s.status, s.status_text)),
-    el("td", {}, `${s.accept_votes} accept, ${s.reject_votes} reject`, votesList(s)),
+    el("td", {}, votesList(s)),
     number(s.score_text),
     el("td", {className: "verdict"}, s.verdict_text),
     number(s.reward_text)));

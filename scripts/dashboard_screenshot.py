@@ -1,0 +1,135 @@
+"""Screenshot of the dashboard during a real run, for the README.
+
+    .venv/bin/python scripts/dashboard_screenshot.py [--out docs/img/dashboard.png]
+
+Starts `fedledger demo` (its own anvil, real oracle and participant processes, attackers
+included) in a temporary run directory, then `fedledger dashboard --eval` on the demo's
+project (``FEDLEDGER_ROOT`` = the run directory) with the MNIST test images as the
+evaluation set, waits until --rounds rounds are finalized, and photographs the page in
+headless Debian Chromium (/usr/bin/chromium, through Playwright). Stops both processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from fedledger.ml import load_mnist, save_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+PATIENCE = 600.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img" / "dashboard.png")
+    parser.add_argument("--rounds", type=int, default=3, help="finalized rounds to wait for")
+    parser.add_argument("--width", type=int, default=1500)
+    arguments = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="fedledger-screenshot-") as folder:
+        work = Path(folder)
+        run_dir = work / "demo"
+        eval_path = save_dataset(load_mnist().test, work / "mnist-test.npz")
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+        demo_log = (work / "demo.log").open("w")
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "fedledger", "demo", "--out", str(run_dir)],
+            cwd=ROOT,
+            env=env,
+            stdout=demo_log,
+            stderr=subprocess.STDOUT,
+        )
+        dashboard: subprocess.Popen[str] | None = None
+        try:
+            _wait(lambda: (run_dir / ".fedledger" / "deployments" / "demo.json").exists(), demo)
+            dashboard = subprocess.Popen(
+                [sys.executable, "-m", "fedledger", "dashboard", "--port", "0"]
+                + ["--eval", str(eval_path), "--refresh", "0.5"],
+                env={**env, "FEDLEDGER_ROOT": str(run_dir)},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            assert dashboard.stdout is not None
+            line = dashboard.stdout.readline()
+            found = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
+            if found is None:
+                raise SystemExit(f"the dashboard did not start: {line}")
+            url = found.group(1)
+            print(f"dashboard at {url}; waiting for {arguments.rounds} finalized rounds")
+            _wait(lambda: _finalized(url) >= arguments.rounds, demo)
+            _wait(lambda: _in_progress(url), demo)  # a round with submissions on the page
+            _photograph(url, arguments.out, arguments.width)
+            print(f"wrote {arguments.out}")
+        finally:
+            for process in (dashboard, demo):
+                if process is not None and process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+                    process.wait(timeout=60)
+            demo_log.close()
+
+
+def _state(url: str) -> dict[str, Any] | None:
+    try:
+        response = httpx.get(url + "api/state", timeout=30)
+    except httpx.TransportError:
+        return None
+    return response.json() if response.status_code == 200 else None
+
+
+def _finalized(url: str) -> int:
+    state = _state(url)
+    return 0 if state is None else sum(r["state"] == "finalized" for r in state["rounds"])
+
+
+def _in_progress(url: str) -> bool:
+    state = _state(url)
+    return bool(state and state["round"] and state["round"]["submissions"])
+
+
+def _wait(condition: Any, demo: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + PATIENCE
+    while not condition():
+        if demo.poll() is not None:
+            raise SystemExit(f"the demo ended (exit {demo.returncode}) before the screenshot")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"gave up after {PATIENCE:g} s")
+        time.sleep(0.25)
+
+
+def _photograph(url: str, out: Path, width: int) -> None:
+    from playwright.sync_api import sync_playwright
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+        )
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(url)
+        page.wait_for_selector("#accuracy-chart circle.point")
+        page.wait_for_timeout(1_000)  # one more refresh: every table filled
+        page.screenshot(path=str(out), full_page=True)
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
