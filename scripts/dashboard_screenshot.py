@@ -60,9 +60,9 @@ def main() -> None:
         dashboard: subprocess.Popen[str] | None = None
         try:
             _wait(lambda: (run_dir / ".fedledger" / "deployments" / "demo.json").exists(), demo)
+            command = [sys.executable, "-m", "fedledger", "dashboard", "--port", "0"]
             dashboard = subprocess.Popen(
-                [sys.executable, "-m", "fedledger", "dashboard", "--port", "0"]
-                + ["--eval", str(eval_path), "--refresh", "0.5"],
+                [*command, "--eval", str(eval_path), "--refresh", "0.5"],
                 env={**env, "FEDLEDGER_ROOT": str(run_dir)},
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
