@@ -37,6 +37,7 @@ from fedledger.chain.errors import ChainError
 from fedledger.chain.events import RoundOpened, UpdateSubmitted
 from fedledger.ml import Dataset, InvalidWeights, ModelWeights
 from fedledger.storage import BlobStore, StorageError, cid_from_content_hash
+from oracle.errors import NotYetOnChain
 from oracle.fetcher import BlobFetcher
 from oracle.logs import NodeLog
 from oracle.proposing import Proposing
@@ -113,6 +114,10 @@ class OracleNode(Voting, Proposing):
                     complete = not report.blocked
                     break
                 self._pause()
+        except Exception as exc:
+            # Outages are retried inside step(); anything else is a bug: say so and stop.
+            self.log.error("crash", f"{type(exc).__name__}: {exc}", stage="bug")
+            raise
         finally:
             self.close()
             self.log.info("stopped", "stop requested" if self._stop_requested else "work done")
@@ -147,7 +152,7 @@ class OracleNode(Voting, Proposing):
         report = StepReport()
         try:
             self._work_on_current_round(report)
-        except (ChainError, LookupError) as exc:
+        except (ChainError, NotYetOnChain) as exc:
             self._chain_failures += 1
             self.log.error("error", str(exc), stage="chain", failures=self._chain_failures)
             report.blocked = True

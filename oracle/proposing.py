@@ -16,6 +16,7 @@ from fedledger.chain.errors import (
 from fedledger.chain.events import AggregateProposed, RoundFinalized, UpdateAccepted
 from fedledger.ml import InvalidWeights, ModelWeights, decode, encode, fedavg
 from fedledger.storage import BlobStore, StorageError, cid_from_content_hash, content_hash
+from oracle.errors import NotYetOnChain
 from oracle.logs import NodeLog
 from oracle.rounds import RoundWork
 from oracle.settings import NodeSettings, StepReport
@@ -50,7 +51,7 @@ class Proposing:
             return
         try:
             aggregate, updates = self._aggregate(work)
-        except (StorageError, InvalidWeights, LookupError) as exc:
+        except (StorageError, InvalidWeights, NotYetOnChain) as exc:
             self._round_failed(work, report, "aggregate", str(exc))
             return
         blob = encode(aggregate)
@@ -100,7 +101,7 @@ class Proposing:
         accepted = self.ledger.events(UpdateAccepted, work.opened_block, round=work.number)
         expected = coordinator.get_round(work.number).accepted
         if len(accepted) != expected:
-            raise LookupError(
+            raise NotYetOnChain(
                 f"round {work.number} counts {expected} accepted updates, this node found "
                 f"{len(accepted)} UpdateAccepted events; will look again"
             )
@@ -111,7 +112,7 @@ class Proposing:
             )
             models.append(work.accepted.get(digest) or self._load(digest))
         if not models:
-            raise LookupError(f"round {work.number} is closed with no accepted update")
+            raise NotYetOnChain(f"round {work.number} is closed with no accepted update")
         return fedavg(models), len(models)
 
     def _load(self, content_hash: bytes) -> ModelWeights:

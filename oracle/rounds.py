@@ -12,18 +12,19 @@ from dataclasses import dataclass, field
 from fedledger.chain import FedLedger
 from fedledger.chain.events import RoundOpened, RoundRulesChanged
 from fedledger.ml import ModelWeights
+from oracle.errors import NotYetOnChain
 from oracle.inspection import Decision
 
 
 def round_opened_block(ledger: FedLedger, round_: int) -> int:
     """The block in which ``round_`` opened (the deployment block for round 0, which never
-    opens). Raises LookupError if the chain has no such RoundOpened event."""
+    opens). Raises NotYetOnChain if the chain shows no such RoundOpened event."""
     start = ledger.deployment.block_number
     if round_ == 0:
         return start
     opened = ledger.events(RoundOpened, from_block=start, round=round_)
     if not opened:
-        raise LookupError(f"the chain has no RoundOpened event for round {round_}")
+        raise NotYetOnChain(f"the chain has no RoundOpened event for round {round_} yet")
     return opened[-1].block_number
 
 
@@ -34,20 +35,8 @@ def contribution_target(ledger: FedLedger, position: tuple[int, int]) -> int:
     changes = ledger.events(RoundRulesChanged, ledger.deployment.block_number, position[0])
     in_force = [change for change in changes if change.position < position]
     if not in_force:
-        raise LookupError(f"no RoundRulesChanged event before block {position[0]}")
+        raise NotYetOnChain(f"no RoundRulesChanged event before block {position[0]} yet")
     return in_force[-1].contribution_target
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential back-off: ``initial`` seconds, doubling per failure, at most ``maximum``."""
-
-    initial: float = 0.5
-    maximum: float = 10.0
-
-    def delay(self, failures: int) -> float:
-        """The pause after the ``failures``-th failure in a row (1 for the first)."""
-        return min(self.initial * 2 ** max(failures - 1, 0), self.maximum)
 
 
 @dataclass

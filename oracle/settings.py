@@ -1,4 +1,5 @@
-"""How an oracle node polls, fetches and retries, and what one of its steps did."""
+"""How an oracle node polls, fetches and retries (:class:`Backoff` after a failure), and
+what one of its steps did."""
 
 from __future__ import annotations
 
@@ -6,8 +7,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fedledger.config import ProjectConfig
-from oracle.rounds import Backoff
 from oracle.verification import VerifierParams
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential back-off: ``initial`` seconds, doubling per failure, at most ``maximum``."""
+
+    initial: float = 0.5
+    maximum: float = 10.0
+
+    def delay(self, failures: int) -> float:
+        """The pause after the ``failures``-th failure in a row (1 for the first)."""
+        return min(self.initial * 2 ** max(failures - 1, 0), self.maximum)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from fedledger.chain.coordinator import (
     RoundRules,
     UpdateInfo,
     smallest_quorum,
+    valid_quorum,
 )
 from fedledger.chain.deployment import (
     Deployment,
@@ -76,4 +77,5 @@ __all__ = [
     "resolve_account",
     "save_deployment",
     "smallest_quorum",
+    "valid_quorum",
 ]

@@ -23,9 +23,17 @@ PROPOSE_GAS_FLOOR = 250_000
 CLOSE_GAS_FLOOR = 200_000
 
 
+def valid_quorum(quorum: int, oracles: int) -> bool:
+    """The contract's quorum rule (``OracleQuorum._requireValidQuorum``), the one copy on
+    the Python side: k of n is a strict majority, 2k > n and k <= n; 0 for an empty set."""
+    if oracles == 0:
+        return quorum == 0
+    return 2 * quorum > oracles and quorum <= oracles
+
+
 def smallest_quorum(oracles: int) -> int:
-    """The smallest k the contract accepts for a set of ``oracles`` (2k > n), 0 for none."""
-    return oracles // 2 + 1 if oracles else 0
+    """The smallest k the contract accepts for a set of ``oracles`` (n // 2 + 1, 0 for none)."""
+    return next(k for k in range(oracles + 1) if valid_quorum(k, oracles))
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fedledger.chain import valid_quorum
 from fedledger.demo.errors import DemoError
 from fedledger.ml import ARCHITECTURES, MNIST_CNN, MNIST_MLP
 from fedledger.participant import BEHAVIOURS
@@ -61,7 +62,7 @@ class DemoConfig:
     json_path: Path | None = None
 
     def __post_init__(self) -> None:
-        if self.oracles < 1 or not (2 * self.quorum > self.oracles and self.quorum <= self.oracles):
+        if self.oracles < 1 or not valid_quorum(self.quorum, self.oracles):
             raise DemoError(
                 f"quorum {self.quorum} of {self.oracles} oracles is invalid: the contract needs "
                 "2k > n and k <= n"

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from eth_account import Account
 
-from fedledger.chain import Coordinator, RewardRule, RoundRules
+from fedledger.chain import Coordinator, RewardRule, RoundRules, smallest_quorum, valid_quorum
 from fedledger.chain.errors import (
     AlreadyRegistered,
     Banned,
@@ -89,6 +89,21 @@ def test_set_quorum_checks_the_same_rule(chain_testbed: Testbed) -> None:
     for bad in (0, 1, 4):
         with pytest.raises(InvalidQuorum):
             coordinator.set_quorum(bad)
+
+
+def test_the_python_quorum_rule_is_the_contracts(chain_testbed: Testbed) -> None:
+    """fedledger.chain.valid_quorum (used by the demo, the admin command's default and
+    deploy) accepts exactly the k the contract accepts, for the 3 oracles of the testbed."""
+    coordinator = chain_testbed.admin.coordinator
+    accepted = []
+    for k in range(5):
+        try:
+            coordinator.set_quorum(k)
+        except InvalidQuorum:
+            continue
+        accepted.append(k)
+    assert accepted == [k for k in range(5) if valid_quorum(k, 3)] == [2, 3]
+    assert [smallest_quorum(n) for n in range(6)] == [0, 1, 2, 2, 3, 3]
 
 
 def test_oracle_registration_errors(chain_testbed: Testbed) -> None:

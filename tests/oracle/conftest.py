@@ -33,7 +33,7 @@ from fedledger.ml.weights import initial_weights
 from fedledger.storage import BlobStore, IpfsStore, LocalStore, content_hash
 from oracle.logs import LogRecord, NodeLog
 from oracle.node import NodeSettings, OracleNode, StepReport
-from oracle.rounds import Backoff
+from oracle.settings import Backoff
 from tests.fixtures.chain import TEST_ROUND_RULES, Testbed, TestbedFactory
 from tests.fixtures.ipfs import JsIpfsDaemon
 
