@@ -2,7 +2,8 @@
 
 The public API is what this package exports: :class:`OracleNode` with its
 :class:`NodeSettings` and :class:`NodeLog`, :func:`oracle_status`, and the verification
-rule's constants :class:`VerifierParams` (the rule itself is :mod:`oracle.verification`).
+rule's constants :class:`VerifierParams` (the rule itself is :mod:`oracle.verification`)
+and :func:`reward_per_score_point`, which turns a reward per logit into the contract's unit.
 Its command line is :mod:`fedledger.cli.oracle` (``fedledger oracle run``); operators read
 docs/oracle.md.
 
@@ -29,7 +30,22 @@ _EXPORTS = {
     "oracle_status": "oracle.status",
 }
 
-__all__ = ["NodeLog", "NodeSettings", "OracleNode", "VerifierParams", "oracle_status"]
+__all__ = [
+    "NodeLog",
+    "NodeSettings",
+    "OracleNode",
+    "VerifierParams",
+    "oracle_status",
+    "reward_per_score_point",
+]
+
+
+def reward_per_score_point(per_logit: int) -> int:
+    """A reward per logit of score (token base units) as the contract's reward per score
+    point: the oracles' score is in units of ``2**-score_frac_bits`` logits (floored)."""
+    from oracle.verification import VerifierParams
+
+    return per_logit >> VerifierParams().score_frac_bits
 
 
 def __getattr__(name: str) -> Any:

@@ -15,6 +15,7 @@ from fedledger.chain import RewardRule, RoundRules, smallest_quorum
 from fedledger.cli import render
 from fedledger.cli.context import open_ledger
 from fedledger.cli.options import (
+    contribution_target_option,
     json_option,
     key_option,
     network_option,
@@ -178,12 +179,7 @@ def set_rejection_limit(limit: int, key: str | None, network: str | None, as_jso
     default=None,
     help="Seconds the oracles have to agree on an aggregate before anyone may skip the round.",
 )
-@click.option(
-    "--contribution-target",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Accepted updates that allow closing early (0: only the deadline).",
-)
+@contribution_target_option(None)
 @key_option
 @network_option
 @json_option

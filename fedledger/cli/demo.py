@@ -19,7 +19,15 @@ from rich.table import Table
 
 from fedledger.chain import DeployParams
 from fedledger.cli import render
-from fedledger.cli.options import key_option, project_config, user_errors
+from fedledger.cli.options import (
+    contribution_target_option,
+    key_option,
+    project_config,
+    rejection_limit_option,
+    reward_base_option,
+    reward_per_logit_option,
+    user_errors,
+)
 from fedledger.demo import ATTACKS, DemoConfig, DemoObserver, DemoReport, RoundRecord, run_demo
 from fedledger.demo.config import (
     ARCH_ALIASES,
@@ -118,25 +126,10 @@ def _attack_list(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     help=f"Seconds per round [default: {EMBEDDED_ROUND_SECONDS} on the embedded chain, whose "
     f"clock the demo moves; {RPC_ROUND_SECONDS} with --rpc].",
 )
-@click.option(
-    "--contribution-target",
-    default=DEFAULTS.contribution_target,
-    show_default=True,
-    help="Accepted updates that let a round close early (with --rpc).",
-)
-@click.option(
-    "--reward-base",
-    default=DEFAULTS.reward_base,
-    show_default=True,
-    help="Tokens per accepted update.",
-)
-@click.option(
-    "--reward-per-logit",
-    default=DEFAULTS.reward_per_logit,
-    show_default=True,
-    help="Tokens per logit of validation-margin gain (the oracles' score).",
-)
-@click.option("--rejection-limit", default=DEFAULTS.rejection_limit, show_default=True)
+@contribution_target_option(DEFAULTS.contribution_target)
+@reward_base_option(DEFAULTS.reward_base)
+@reward_per_logit_option(DEFAULTS.reward_per_logit)
+@rejection_limit_option(DEFAULTS.rejection_limit)
 @click.option(
     "--fund-eth",
     default=DEFAULTS.fund_eth,

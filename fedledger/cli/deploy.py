@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import click
 from rich.table import Table
 
+from fedledger import units
 from fedledger.chain.codes import StoragePolicy
 from fedledger.chain.compiler import compile_contracts
 from fedledger.chain.coordinator import RewardRule, RoundRules
 from fedledger.chain.deployment import (
-    TOKEN_UNIT,
     DeployParams,
     archive_deployment,
     deployment_history_dir,
@@ -24,13 +22,18 @@ from fedledger.chain.errors import DeploymentError
 from fedledger.chain.ledger import open_client
 from fedledger.cli import render
 from fedledger.cli.options import (
+    contribution_target_option,
     key_option,
     network_option,
     project_config,
+    rejection_limit_option,
     resolve_key,
+    reward_base_option,
+    reward_per_logit_option,
+    reward_per_score_point,
     user_errors,
 )
-from fedledger.cli.params import Address, ContentHash, TokenAmount
+from fedledger.cli.params import Address, ContentHash
 from fedledger.config import ProjectConfig
 
 #: The library's defaults are the command's: one place to change them.
@@ -39,11 +42,6 @@ DEFAULTS = DeployParams()
 
 def _option_name(policy: StoragePolicy) -> str:
     return policy.name.lower().replace("_", "-")
-
-
-def _whole_tokens(amount: int) -> str:
-    """Base units as the whole tokens a user types (``10``, ``0.5``)."""
-    return f"{(Decimal(amount) / TOKEN_UNIT).normalize():f}"
 
 
 _POLICIES = {_option_name(policy): policy for policy in StoragePolicy}
@@ -71,32 +69,12 @@ _POLICIES = {_option_name(policy): policy for policy in StoragePolicy}
     show_default=True,
     help="Seconds the oracles have to agree on an aggregate before the round may be skipped.",
 )
-@click.option(
-    "--contribution-target",
-    default=DEFAULTS.round_rules.contribution_target,
-    show_default=True,
-    help="Accepted updates that allow closing a round early (0: only the deadline).",
+@contribution_target_option(DEFAULTS.round_rules.contribution_target)
+@reward_base_option(DEFAULTS.reward_rule.base)
+@reward_per_logit_option(
+    units.per_logit(DEFAULTS.reward_rule.per_score_point), deprecated_per_score=True
 )
-@click.option(
-    "--reward-base",
-    type=TokenAmount(),
-    default=_whole_tokens(DEFAULTS.reward_rule.base),
-    show_default=True,
-    help="Tokens per accepted update.",
-)
-@click.option(
-    "--reward-per-score",
-    type=TokenAmount(),
-    default=_whole_tokens(DEFAULTS.reward_rule.per_score_point),
-    show_default=True,
-    help="Extra tokens per point of the update's score (scores are in the oracles' units).",
-)
-@click.option(
-    "--rejection-limit",
-    default=DEFAULTS.rejection_limit,
-    show_default=True,
-    help="Rejected updates after which a participant is banned (0: never).",
-)
+@rejection_limit_option(DEFAULTS.rejection_limit)
 @click.option(
     "--open-enrolment/--allowlist",
     default=DEFAULTS.open_enrolment,
@@ -130,7 +108,8 @@ def deploy(
     aggregation_timeout: int,
     contribution_target: int,
     reward_base: int,
-    reward_per_score: int,
+    reward_per_logit: int,
+    reward_per_score: int | None,
     rejection_limit: int,
     open_enrolment: bool,
     oracles: tuple[str, ...],
@@ -151,7 +130,9 @@ def deploy(
     params = DeployParams(
         storage_policy=_POLICIES[storage_policy],
         round_rules=RoundRules(round_duration, aggregation_timeout, contribution_target),
-        reward_rule=RewardRule(reward_base, reward_per_score),
+        reward_rule=RewardRule(
+            reward_base, reward_per_score_point(reward_per_logit, reward_per_score)
+        ),
         rejection_limit=rejection_limit,
         open_enrolment=open_enrolment,
         token_name=token_name,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -134,3 +135,124 @@ def store_options(command: F) -> F:
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of tables."
 )
+
+
+# ---- round and reward rules (deploy, admin, demo) -----------------------------------------
+
+
+def _with_default(default: object | None) -> dict[str, Any]:
+    """A default shown in --help, or none (the command then keeps the current value)."""
+    return {"default": default, "show_default": default is not None}
+
+
+def contribution_target_option(default: int | None) -> Callable[[F], F]:
+    """``--contribution-target``: accepted updates that let a round close before its
+    deadline; ``default`` None means "keep the current rule" (admin)."""
+    return click.option(
+        "--contribution-target",
+        type=click.IntRange(min=0),
+        metavar="N",
+        help="Accepted updates that allow closing a round early (0: only the deadline).",
+        **_with_default(default),
+    )
+
+
+def rejection_limit_option(default: int | None) -> Callable[[F], F]:
+    """``--rejection-limit``: rejected updates after which a participant is banned."""
+    return click.option(
+        "--rejection-limit",
+        type=click.IntRange(min=0),
+        metavar="N",
+        help="Rejected updates after which a participant is banned (0: never).",
+        **_with_default(default),
+    )
+
+
+def whole_tokens(amount: int) -> str:
+    """Token base units as the whole tokens a user types (``10``, ``0.5``)."""
+    from fedledger.units import TOKEN_UNIT
+
+    return f"{(Decimal(amount) / TOKEN_UNIT).normalize():f}"
+
+
+def reward_base_option(default: int | None) -> Callable[[F], F]:
+    """``--reward-base``: whole tokens (decimals allowed) per accepted update, given to the
+    command in base units; ``default`` is in base units too."""
+    from fedledger.cli.params import TokenAmount
+
+    return click.option(
+        "--reward-base",
+        type=TokenAmount(),
+        help="Tokens per accepted update.",
+        **_with_default(None if default is None else whole_tokens(default)),
+    )
+
+
+_PER_SCORE_DEPRECATED = (
+    "warning: --reward-per-score is deprecated and will be removed; use --reward-per-logit "
+    "(tokens per logit of score: --reward-per-score X is --reward-per-logit X*2^24)"
+)
+
+
+def _deprecated_reward_per_score(
+    ctx: click.Context, param: click.Parameter, value: int | None
+) -> int | None:
+    if value is not None:
+        click.echo(_PER_SCORE_DEPRECATED, err=True)
+    return value
+
+
+def reward_per_logit_option(
+    default: int | None, *, deprecated_per_score: bool = False
+) -> Callable[[F], F]:
+    """``--reward-per-logit``: whole tokens per logit of the update's score (the oracles'
+    mean validation-margin gain), in base units; turn it into the contract's reward per
+    score point with :func:`reward_per_score_point`.
+
+    With ``deprecated_per_score`` (deploy, where it was the name) also declares the old
+    spelling ``--reward-per-score`` (tokens per score point, hidden from --help), which
+    still works with a deprecation note on stderr; it reaches the command as
+    ``reward_per_score``.
+    """
+    from fedledger.cli.params import TokenAmount
+
+    def decorate(command: F) -> F:
+        if deprecated_per_score:
+            command = _reward_per_score_option(command)
+        return click.option(
+            "--reward-per-logit",
+            type=TokenAmount(),
+            help="Extra tokens per logit of the update's score (its mean validation-margin gain).",
+            **_with_default(None if default is None else whole_tokens(default)),
+        )(command)
+
+    return decorate
+
+
+def _reward_per_score_option(command: F) -> F:
+    """The old spelling of ``--reward-per-logit`` in deploy, in tokens per score point."""
+    from fedledger.cli.params import TokenAmount
+
+    return click.option(
+        "--reward-per-score",
+        "reward_per_score",
+        type=TokenAmount(),
+        default=None,
+        hidden=True,
+        callback=_deprecated_reward_per_score,
+    )(command)
+
+
+def reward_per_score_point(per_logit: int, per_score: int | None = None) -> int:
+    """The contract's reward per score point (base units) from ``--reward-per-logit``, or
+    from the deprecated ``--reward-per-score`` when that was given instead."""
+    if per_score is not None:
+        source = click.get_current_context().get_parameter_source("reward_per_logit")
+        if source not in (None, click.core.ParameterSource.DEFAULT):
+            raise click.UsageError(
+                "give --reward-per-logit or the deprecated --reward-per-score, not both"
+            )
+        return per_score
+    import oracle
+
+    return oracle.reward_per_score_point(per_logit)

@@ -11,6 +11,7 @@ from fedledger.demo.errors import DemoError
 from fedledger.ml import ARCHITECTURES, MNIST_CNN, MNIST_MLP
 from fedledger.participant import BEHAVIOURS
 from fedledger.storage import STORE_KINDS
+from fedledger.units import TOKEN_UNIT
 
 #: Short names the command line accepts for the registered architectures.
 ARCH_ALIASES = {"mlp": MNIST_MLP.id, "cnn": MNIST_CNN.id}
@@ -29,9 +30,10 @@ RPC_ROUND_SECONDS = 120
 class DemoConfig:
     """One demo run. ``malicious`` participants (the last ones) cycle through ``attacks``.
 
-    Rewards: ``reward_base`` tokens per accepted update plus ``reward_per_logit`` tokens per
-    logit of mean validation-margin gain of the update's contribution, the oracles' score
-    (docs/contracts.md: scores are in units of 2**-24 logits).
+    Rewards: ``reward_base`` per accepted update plus ``reward_per_logit`` per logit of mean
+    validation-margin gain of the update's contribution, the oracles' score (docs/contracts.md:
+    scores are in units of 2**-24 logits); both in token base units (the report shows whole
+    tokens).
     """
 
     oracles: int = 3
@@ -54,8 +56,8 @@ class DemoConfig:
     contribution_target: int = 0
     aggregation_timeout: int = 600
     rejection_limit: int = 3
-    reward_base: int = 10  # tokens
-    reward_per_logit: int = 100  # tokens
+    reward_base: int = 10 * TOKEN_UNIT  # token base units
+    reward_per_logit: int = 100 * TOKEN_UNIT  # token base units
     fund_eth: float = 1.0  # per generated account, with --rpc
     round_timeout: float = 600.0  # wall-clock seconds to wait for a round's submissions
     out: Path = field(default_factory=lambda: Path(".fedledger") / "demo")
@@ -121,8 +123,16 @@ class DemoConfig:
         """The configuration as the report's ``config`` object."""
         payload = asdict(self)
         payload["attacks"] = list(self.attacks)
+        payload["reward_base"] = _whole_tokens(self.reward_base)
+        payload["reward_per_logit"] = _whole_tokens(self.reward_per_logit)
         payload["architecture"] = self.architecture
         payload["round_duration"] = self.duration
         payload["out"] = str(self.out)
         payload["json_path"] = None if self.json_path is None else str(self.json_path)
         return payload
+
+
+def _whole_tokens(amount: int) -> int | float:
+    """Base units as whole tokens, an integer when it is one (the report's numbers)."""
+    whole, rest = divmod(amount, TOKEN_UNIT)
+    return whole if rest == 0 else amount / TOKEN_UNIT

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fedledger.chain.deployment import TOKEN_UNIT
+from fedledger.units import TOKEN_UNIT
 
 #: Colours of the behaviours in the plot.
 BEHAVIOUR_COLOURS = {

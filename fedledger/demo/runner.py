@@ -45,7 +45,6 @@ from fedledger.chain import (
     save_deployment,
 )
 from fedledger.chain.anvil import free_port
-from fedledger.chain.deployment import TOKEN_UNIT
 from fedledger.config import ProjectConfig, mnist_directory
 from fedledger.demo.cast import make_cast
 from fedledger.demo.children import POLL_SECONDS, died, start_children
@@ -242,11 +241,9 @@ class Demo:
         self.genesis_accuracy = self.test_evaluator.evaluate(self.genesis).accuracy
         artifacts = compile_contracts(self.project)
         client = open_client(self.project, NETWORK, artifacts)
-        # Scores are the mean margin gain in units of 2**-score_frac_bits logits.
-        score_bits = oracle.VerifierParams().score_frac_bits
         self.reward_rule = RewardRule(
-            base=config.reward_base * TOKEN_UNIT,
-            per_score_point=config.reward_per_logit * TOKEN_UNIT >> score_bits,
+            base=config.reward_base,
+            per_score_point=oracle.reward_per_score_point(config.reward_per_logit),
         )
         params = DeployParams(
             storage_policy=StoragePolicy.AUDIT_ALL,

@@ -160,7 +160,7 @@ def test_fedledger_deploy_configures_everything_it_is_told(fresh_project: Projec
         "--quorum", "3", "--participant", dev_account(9).address,
         "--genesis", "0x" + content_hash("g").hex(), "--storage-policy", "accepted-only",
         "--round-duration", "120", "--aggregation-timeout", "60", "--contribution-target", "4",
-        "--reward-base", "2", "--reward-per-score", "0.5", "--rejection-limit", "5",
+        "--reward-base", "2", "--reward-per-logit", "8388608", "--rejection-limit", "5",
         "--open-enrolment", "--token-name", "Test Reward", "--token-symbol", "TST",
     )  # fmt: skip
     assert code == 0, output
@@ -180,6 +180,32 @@ def test_fedledger_deploy_configures_everything_it_is_told(fresh_project: Projec
     assert (ledger.token.name(), ledger.token.symbol()) == ("Test Reward", "TST")
     model = coordinator.latest_model()
     assert (model.round, model.state, model.content_hash) == (1, RoundState.OPEN, content_hash("g"))
+
+
+def test_the_old_spelling_reward_per_score_still_works_with_a_deprecation_note(
+    fresh_project: ProjectConfig,
+) -> None:
+    """--reward-per-score (tokens per score point) was deploy's name for what the demo
+    calls --reward-per-logit (tokens per logit = 2**24 score points)."""
+    runner = CliRunner()
+    env = {"FEDLEDGER_ROOT": str(fresh_project.root)}
+    old = runner.invoke(main, ["deploy", "--reward-per-score", "0.5"], env=env)
+    assert old.exit_code == 0, old.output
+    assert "--reward-per-score is deprecated" in old.stderr
+    assert "--reward-per-logit" in old.stderr and "deprecated" not in old.stdout
+    assert FedLedger.connect(fresh_project).coordinator.reward_rule().per_score_point == (
+        TOKEN_UNIT // 2
+    )
+    new = runner.invoke(main, ["deploy", "--reward-per-logit", "100"], env=env)
+    assert new.exit_code == 0 and "deprecated" not in new.output
+    assert FedLedger.connect(fresh_project).coordinator.reward_rule().per_score_point == (
+        100 * TOKEN_UNIT >> 24
+    )
+    both = runner.invoke(
+        main, ["deploy", "--reward-per-logit", "1", "--reward-per-score", "1"], env=env
+    )
+    assert both.exit_code == 2 and "not both" in both.output
+    assert "--reward-per-score" not in runner.invoke(main, ["deploy", "--help"]).output
 
 
 def test_fedledger_deploy_works_against_any_rpc_url_with_a_key_from_the_environment(
