@@ -13,7 +13,7 @@ import os
 # that may import Keras through this package. A TF_CPP_MIN_LOG_LEVEL the user set wins.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from fedledger.ml.aggregation import fedavg
+from fedledger.ml.aggregation import RunningFedAvg, fedavg
 from fedledger.ml.architectures import (
     ARCHITECTURES,
     MNIST_CNN,
@@ -77,6 +77,7 @@ __all__ = [
     "OversizedBlob",
     "PartitionError",
     "RejectReason",
+    "RunningFedAvg",
     "ShapeMismatch",
     "TrailingBytes",
     "TruncatedBlob",

@@ -15,6 +15,11 @@ Weighting by the oracles' score would reward fitting the oracles' validation dat
 shrink the share of honest non-IID clients whose local data differs from it. With equal
 weights an update's influence is ``1/K`` whatever it claims, and the remaining lever, many
 identities, is closed by registration of participants on chain.
+
+:class:`RunningFedAvg` is the same computation over a stream: an oracle adds each accepted
+update as it is settled and drops it, holding one int64 sum per weight (0.8 MB for the MLP)
+instead of every update until the round closes; its result is fedavg's, byte for byte.
+:func:`fedavg` is a RunningFedAvg fed with a list, so the rule lives in one place.
 """
 
 from __future__ import annotations
@@ -23,12 +28,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from fedledger.ml.errors import WeightsOutOfRange
 from fedledger.ml.fixedpoint import to_fixed
 from fedledger.ml.weights import ModelWeights
 
 AGGREGATION_FRAC_BITS = 40
 #: Magnitude bound of the int64 running sums (headroom for the rounding offset).
 _SUM_BOUND = 2**62
+#: Every term must stay within this, whatever the count: the mean must convert exactly.
+_TERM_BOUND = 2**52
 
 
 def fedavg(updates: Sequence[ModelWeights], repeats: Sequence[int] | None = None) -> ModelWeights:
@@ -47,33 +55,78 @@ def fedavg(updates: Sequence[ModelWeights], repeats: Sequence[int] | None = None
     """
     if not updates:
         raise ValueError("nothing to aggregate: fedavg needs at least one update")
-    architecture = updates[0].architecture
-    mixed = {u.architecture for u in updates} - {architecture}
-    if mixed:
-        raise ValueError(f"cannot average {architecture} with {sorted(mixed)}")
     counts = [1] * len(updates) if repeats is None else [int(r) for r in repeats]
     if len(counts) != len(updates) or min(counts) < 0:
         raise ValueError("repeats needs one count of 0 or more per update")
-    count = sum(counts)
-    if count == 0:
-        raise ValueError("nothing to aggregate: every update is repeated 0 times")
-    # Each term within 2**62 / count keeps the sum within 2**62; within 2**52 keeps the
-    # mean exactly convertible to float64.
-    term_bound = min(2**52, _SUM_BOUND // count)
-    averaged = []
-    for index in range(len(updates[0].arrays)):
-        total = np.zeros(updates[0].arrays[index].shape, dtype=np.int64)
-        for position, (update, times) in enumerate(zip(updates, counts, strict=True)):
-            if times == 0:
-                continue
-            fixed = to_fixed(
-                update.arrays[index],
-                AGGREGATION_FRAC_BITS,
-                term_bound,
-                f"array {index} of update {position}",
+    running = RunningFedAvg(updates[0].architecture)
+    for position, (update, times) in enumerate(zip(updates, counts, strict=True)):
+        running.add(update, times, name=f"update {position}")
+    return running.result()
+
+
+class RunningFedAvg:
+    """:func:`fedavg` one update at a time, in memory that does not grow with the count.
+
+    Holds, per weight, the int64 sum of ``rint(w * 2**40)`` over the updates added, their
+    count, and the largest such integer seen. :meth:`result` divides by the count with
+    rounding to nearest, ties upwards, and rounds once to float32: fedavg's steps, so the
+    bytes are fedavg's for the same updates in any order (integer addition is associative
+    and commutative).
+
+    The range rule is fedavg's too: every integer must stay within
+    ``min(2**52, 2**62 // count)`` for the final count. Sums cannot overflow while that
+    holds (each partial sum is at most count x largest term <= 2**62); :meth:`add` refuses
+    an update as soon as the rule is broken for the count so far (the count only grows, so
+    fedavg would refuse the final set too) and leaves the sums as they were, so the
+    updates added before it still average.
+    """
+
+    def __init__(self, architecture: str) -> None:
+        self.architecture = architecture
+        self.count = 0
+        self._sums: list[np.ndarray] | None = None
+        self._largest = 0  # largest |rint(w * 2**40)| over every update added
+
+    def add(self, update: ModelWeights, times: int = 1, name: str = "the update") -> None:
+        """Count ``update`` ``times`` times (0: not looked at); ``name`` is what an error
+        calls it.
+
+        Raises ValueError for another architecture or a negative ``times``, and
+        WeightsOutOfRange (nothing added) when a weight is beyond fedavg's range for the
+        count including this update.
+        """
+        if update.architecture != self.architecture:
+            raise ValueError(f"cannot average {self.architecture} with {update.architecture}")
+        if times < 0:
+            raise ValueError("an update is counted 0 or more times")
+        if times == 0:
+            return
+        count = self.count + times
+        term_bound = min(_TERM_BOUND, _SUM_BOUND // count)
+        fixed = [
+            to_fixed(array, AGGREGATION_FRAC_BITS, _TERM_BOUND, f"array {index} of {name}")
+            for index, array in enumerate(update.arrays)
+        ]
+        largest = max(self._largest, *(int(max(f.max(), -f.min(), 0)) for f in fixed))
+        if largest > term_bound:
+            raise WeightsOutOfRange(
+                f"{name} cannot be averaged: over {count} updates the exact sum allows weights "
+                f"up to {term_bound * 2.0**-AGGREGATION_FRAC_BITS:.6g} in magnitude, and the "
+                f"largest so far is {largest * 2.0**-AGGREGATION_FRAC_BITS:.6g}"
             )
-            total += times * fixed.astype(np.int64)
-        mean = (total + count // 2) // count  # floor division: round half up, exactly
-        scaled = mean.astype(np.float64) * 2.0**-AGGREGATION_FRAC_BITS
-        averaged.append(scaled.astype(np.float32))
-    return ModelWeights(architecture, tuple(averaged))
+        if self._sums is None:
+            self._sums = [np.zeros(f.shape, dtype=np.int64) for f in fixed]
+        for total, terms in zip(self._sums, fixed, strict=True):
+            total += times * terms.astype(np.int64)
+        self.count, self._largest = count, largest
+
+    def result(self) -> ModelWeights:
+        """The average of everything added; ValueError if nothing was."""
+        if self._sums is None:
+            raise ValueError("nothing to aggregate: every update is repeated 0 times")
+        averaged = []
+        for total in self._sums:
+            mean = (total + self.count // 2) // self.count  # floor division: round half up
+            scaled = mean.astype(np.float64) * 2.0**-AGGREGATION_FRAC_BITS
+            averaged.append(scaled.astype(np.float32))
+        return ModelWeights(self.architecture, tuple(averaged))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import tracemalloc
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ from fedledger.ml import (
     fedavg,
     initial_weights,
 )
+from fedledger.ml.aggregation import RunningFedAvg
 
 ULP = 2.0**-40  # one unit of the aggregation's fixed point
 
@@ -171,3 +174,109 @@ def test_an_update_repeated_zero_times_is_not_looked_at() -> None:
     kept, ignored = _updates(2)
     huge = ModelWeights(ignored.architecture, tuple(np.full_like(a, 1e30) for a in ignored.arrays))
     assert fedavg([kept, huge], repeats=(1, 0)) == fedavg([kept])
+
+
+def reference_fedavg(updates: list[ModelWeights]) -> ModelWeights:
+    """fedavg as it was written before RunningFedAvg, in Python integers: per weight,
+    round(w * 2**40) summed, (sum + K // 2) // K, scaled back and rounded to float32."""
+    count = len(updates)
+    bound = min(2**52, 2**62 // count)
+    arrays = []
+    for index in range(len(updates[0].arrays)):
+        total = np.zeros(updates[0].arrays[index].shape, dtype=object)
+        for update in updates:
+            fixed = np.rint(update.arrays[index].astype(np.float64) * 2.0**40)
+            if not np.all(np.abs(fixed) <= bound):
+                raise WeightsOutOfRange("reference: out of range")
+            total = total + fixed.astype(np.int64).astype(object)
+        mean = (total + count // 2) // count
+        arrays.append(np.array([float(v) * 2.0**-40 for v in mean.flat]).astype(np.float32))
+        arrays[-1] = arrays[-1].reshape(updates[0].arrays[index].shape)
+    return ModelWeights(updates[0].architecture, tuple(arrays))
+
+
+def _running_average(updates: list[ModelWeights]) -> ModelWeights:
+    running = RunningFedAvg(updates[0].architecture)
+    for update in updates:
+        running.add(update)
+    assert running.count == len(updates)
+    return running.result()
+
+
+def test_running_fedavg_gives_fedavgs_bytes_on_random_sets() -> None:
+    rng = np.random.default_rng(1207)
+    base = initial_weights(MNIST_CNN.id, 1)
+    refused = 0
+    for case in range(40):
+        count = int(rng.integers(1, 30))
+        scale = float(10.0 ** rng.uniform(-7, 3.6))  # up to 4,000: across the range bound
+        updates = [
+            ModelWeights(
+                MNIST_CNN.id,
+                tuple(
+                    (a + rng.standard_normal(a.shape) * scale).astype(np.float32)
+                    for a in base.arrays
+                ),
+            )
+            for _ in range(count)
+        ]
+        shuffled = [updates[i] for i in rng.permutation(count)]  # any order
+        result = _average_or_refusal(partial(_running_average, shuffled))
+        assert result == _average_or_refusal(partial(reference_fedavg, updates)), case
+        assert result == _average_or_refusal(partial(fedavg, updates)), case
+        if result is WeightsOutOfRange:
+            refused += 1
+        else:
+            assert encode(result) == encode(fedavg(updates)), case
+    assert 0 < refused < 40  # both outcomes were compared
+
+
+def test_running_fedavg_repeats_and_refusals_match_fedavg() -> None:
+    updates = _updates(4)
+    running = RunningFedAvg(MNIST_MLP.id)
+    running.add(updates[0], 3)
+    running.add(updates[1], 0)  # not looked at
+    running.add(updates[2])
+    assert running.count == 4
+    assert running.result() == fedavg(updates[:3], repeats=(3, 0, 1))
+    assert running.result() == fedavg([updates[0]] * 3 + [updates[2]])
+    with pytest.raises(ValueError, match="cannot average"):
+        running.add(initial_weights(MNIST_CNN.id, 0))
+    with pytest.raises(ValueError, match="0 or more"):
+        running.add(updates[3], -1)
+    with pytest.raises(ValueError, match="nothing to aggregate"):
+        RunningFedAvg(MNIST_MLP.id).result()
+
+    # 2**62 / 2048 = 2**51: 2048 updates may hold weights up to 2048, not one above.
+    near = RunningFedAvg(MNIST_CNN.id)
+    near.add(_constant(2049.0))  # fine for one update
+    with pytest.raises(WeightsOutOfRange, match="2048 updates"):
+        near.add(_constant(2000.0), 2047)  # the 2049 seen before breaks the rule for 2048
+    assert near.count == 1 and near.result() == _constant(2049.0)  # nothing was added
+    with pytest.raises(WeightsOutOfRange, match="the update"):
+        near.add(_constant(4097.0))  # beyond 2**52 whatever the count
+    near.add(_constant(1.0), 2046)  # 2047 updates: bound 2**62 // 2047 > 2049 * 2**40
+    assert near.result() == fedavg([_constant(2049.0), _constant(1.0)], repeats=(1, 2046))
+
+
+def test_running_fedavg_memory_does_not_grow_with_the_count() -> None:
+    """Peak memory while averaging 10 and 120 MLP updates made one at a time: the same,
+    about two models' integers, not the updates."""
+    rng = np.random.default_rng(9)
+    base = initial_weights(MNIST_MLP.id, 0)
+
+    def peak(count: int) -> int:
+        tracemalloc.start()
+        running = RunningFedAvg(MNIST_MLP.id)
+        for _ in range(count):
+            noise = tuple(a + np.float32(rng.normal()) * 1e-3 for a in base.arrays)
+            running.add(ModelWeights(MNIST_MLP.id, noise))
+        running.result()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak
+
+    small, large = peak(10), peak(120)
+    model_bytes = sum(a.nbytes for a in base.arrays)
+    assert large < small * 1.1 + 65536
+    assert large < 12 * model_bytes  # 120 updates would be 120 models
