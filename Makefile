@@ -59,6 +59,7 @@ bench: setup setup-ipfs
 	$(BIN)/python scripts/bench_gas.py --json results/gas.json
 	$(BIN)/python scripts/bench_storage.py --json results/storage.json
 	$(BIN)/python scripts/bench_ml.py --json results/ml.json
+	$(BIN)/python scripts/bench_signing.py --json results/signing.json
 
 bench-attacks: setup
 	$(BIN)/python scripts/bench_attacks.py --json docs/bench_attacks.json \
