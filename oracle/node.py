@@ -33,7 +33,13 @@ import time
 from dataclasses import replace
 
 from fedledger.chain import EventStream, FedLedger, RoundState
-from fedledger.chain.errors import ChainError
+from fedledger.chain.errors import (
+    ChainError,
+    DeploymentError,
+    RoundCloseTooEarly,
+    RoundNotOpen,
+    WrongRound,
+)
 from fedledger.chain.events import RoundOpened, UpdateSubmitted
 from fedledger.ml import Dataset, InvalidWeights, ModelWeights
 from fedledger.storage import BlobStore, StorageError, cid_from_content_hash
@@ -84,6 +90,7 @@ class OracleNode(Voting, Proposing):
         self._verifier: tuple[tuple[str, VerifierParams], Verifier] | None = None
         self._registered: bool | None = None
         self._chain_failures = 0  # steps in a row that the chain failed
+        self._last_failure: str | None = None  # the problem last logged, until it clears
         self._stop_requested = False
 
     # ---- running ---------------------------------------------------------------------
@@ -154,11 +161,30 @@ class OracleNode(Voting, Proposing):
             self._work_on_current_round(report)
         except (ChainError, NotYetOnChain) as exc:
             self._chain_failures += 1
-            self.log.error("error", str(exc), stage="chain", failures=self._chain_failures)
+            message = self._diagnose(exc)
+            if message != self._last_failure:
+                # One line per new problem, not one per retry.
+                self.log.error(
+                    "error", message, stage="chain", failures=self._chain_failures, retrying=True
+                )
+                self._last_failure = message
             report.blocked = True
         else:
+            if self._last_failure is not None:
+                self.log.info("recovered", "the chain answers again", failures=self._chain_failures)
             self._chain_failures = 0
+            self._last_failure = None
         return report
+
+    def _diagnose(self, exc: Exception) -> str:
+        """What a chain failure means for this node: a chain that is no longer the
+        deployment's (restarted, redeployed) is said as such."""
+        if isinstance(exc, DeploymentError):
+            try:
+                self.ledger.verify()
+            except ChainError as mismatch:
+                return f"{mismatch}; then restart this node"
+        return str(exc)
 
     def _work_on_current_round(self, report: StepReport) -> None:
         if not self._check_registered(report):
@@ -170,10 +196,26 @@ class OracleNode(Voting, Proposing):
             return
         if model.state == RoundState.OPEN:
             self._vote_round(work, report)
+            self._close_when_due(work, model.deadline)
         else:  # closed: pending updates expired, no more votes
             self._drop_tasks(work)
             if model.state == RoundState.CLOSED:
                 self._propose_round(work, report)
+
+    def _close_when_due(self, work: RoundWork, deadline: int) -> None:
+        """Close the round once its deadline is ``settings.close_after`` seconds past on the
+        chain's clock and this node has nothing left to verify in it: anyone may, and
+        without it no round would open until a person ran `fedledger round close`."""
+        close_after = self.settings.close_after
+        if close_after is None or work.tasks:
+            return
+        if self.ledger.client.chain_time() < deadline + close_after:
+            return
+        try:
+            self.ledger.coordinator.close_round()
+        except (RoundNotOpen, RoundCloseTooEarly, WrongRound):
+            return  # another node or a person closed it first
+        self.log.info("closed", "the deadline passed: closed the round", round=work.number)
 
     def _check_registered(self, report: StepReport) -> bool:
         if self._registered:

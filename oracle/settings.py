@@ -36,6 +36,10 @@ class NodeSettings:
     max_blob_bytes: int = 16 * 1024 * 1024
     #: Pause between attempts after a failure: doubling from ``retry.initial`` seconds.
     retry: Backoff = field(default_factory=Backoff)
+    #: Close the open round once the chain's clock is this many seconds past its deadline
+    #: and this node has no verification left in it, so the next round opens by itself
+    #: (a round without accepted updates is skipped); None: leave closing to others.
+    close_after: float | None = 10.0
     #: Threads fetching blobs at once.
     fetch_workers: int = 4
     #: The verification rule's constants; ``contributors`` is the default for rounds whose

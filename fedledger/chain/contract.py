@@ -9,7 +9,7 @@ from eth_utils import to_checksum_address
 
 from fedledger.chain.abi import ContractInterface
 from fedledger.chain.client import ChainClient, TxResult
-from fedledger.chain.errors import AccountError
+from fedledger.chain.errors import AccountError, DeploymentError
 from fedledger.chain.events import ChainEvent
 
 E = TypeVar("E", bound=ChainEvent)
@@ -55,6 +55,13 @@ class ContractBinding:
         raw = self.client.call(
             self.address, data, sender=sender, context=self._context(function), block=block
         )
+        if not raw:
+            # A view always returns data; none means no contract at the address: the chain
+            # was restarted or is another one than the deployment's.
+            raise DeploymentError(
+                f"no {self.CONTRACT} contract at {self.address} on this chain (was it "
+                "restarted, or is it another chain?): redeploy with `fedledger deploy`"
+            )
         return self.interface.decode_result(function, raw)
 
     def _transact(self, function: str, *args: Any, value: int = 0, min_gas: int = 0) -> TxResult:

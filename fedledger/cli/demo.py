@@ -221,7 +221,12 @@ def demo(
         console.print(f"[dim]•[/dim] {message}")
         status.update(text=message)
 
-    observer = DemoObserver(stage=stage, round_done=lambda record: _add_round(table, record))
+    def progress(message: str) -> None:
+        status.update(text=message)
+
+    observer = DemoObserver(
+        stage=stage, progress=progress, round_done=lambda record: _add_round(table, record)
+    )
     try:
         with (
             _sigterm_as_interrupt(),

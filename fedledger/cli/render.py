@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -120,3 +122,41 @@ def report_tx(result: TxResult, message: str, as_json: bool, **fields: Any) -> N
         print_json(tx_json(result, **fields))
     else:
         console().print(f"{message} [dim](tx {result.tx_hash}, gas {result.gas_used:,})[/dim]")
+
+
+@contextmanager
+def live_line(*, in_place: bool = True) -> Iterator[Callable[[str, str], None]]:
+    """A progress line for long waits: ``show(state, detail)``. On a terminal (and
+    ``in_place``) one line updates in place (``state`` and ``detail``); otherwise (a pipe,
+    a log, or beside another live display such as a progress bar) a line is printed each
+    time ``state`` changes, so that progress shows without a line per poll."""
+    out = console()
+    if out.is_terminal and in_place:
+        with out.status("") as status:
+
+            def update(state: str, detail: str) -> None:
+                status.update(f"{state}{'; ' + detail if detail else ''}")
+
+            yield update
+        return
+    last: list[str] = []
+    # Off a terminal, progress goes to stderr: stdout stays the command's answer.
+    notes = out if out.is_terminal else Console(stderr=True, soft_wrap=True, width=PIPE_WIDTH)
+
+    def print_changes(state: str, detail: str) -> None:
+        if last != [state]:
+            notes.print(f"{state}{'; ' + detail if detail else ''}")
+            last[:] = [state]
+
+    yield print_changes
+
+
+def command_hint(command: str, *, key: str | None = None, network: str | None = None) -> str:
+    """The ``fedledger`` command to run next, with the options the current one was given
+    that it needs too (``--key``, ``--network``), ready to copy."""
+    parts = [f"fedledger {command}"]
+    if key is not None:
+        parts.append(f"--key {key}")
+    if network is not None:
+        parts.append(f"--network {network}")
+    return " ".join(parts)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,7 @@ from fedledger.chain import (
     save_deployment,
 )
 from fedledger.chain.anvil import free_port
+from fedledger.chain.errors import RoundNotOpen
 from fedledger.config import ProjectConfig, mnist_directory
 from fedledger.demo.cast import make_cast
 from fedledger.demo.children import POLL_SECONDS, died, start_children
@@ -63,7 +64,7 @@ from fedledger.ml import (
     initial_weights,
     load_mnist,
 )
-from fedledger.queries import read_rewards, read_verdicts
+from fedledger.queries import read_rewards, read_verdicts, round_progress
 from fedledger.storage import (
     BlobStore,
     cid_from_content_hash,
@@ -80,6 +81,8 @@ class DemoObserver:
     """What the caller hears while the demo runs (the CLI prints it)."""
 
     stage: Callable[[str], None] = field(default=lambda message: None)
+    #: The round's progress while the demo waits (updates settled, votes, deadline).
+    progress: Callable[[str], None] = field(default=lambda message: None)
     round_done: Callable[[RoundRecord], None] = field(default=lambda record: None)
 
 
@@ -277,7 +280,9 @@ class Demo:
                 # Every submission has settled: move the chain's clock past the deadline.
                 now = self.ledger.client.chain_time()
                 self.ledger.dev.increase_time(max(info.deadline - now, 0) + 1)
-            coordinator.close_round()
+            # An oracle node may have closed it first (they do once the deadline is past).
+            with suppress(RoundNotOpen):
+                coordinator.close_round()
         state = self._wait_for_end(round_)
         produced = coordinator.get_round(round_ + 1).global_model
         verdicts = read_verdicts(self.ledger, round_)
@@ -304,6 +309,7 @@ class Demo:
         give_up = time.monotonic() + self.config.round_timeout
         while True:
             self._check_children()
+            self.observer.progress(round_progress(self.ledger, round_).summary())
             if not self.config.embedded:
                 if coordinator.can_close_round():
                     return
@@ -333,9 +339,14 @@ class Demo:
         coordinator = self.ledger.coordinator
         give_up = time.monotonic() + max(AGGREGATION_WAIT_SECONDS, self.config.aggregation_timeout)
         while True:
-            state = coordinator.get_round(round_).state
+            info = coordinator.get_round(round_)
+            state = info.state
             if state.ended:
                 return state
+            self.observer.progress(
+                f"round {round_} closed: waiting for the oracles' aggregate "
+                f"({info.leading_votes} of {self.config.quorum} matching proposals)"
+            )
             self._check_children()
             if time.monotonic() > give_up:
                 raise DemoError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,18 +153,43 @@ def save_dataset(dataset: Dataset, path: Path) -> Path:
 
 
 def load_npz_dataset(path: Path) -> Dataset:
-    """Images and labels from an .npz with keys ``images``/``labels`` or ``x``/``y``."""
+    """Images and labels from an .npz with keys ``images``/``labels`` or ``x``/``y``.
+
+    Never unpickles: object arrays are refused (loading them could run code)."""
+    expected = "an .npz of numeric arrays 'images' and 'labels' (numpy.savez)"
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+    except OSError as exc:
+        raise DatasetError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if magic not in _ZIP_MAGICS:
+        raise DatasetError(
+            f"{path} is not an .npz archive (damaged, or another kind of file): give {expected}"
+        )
     try:
         with np.load(path, allow_pickle=False) as archive:
             keys = set(archive.files)
             for image_key, label_key in (("images", "labels"), ("x", "y")):
                 if {image_key, label_key} <= keys:
                     return _dataset(archive[image_key], archive[label_key], str(path))
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"{path} is not a readable .npz file: {exc}") from exc
+    except DatasetError:
+        raise
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise DatasetError(
+                f"{path} holds Python objects, which are never loaded (that could run code): "
+                f"give {expected}"
+            ) from None
+        raise DatasetError(f"{path} is a damaged .npz archive: give {expected}") from None
+    except (OSError, EOFError, zipfile.BadZipFile):
+        raise DatasetError(f"{path} is a damaged .npz archive: give {expected}") from None
     raise DatasetError(
         f"{path} has arrays {sorted(keys)}; expected 'images' and 'labels' (or 'x' and 'y')"
     )
+
+
+#: The first bytes of a zip archive (an .npz is one): a local file header, or an empty one.
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 
 
 def read_idx(path: Path) -> np.ndarray:

@@ -21,10 +21,11 @@ do.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from fedledger import units
 from fedledger.chain import FedLedger, GlobalModel, ParticipantInfo, RoundState
 from fedledger.chain.errors import RoundNotOpen, SubmissionDeadlinePassed, WrongRound
 from fedledger.ml import Dataset, ModelWeights, decode, encode
@@ -38,6 +39,11 @@ if TYPE_CHECKING:
 class ParticipantError(RuntimeError):
     """The participant cannot go on (banned, nothing to submit to, a verdict that never
     came); the message says what to do."""
+
+
+class SubmissionClosed(ParticipantError):
+    """The round no longer takes a submission (not the current round, closed, or past its
+    deadline); nothing was sent."""
 
 
 @dataclass(frozen=True)
@@ -174,10 +180,31 @@ class ParticipantClient:
         """Say why a submission cannot succeed before anything is uploaded (the chain's
         dry run would refuse it too, with less context)."""
         info = self._require_not_banned()
-        if info.last_submitted_round >= round_ > 0:
+        model = self.latest_model()
+        if round_ != model.round:
+            raise SubmissionClosed(
+                f"round {round_} is not the current round (round {model.round} is "
+                f"{units.words(model.state)}): submissions go to the current round; "
+                "leave out --round"
+            )
+        if model.state != RoundState.OPEN:
+            raise SubmissionClosed(
+                f"round {round_} is {units.words(model.state)} and takes no more "
+                "submissions: wait until the next round opens (`fedledger status`)"
+            )
+        if info.last_submitted_round == round_:
             raise ParticipantError(
-                f"{self.address} already submitted in round {round_}; wait for the next "
-                "round (`fedledger participant status` shows the verdict)"
+                f"{self.address} already submitted in round {round_} (one update per "
+                "round): `fedledger participant status` with the same --key shows its verdict"
+            )
+        now = self.ledger.client.chain_time()
+        if now > model.deadline:
+            raise SubmissionClosed(
+                f"round {round_}'s submission deadline passed "
+                f"{units.format_duration(now - model.deadline)} ago "
+                f"({units.format_local_time(model.deadline)}); nothing was sent. The next "
+                "round opens once this one is closed: running oracle nodes close it by "
+                "themselves, or anyone runs `fedledger round close --wait`"
             )
 
     def _require_not_banned(self) -> ParticipantInfo:
@@ -191,13 +218,27 @@ class ParticipantClient:
 
     # ---- waiting for a round ----------------------------------------------------------
 
-    def wait_for_open_round(self, after: int = 0, *, timeout: float | None = None) -> GlobalModel:
-        """Poll until a round later than ``after`` is open for submissions."""
+    def wait_for_open_round(
+        self,
+        after: int = 0,
+        *,
+        timeout: float | None = None,
+        on_wait: Callable[[GlobalModel], None] | None = None,
+    ) -> GlobalModel:
+        """Poll until a round later than ``after`` is open for submissions, its deadline
+        not passed; ``on_wait(latest)`` hears each poll that finds none (for a progress
+        line)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             model = self.latest_model()
-            if model.round > after and model.state == RoundState.OPEN:
+            if (
+                model.round > after
+                and model.state == RoundState.OPEN
+                and self.ledger.client.chain_time() <= model.deadline
+            ):
                 return model
+            if on_wait is not None:
+                on_wait(model)
             if deadline is not None and time.monotonic() > deadline:
                 raise ParticipantError(
                     f"no round after {after} opened within {timeout:g} s (now round "
@@ -217,6 +258,7 @@ class ParticipantClient:
         num_samples: int | None = None,
         timeout: float | None = None,
         progress: ProgressCallback | None = None,
+        on_wait: Callable[[GlobalModel], None] | None = None,
     ) -> Iterator[SentUpdate]:
         """Take part in ``rounds`` rounds: for each open round not yet submitted to, fetch
         the global model, make the update (:func:`make_update`, seeded per round from
@@ -234,7 +276,7 @@ class ParticipantClient:
         done = 0
         while done < rounds:
             self._require_not_banned()
-            model = self.wait_for_open_round(last, timeout=timeout)
+            model = self.wait_for_open_round(last, timeout=timeout, on_wait=on_wait)
             started = time.monotonic()
             fetched = self.fetch_global_model(model)
             round_config = replace(config, seed=derive_seed(config.seed, model.round))
@@ -242,7 +284,7 @@ class ParticipantClient:
             trained = time.monotonic()
             try:
                 submission = self.submit(update, samples, model.round)
-            except (SubmissionDeadlinePassed, RoundNotOpen, WrongRound):
+            except (SubmissionClosed, SubmissionDeadlinePassed, RoundNotOpen, WrongRound):
                 last = model.round  # the round ended while we trained: take the next one
                 continue
             last = model.round

@@ -7,6 +7,7 @@ rounds' models the store): no signing account.
 from fedledger.queries.errors import QueryError
 from fedledger.queries.live import LedgerUnreachable, LiveLedger
 from fedledger.queries.participants import Rewards, known_participants, read_rewards
+from fedledger.queries.progress import RoundProgress, round_progress
 from fedledger.queries.rounds import RoundIndex, RoundSummary, read_round_history
 from fedledger.queries.verdicts import (
     SETTLED,
@@ -23,6 +24,7 @@ __all__ = [
     "QueryError",
     "Rewards",
     "RoundIndex",
+    "RoundProgress",
     "RoundSummary",
     "UpdateVerdict",
     "Vote",
@@ -30,5 +32,6 @@ __all__ = [
     "read_rewards",
     "read_round_history",
     "read_verdicts",
+    "round_progress",
     "wait_for_verdict",
 ]

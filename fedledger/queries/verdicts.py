@@ -6,6 +6,7 @@ Read from the chain's events and views by anyone, with no signing account and no
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,10 +84,16 @@ def wait_for_verdict(
     *,
     timeout: float | None = None,
     poll_interval: float = 0.5,
+    on_poll: Callable[[UpdateVerdict, float], None] | None = None,
 ) -> UpdateVerdict:
     """Poll until ``participant``'s update of ``round_`` is settled (accepted, rejected,
-    disputed or expired). Read-only: works for any address, no blob store needed."""
-    deadline = None if timeout is None else time.monotonic() + timeout
+    disputed or expired). Read-only: works for any address, no blob store needed.
+
+    ``on_poll(verdict_so_far, seconds_waited)`` hears every poll while it is pending (for
+    a progress line). The timeout's message says how many votes came and what to check.
+    """
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
     while True:
         status = ledger.coordinator.get_update(round_, participant).status
         if status != UpdateStatus.PENDING:
@@ -97,12 +104,30 @@ def wait_for_verdict(
                 raise QueryError(
                     f"{participant} has no update in round {round_}: nothing to wait for"
                 )
+        elif on_poll is not None:
+            (so_far,) = read_verdicts(ledger, round_, participant)
+            on_poll(so_far, time.monotonic() - started)
         if deadline is not None and time.monotonic() > deadline:
-            raise QueryError(
-                f"no verdict on {participant}'s update of round {round_} after "
-                f"{timeout:g} s; are the oracles running? (`fedledger status`)"
-            )
+            (so_far,) = read_verdicts(ledger, round_, participant)
+            raise QueryError(_no_verdict(ledger, so_far, timeout or 0.0))
         time.sleep(poll_interval)
+
+
+def _no_verdict(ledger: FedLedger, verdict: UpdateVerdict, timeout: float) -> str:
+    quorum = ledger.coordinator.quorum()
+    text = (
+        f"no verdict on {verdict.participant}'s update of round {verdict.round} after "
+        f"{timeout:g} s: {len(verdict.votes)} vote(s) of the {quorum} needed"
+    )
+    if not verdict.votes:
+        return (
+            text + "; no oracle has voted: are the oracle nodes running (`fedledger oracle "
+            "run`)? `fedledger status` lists the oracle set; wait longer with --timeout"
+        )
+    return (
+        text + "; the oracles are slow or disagree: see each one's view with `fedledger "
+        "oracle status --key ...`; wait longer with --timeout"
+    )
 
 
 def read_verdicts(

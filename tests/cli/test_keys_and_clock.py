@@ -85,7 +85,7 @@ def test_chain_advance_moves_the_dev_clock_past_the_deadline(cli: Cli) -> None:
     after = cli.json("status")
     assert after["chain_time"] >= before["chain_time"] + 3601
     assert after["can_close"] is True
-    assert "yes (`fedledger round close" in cli.ok("status")
+    assert "yes, deadline passed (`fedledger round close" in cli.ok("status")
 
 
 def test_chain_advance_is_refused_off_the_dev_chain(cli: Cli) -> None:

@@ -113,6 +113,35 @@ def test_submit_uploads_the_update_and_signs_the_submission(cli: Cli, update_fil
     assert "already submitted in round 1" in line
 
 
+def test_submit_says_what_to_run_next_with_the_same_key(cli: Cli, update_file: Path) -> None:
+    output = cli.ok("participant", "submit", str(update_file), "--samples", "6", "--key", "dev:9")
+    assert "fedledger participant status --wait --key dev:9" in output
+
+
+def test_submit_refusals_name_the_real_problem(cli: Cli, update_file: Path) -> None:
+    before = cli.admin.events(UpdateSubmitted)
+    # A round that is not the current one: not "already submitted".
+    line = cli.fails(
+        "participant", "submit", str(update_file), "--samples", "6", "--round", "5",
+        "--key", "dev:9",
+    )  # fmt: skip
+    assert "round 5 is not the current round (round 1 is open)" in line
+    assert "already submitted" not in line
+    for bad in ("1e80", str(10**80), "0"):
+        line = cli.fails(
+            "participant", "submit", str(update_file), "--samples", bad, "--key", "dev:9", code=2
+        )
+        assert "--samples" in line, line
+    assert "Invalid value" in cli.fails(
+        "participant", "submit", str(update_file), "--samples", "6", "--round", "-1", code=2
+    )
+    # After the deadline: said before anything is uploaded, with what opens the next round.
+    cli.bed.dev.increase_time(3_601)
+    line = cli.fails("participant", "submit", str(update_file), "--samples", "6", "--key", "dev:9")
+    assert "submission deadline passed" in line and "fedledger round close --wait" in line
+    assert cli.admin.events(UpdateSubmitted) == before
+
+
 def test_submit_refuses_what_the_oracles_would_reject(cli: Cli, tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.flmw"
     garbage.write_bytes(b"these are not weights")
@@ -142,8 +171,13 @@ def test_status_shows_the_verdict_score_reason_and_votes(cli: Cli, tmp_path: Pat
     cli.ok("participant", "submit", str(bad), "--samples", "10", "--key", "dev:9")
     pending = cli.json("participant", "status", "--key", "dev:8")
     assert pending["status"] == "pending" and pending["votes"] == []
-    line = cli.fails("participant", "status", "--key", "dev:8", "--wait", "--timeout", "0.5")
-    assert "no verdict" in line and "are the oracles running" in line
+    waited = cli.run("participant", "status", "--key", "dev:8", "--wait", "--timeout", "1")
+    assert waited.exit_code == 1 and "Traceback" not in waited.output
+    progress, line = waited.output.strip().splitlines()[-2:]
+    # What it waits for and how far it is, then why it gave up and what to check.
+    assert "waiting for the oracles' votes on round 1: 0 accept / 0 reject of 2 needed" in progress
+    assert "no verdict" in line and "0 vote(s) of the 2 needed" in line
+    assert "are the oracle nodes running (`fedledger oracle run`)" in line
 
     accepted, rejected = dev_account(8).address, dev_account(9).address
     first, second, _ = cli.bed.oracles
@@ -167,10 +201,17 @@ def test_status_shows_the_verdict_score_reason_and_votes(cli: Cli, tmp_path: Pat
     )
     assert [vote["reason"] for vote in verdict["votes"]] == ["HASH_MISMATCH", "MALFORMED"]
     table = cli.ok("participant", "status", "--key", "dev:9")
-    assert "rejected" in table and "HASH_MISMATCH" in table and "MALFORMED" in table
+    assert "rejected" in table and "hash mismatch" in table and "malformed" in table
+    assert f"{7_000 / 2**24:.3f} logits" in cli.ok("participant", "status", "--key", "dev:8")
 
     line = cli.fails("participant", "status", "--key", "dev:10")
-    assert "has not submitted an update yet" in line
+    assert "has not submitted an update yet" in line and "--key dev:10" in line
+    # A round it did not submit to: said, not an empty table with "score 0".
+    line = cli.fails("participant", "status", "--key", "dev:10", "--round", "1")
+    assert "submitted no update in round 1" in line
+    assert "Invalid value" in cli.fails(
+        "participant", "status", "--key", "dev:8", "--round", "-1", code=2
+    )
 
 
 def test_verdicts_survive_the_deletion_of_rejected_records(

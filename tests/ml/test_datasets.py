@@ -113,8 +113,13 @@ def test_npz_refusals_say_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match=r"class numbers 0\.\.9"):
         load_dataset(tmp_path / "labels.npz")
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with pytest.raises(DatasetError, match=r"not a readable \.npz"):
+    with pytest.raises(DatasetError, match=r"not an \.npz archive") as refused:
         load_dataset(tmp_path / "junk.npz")
+    assert "pickle" not in str(refused.value)  # never suggest loading it unsafely
+    np.savez(tmp_path / "objects.npz", images=np.array([object()]), labels=np.zeros(1))
+    with pytest.raises(DatasetError, match=r"Python objects, which are never loaded") as refused:
+        load_dataset(tmp_path / "objects.npz")
+    assert "allow_pickle" not in str(refused.value)
 
 
 def test_dataset_validates_and_subsets() -> None:

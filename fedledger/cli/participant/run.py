@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from fedledger import units
 from fedledger.cli import render
 from fedledger.cli.context import open_participant
 from fedledger.cli.options import key_option, network_option, store_options, user_errors
@@ -21,9 +22,11 @@ from fedledger.cli.participant.common import (
     training_config,
     training_options,
 )
+from fedledger.cli.participant.submit import UINT64_MAX
 from fedledger.participant import BEHAVIOURS
 
 if TYPE_CHECKING:
+    from fedledger.chain import GlobalModel
     from fedledger.participant import SentUpdate
     from fedledger.queries import UpdateVerdict
 
@@ -52,7 +55,7 @@ def _outcome_json(sent: SentUpdate, verdict: UpdateVerdict, seconds: float) -> d
 )
 @click.option(
     "--samples",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=UINT64_MAX),
     default=None,
     help="Sample count to report [default: the size of --data].",
 )
@@ -92,8 +95,9 @@ def run(
     rerun trains the same update. A restarted participant resumes after the last round
     it submitted to. Stops when banned.
     """
+    from fedledger.chain import RoundState
     from fedledger.ml import load_dataset
-    from fedledger.queries import wait_for_verdict
+    from fedledger.queries import round_progress, wait_for_verdict
 
     config = training_config(epochs, batch_size, learning_rate, seed)
     with user_errors():
@@ -106,8 +110,51 @@ def run(
             "waiting for an open round"
         )
     show_bar = not as_json and sys.stdout.isatty()
-    with client, user_errors(), progress_bar(show_bar) as bar:
+    with (
+        client,
+        user_errors(),
+        progress_bar(show_bar) as bar,
+        render.live_line(in_place=False) as show,
+    ):
         symbol = client.ledger.token.symbol()
+        ledger = client.ledger
+
+        def waiting_for_round(latest: GlobalModel) -> None:
+            if as_json:
+                return
+            if latest.state == RoundState.OPEN:
+                left = latest.deadline - ledger.client.chain_time()
+                if left >= 0:
+                    show(
+                        f"round {latest.round} is open (submitted to already); the next "
+                        f"opens after its deadline, in {units.format_duration(left)}",
+                        "",
+                    )
+                else:
+                    show(
+                        f"round {latest.round}: its deadline passed; waiting for it to be "
+                        "closed (running oracle nodes close it, or `fedledger round close "
+                        "--wait`)",
+                        "",
+                    )
+            else:
+                show(
+                    f"round {latest.round} is {units.words(latest.state)}; waiting for the "
+                    "oracles' aggregate to open the next round",
+                    "",
+                )
+
+        def waiting_for_verdict(so_far: UpdateVerdict, waited: float) -> None:
+            if as_json:
+                return
+            progress = round_progress(ledger, so_far.round)
+            show(
+                f"{progress.summary(with_deadline=False)}; your update "
+                f"{so_far.accept_votes} accept / {so_far.reject_votes} reject of "
+                f"{progress.quorum} needed",
+                "",
+            )
+
         sent_updates = client.run(
             dataset,
             config,
@@ -116,14 +163,19 @@ def run(
             num_samples=samples,
             timeout=timeout,
             progress=bar,
+            on_wait=waiting_for_round,
         )
         for sent in sent_updates:
+            if not as_json:
+                summary = round_progress(ledger, sent.round).summary()
+                out.print(f"round {sent.round}: submitted {sent.submission.cid}; {summary}")
             verdict = wait_for_verdict(
-                client.ledger,
+                ledger,
                 sent.round,
                 client.address,
                 timeout=timeout,
                 poll_interval=client.poll_interval,
+                on_poll=waiting_for_verdict,
             )
             seconds = time.monotonic() - sent.started
             if as_json:
@@ -136,12 +188,12 @@ def _outcome_line(sent: SentUpdate, verdict: UpdateVerdict, symbol: str) -> str:
     text = (
         f"round {sent.round}: submitted {sent.submission.cid} "
         f"(trained in {sent.training_seconds:.1f} s) -> "
-        f"[bold]{render.enum_name(verdict.status)}[/bold] "
+        f"[bold]{units.words(verdict.status)}[/bold] "
         f"({verdict.accept_votes} accept / {verdict.reject_votes} reject), "
-        f"score {verdict.score:,}"
+        f"score {render.score(verdict.score)}"
     )
     if verdict.reason is not None:
-        text += f", reason {verdict.reason_name}"
+        text += f", reason {units.words(verdict.reason_name or '')}"
     if verdict.reward:
         text += f", reward {render.tokens(verdict.reward, symbol)}"
     return text

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.table import Table
 
+from fedledger import units
 from fedledger.cli import render
 from fedledger.cli.context import open_ledger
 from fedledger.cli.options import json_option, key_option, network_option, user_errors
@@ -16,37 +17,50 @@ if TYPE_CHECKING:
 
 
 def _verdict_table(verdict: UpdateVerdict, symbol: str) -> Table:
+    caption = f"score {render.score(verdict.score)}" if verdict.votes else "no votes yet"
+    if verdict.reason is not None:
+        caption += f", reason {units.words(verdict.reason_name or '')}"
+    if verdict.reward:
+        caption += f", reward {render.tokens(verdict.reward, symbol)}"
     table = Table(
         title=(
             f"round {verdict.round}, {verdict.participant}: "
-            f"[bold]{render.enum_name(verdict.status)}[/bold]"
+            f"[bold]{units.words(verdict.status)}[/bold]"
         ),
         title_justify="left",
-        caption=(
-            f"score {verdict.score:,}"
-            + (f", reason {verdict.reason_name}" if verdict.reason is not None else "")
-            + (f", reward {render.tokens(verdict.reward, symbol)}" if verdict.reward else "")
-        ),
+        caption=caption,
         caption_justify="left",
     )
-    table.add_column("oracle")
+    render.add_address_column(table, "oracle")
     table.add_column("vote")
     table.add_column("score", justify="right")
-    table.add_column("reason")
+    table.add_column("reason", overflow="fold")
     for vote in verdict.votes:
         table.add_row(
             vote.oracle,
             "accept" if vote.accept else "reject",
-            f"{vote.score:,}",
-            "" if vote.accept else vote.reason_name,
+            render.score(vote.score),
+            "" if vote.accept else units.words(vote.reason_name),
         )
     return table
 
 
 @click.command()
-@click.option("--round", "round_", type=int, default=None, help="[default: your latest submission]")
-@click.option("--wait", is_flag=True, help="Wait until the update is settled.")
-@click.option("--timeout", type=float, default=300.0, show_default=True, help="With --wait.")
+@click.option(
+    "--round",
+    "round_",
+    type=click.IntRange(min=1),
+    default=None,
+    help="[default: your latest submission]",
+)
+@click.option("--wait", is_flag=True, help="Wait until the update is settled, showing the votes.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=300.0,
+    show_default=True,
+    help="Seconds to wait, with --wait.",
+)
 @key_option
 @network_option
 @json_option
@@ -59,21 +73,41 @@ def status(
     as_json: bool,
 ) -> None:
     """Show the verdict on your update: status, score, reason and every oracle's vote."""
+    from fedledger.chain import UpdateStatus
     from fedledger.queries import read_verdicts, wait_for_verdict
 
     _, ledger = open_ledger(network, key)
     with user_errors():
+        address = ledger.address
+        last = ledger.coordinator.get_participant(address).last_submitted_round
         if round_ is None:
-            round_ = ledger.coordinator.get_participant(ledger.address).last_submitted_round
+            round_ = last
             if round_ == 0:
-                raise click.ClickException(
-                    f"{ledger.address} has not submitted an update yet "
-                    "(`fedledger participant submit`)"
+                hint = render.command_hint(
+                    "participant submit FILE --samples N", key=key, network=network
                 )
-        if wait:
-            verdict = wait_for_verdict(ledger, round_, ledger.address, timeout=timeout)
-        else:
-            (verdict,) = read_verdicts(ledger, round_, ledger.address)
+                raise click.ClickException(f"{address} has not submitted an update yet (`{hint}`)")
+        (verdict,) = read_verdicts(ledger, round_, address)
+        if verdict.status == UpdateStatus.NONE:
+            latest = f"its latest is round {last}" if last else "it has not submitted any"
+            raise click.ClickException(
+                f"{address} submitted no update in round {round_} ({latest})"
+            )
+        if wait and not verdict.settled:
+            quorum = ledger.coordinator.quorum()
+            with render.live_line() as show:
+
+                def progress(so_far: UpdateVerdict, waited: float) -> None:
+                    show(
+                        f"waiting for the oracles' votes on round {round_}: "
+                        f"{so_far.accept_votes} accept / {so_far.reject_votes} reject of "
+                        f"{quorum} needed",
+                        f"{waited:.0f} s of {timeout:g} s",
+                    )
+
+                verdict = wait_for_verdict(
+                    ledger, round_, address, timeout=timeout, on_poll=progress
+                )
         symbol = ledger.token.symbol()
     if as_json:
         render.print_json(render.verdict_json(verdict))

@@ -17,11 +17,25 @@ from fedledger.cli.options import (
 )
 from fedledger.cli.participant.common import DATA, rows_table, submission_json
 
+#: Rounds and sample counts are uint64 on chain.
+UINT64_MAX = 2**64 - 1
+
 
 @click.command()
 @click.argument("file", type=DATA)
-@click.option("--samples", type=click.IntRange(min=1), required=True, help="Training samples used.")
-@click.option("--round", "round_", type=int, default=None, help="[default: the current round]")
+@click.option(
+    "--samples",
+    type=click.IntRange(min=1, max=UINT64_MAX),
+    required=True,
+    help="Training samples used.",
+)
+@click.option(
+    "--round",
+    "round_",
+    type=click.IntRange(min=1, max=UINT64_MAX),
+    default=None,
+    help="[default: the current round]",
+)
 @key_option
 @network_option
 @store_options
@@ -67,4 +81,5 @@ def submit(
             ],
         )
     )
-    render.console().print("follow the verdict with: fedledger participant status --wait")
+    hint = render.command_hint("participant status --wait", key=key, network=network)
+    render.console().print(f"follow the verdict with: {hint}")
