@@ -2,7 +2,7 @@
 (:mod:`fedledger.participant.client`), and the behaviours an update is made with, honest or
 an attack (:mod:`fedledger.participant.behaviours`)."""
 
-from fedledger.participant.behaviours import BEHAVIOURS, derive_seed, make_update
+from fedledger.participant.behaviours import BEHAVIOURS, UpdateMaker, derive_seed, make_update
 from fedledger.participant.client import (
     FetchedModel,
     ParticipantClient,
@@ -18,6 +18,7 @@ __all__ = [
     "ParticipantError",
     "SentUpdate",
     "Submission",
+    "UpdateMaker",
     "derive_seed",
     "make_update",
 ]

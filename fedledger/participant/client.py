@@ -13,9 +13,9 @@ chain through :class:`fedledger.chain.FedLedger` and to the blob store through a
 
 Following the verdict is a read of the ledger anyone can do:
 :func:`fedledger.queries.wait_for_verdict`. :meth:`ParticipantClient.run` fetches, makes
-the update (:func:`fedledger.participant.behaviours.make_update`) and submits, for several
-rounds, which is what ``fedledger participant run`` and the demo's participant processes
-do.
+the update (:class:`fedledger.participant.behaviours.UpdateMaker`, one Keras model for
+all its rounds) and submits, for several rounds, which is what ``fedledger participant
+run`` and the demo's participant processes do.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from fedledger import units
 from fedledger.chain import FedLedger, GlobalModel, ParticipantInfo, RoundState
 from fedledger.chain.errors import RoundNotOpen, SubmissionDeadlinePassed, WrongRound
 from fedledger.ml import Dataset, ModelWeights, decode, encode
-from fedledger.participant.behaviours import derive_seed, make_update, require_behaviour
+from fedledger.participant.behaviours import UpdateMaker, derive_seed, require_behaviour
 from fedledger.storage import BlobStore, cid_from_content_hash, content_hash_of
 
 if TYPE_CHECKING:
@@ -261,8 +261,9 @@ class ParticipantClient:
         on_wait: Callable[[GlobalModel], None] | None = None,
     ) -> Iterator[SentUpdate]:
         """Take part in ``rounds`` rounds: for each open round not yet submitted to, fetch
-        the global model, make the update (:func:`make_update`, seeded per round from
-        ``config.seed``), submit it and yield what was sent.
+        the global model, make the update (one :class:`UpdateMaker` for every round, so
+        the Keras model is built once; seeded per round from ``config.seed``), submit it
+        and yield what was sent.
 
         The caller follows the verdict (:func:`fedledger.queries.wait_for_verdict`) before
         asking for the next round: the ban check that opens the next round reads its
@@ -274,13 +275,14 @@ class ParticipantClient:
         samples = len(dataset) if num_samples is None else num_samples
         last = self.ledger.coordinator.get_participant(self.address).last_submitted_round
         done = 0
+        maker = UpdateMaker()
         while done < rounds:
             self._require_not_banned()
             model = self.wait_for_open_round(last, timeout=timeout, on_wait=on_wait)
             started = time.monotonic()
             fetched = self.fetch_global_model(model)
             round_config = replace(config, seed=derive_seed(config.seed, model.round))
-            update = make_update(behaviour, fetched.weights, dataset, round_config, progress)
+            update = maker.make(behaviour, fetched.weights, dataset, round_config, progress)
             trained = time.monotonic()
             try:
                 submission = self.submit(update, samples, model.round)
