@@ -1,0 +1,355 @@
+"""One round with N participants on a real chain and three real oracle processes.
+
+    .venv/bin/python scripts/bench_scale.py [--json PATH] [--sizes 10,100,300,1000]
+
+For each N: a fresh anvil, a deployment with 3 oracles at quorum 2 and N registered
+participants, three ``fedledger oracle run`` processes (one BLAS thread each, the local
+store), round 1 opened on the seeded genesis MLP. Then N updates are sent from N dev
+accounts, signed locally in this process (no participant processes): each is the genesis
+model plus small Gaussian noise on the second layer and the biases, so it is new, distinct
+and passes every check of the verifier (the first layer's kernel stays put, so the dormant
+pixels do not move). Blobs are uploaded before the clock starts; the submissions go out
+one after the other as fast as the chain takes them. When every update is accepted, the
+chain's clock is moved to the deadline and the round closed; the oracles aggregate and
+finalize it.
+
+Per N it prints and writes: the time from the last submission to all settled and to
+finalized, updates settled per second (N over the time from the first submission to all
+settled), gas per accepted update (its submission, the votes, the settling vote with the
+mint), every call's gas (count, min, median, max, total), each oracle's CPU seconds per
+update and peak memory (VmHWM), and the load average (the machine may be shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fedledger.chain import (
+    Anvil,
+    DeployParams,
+    FedLedger,
+    RewardRule,
+    RoundRules,
+    RoundState,
+    StoragePolicy,
+    compile_contracts,
+    deploy,
+    dev_accounts,
+    open_client,
+    save_deployment,
+)
+from fedledger.chain.anvil import free_port
+from fedledger.chain.events import (
+    AggregateProposed,
+    RoundClosed,
+    UpdateRejected,
+    UpdateSubmitted,
+    VoteCast,
+)
+from fedledger.config import ProjectConfig, load_config, mnist_directory
+from fedledger.demo.processes import ProcessGroup, child_environment
+from fedledger.demo.workspace import NETWORK, Workspace
+from fedledger.ml import (
+    MNIST_MLP,
+    ModelWeights,
+    encode,
+    federated_split,
+    initial_weights,
+    load_mnist,
+)
+from fedledger.storage import content_hash, open_store
+
+ORACLES, QUORUM = 3, 2
+NOISE_STD = 1e-3
+POLL_SECONDS = 0.25
+SETTLE_TIMEOUT_S = 1800.0
+
+
+def noisy_updates(genesis: ModelWeights, count: int, seed: int) -> list[bytes]:
+    """``count`` distinct encoded updates: the genesis model with noise on every array but
+    the first-layer kernel."""
+    rng = np.random.default_rng(seed)
+    blobs = []
+    for _ in range(count):
+        arrays = [genesis.arrays[0]] + [
+            (a + rng.normal(0, NOISE_STD, a.shape)).astype(np.float32) for a in genesis.arrays[1:]
+        ]
+        blobs.append(encode(ModelWeights(genesis.architecture, tuple(arrays))))
+    return blobs
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def wait_for(condition: Any, timeout: float, what: str, processes: ProcessGroup) -> float:
+    """Poll ``condition()`` until true; returns the time.monotonic() it became true."""
+    give_up = time.monotonic() + timeout
+    while True:
+        if condition():
+            return time.monotonic()
+        for child in processes.exited("oracle"):
+            raise SystemExit(f"{child.name} exited ({child.returncode}):\n{child.log_tail()}")
+        if time.monotonic() > give_up:
+            raise SystemExit(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def call_gas(ledger: FedLedger, round_: int) -> dict[str, list[int]]:
+    """Gas of every transaction of the round, by call; a vote that settles (its
+    transaction carries UpdateAccepted/UpdateRejected) and the proposal that finalizes are
+    told apart from the others."""
+    start = ledger.deployment.block_number
+    names: dict[str, str] = {}
+    for event_type, name in (
+        (UpdateSubmitted, "submitUpdate"),
+        (VoteCast, "vote"),
+        (RoundClosed, "closeRound"),
+        (AggregateProposed, "proposeAggregate"),
+    ):
+        for event in ledger.events(event_type, start, round=round_):
+            names.setdefault(event.tx_hash, name)
+    gas: dict[str, list[int]] = {}
+    for tx_hash, name in names.items():
+        receipt = ledger.client.wait_for_receipt(tx_hash)
+        events = {type(e).__name__ for e in ledger.client.decode_logs(receipt["logs"])}
+        if name == "vote" and events & {"UpdateAccepted", "UpdateRejected"}:
+            name = "vote_settling"
+        if name == "proposeAggregate" and "RoundFinalized" in events:
+            name = "proposeAggregate_finalizing"
+        gas.setdefault(name, []).append(int(receipt["gasUsed"], 16))
+    return gas
+
+
+def run_size(n: int, base: ProjectConfig, out: Path, console: Console) -> dict[str, Any]:
+    embedded = next(s for s in base.networks.values() if s.embedded)
+    with ExitStack() as stack:
+        workspace = Workspace.prepare(out / f"n{n}")
+        anvil = Anvil.from_config(
+            base,
+            embedded.name,
+            port=free_port(),
+            accounts=1 + ORACLES + n,
+            log_path=workspace.log_path("anvil"),
+        )
+        stack.enter_context(anvil)
+        network = {
+            "host": f"http://{anvil.host}",
+            "port": anvil.port,
+            "chain_id": anvil.chain_id,
+            "embedded": True,
+            "accounts": anvil.accounts,
+        }
+        project = workspace.write_project(base, network, store="local", ipfs_api=None)
+        store = stack.enter_context(open_store(project, kind="local"))
+        accounts = dev_accounts(1 + ORACLES + n)
+        admin, oracles, participants = accounts[0], accounts[1 : 1 + ORACLES], accounts[4:]
+
+        split = federated_split(
+            load_mnist(mnist_directory(base.root)),
+            num_clients=1,
+            num_oracles=ORACLES,
+            validation_size=2000,
+            samples_per_client=100,
+            seed=0,
+        )
+        validation = [
+            workspace.write_dataset(f"oracle-{i + 1}-validation", data)
+            for i, data in enumerate(split.validation)
+        ]
+        genesis = initial_weights(MNIST_MLP.id, 0)
+        genesis_cid = store.put(encode(genesis))
+        artifacts = compile_contracts(project)
+        client = open_client(project, NETWORK, artifacts)
+        params = DeployParams(
+            storage_policy=StoragePolicy.ACCEPTED_ONLY,
+            round_rules=RoundRules(
+                duration=86_400, aggregation_timeout=3_600, contribution_target=0
+            ),
+            reward_rule=RewardRule(base=10 * 10**18, per_score_point=10**12),
+            rejection_limit=3,
+            oracles=tuple(a.address for a in oracles),
+            quorum=QUORUM,
+            participants=tuple(a.address for a in participants),
+        )
+        console.print(f"N = {n}: deploying and registering {n} participants ...")
+        deployment = deploy(client, admin, artifacts, params, network=NETWORK)
+        save_deployment(project, deployment)
+        ledger = FedLedger(client, deployment, admin)
+
+        processes = stack.enter_context(ProcessGroup(child_environment(workspace.root)))
+        nodes = []
+        for index, account in enumerate(oracles):
+            name = f"oracle-{index + 1}"
+            arguments = [
+                "oracle", "run", "--key", f"dev:{index + 1}",
+                "--validation", str(validation[index]),
+                "--poll-interval", str(POLL_SECONDS), "--log-format", "json",
+                "--network", NETWORK, "--store", "local",
+            ]  # fmt: skip
+            log = workspace.log_path(name)
+            nodes.append(processes.start(name, "oracle", account.address, arguments, log))
+        ledger.coordinator.start_training(content_hash(genesis_cid))
+        wait_for(
+            lambda: all("round opened" in c.log_path.read_text(errors="replace") for c in nodes),
+            300,
+            "the oracles to see round 1",
+            processes,
+        )
+
+        blobs = noisy_updates(genesis, n, seed=n)
+        cids = [store.put(blob) for blob in blobs]
+        console.print(f"N = {n}: oracles ready; submitting {n} updates ...")
+        cpu_before = [cpu_seconds(c.process.pid) for c in nodes]
+        first = time.monotonic()
+        for account, cid in zip(participants, cids, strict=True):
+            ledger.with_account(account).coordinator.submit_update(1, content_hash(cid), 100)
+        last = time.monotonic()
+        coordinator = ledger.coordinator
+
+        def settled() -> bool:
+            if coordinator.get_round(1).accepted >= n:
+                return True
+            rejected = ledger.events(UpdateRejected, deployment.block_number, round=1)
+            if rejected:
+                raise SystemExit(f"{len(rejected)} update(s) rejected: see {workspace.logs_dir}")
+            return False
+
+        all_settled = wait_for(settled, SETTLE_TIMEOUT_S, f"{n} updates to settle", processes)
+        info = coordinator.get_round(1)
+        now = ledger.client.chain_time()
+        ledger.dev.increase_time(max(info.deadline - now, 0) + 1)
+        coordinator.close_round()
+        finalized = wait_for(
+            lambda: coordinator.get_round(1).state == RoundState.FINALIZED,
+            SETTLE_TIMEOUT_S,
+            "the round to finalize",
+            processes,
+        )
+        cpu = [cpu_seconds(c.process.pid) - b for c, b in zip(nodes, cpu_before, strict=True)]
+        peaks = [peak_rss_mib(c.process.pid) for c in nodes]
+        gas = call_gas(ledger, 1)
+    per_update = sum(sum(gas.get(k, [])) for k in ("submitUpdate", "vote", "vote_settling"))
+    return {
+        "participants": n,
+        "last_submission_to_all_settled_s": all_settled - last,
+        "last_submission_to_finalized_s": finalized - last,
+        "submitting_s": last - first,
+        "settled_per_second": n / (all_settled - first),
+        "gas_per_accepted_update": per_update / n,
+        "gas_by_call": {
+            name: {
+                "count": len(values),
+                "min": min(values),
+                "median": statistics.median(values),
+                "max": max(values),
+                "total": sum(values),
+            }
+            for name, values in sorted(gas.items())
+        },
+        "oracle_cpu_ms_per_update": [1e3 * c / n for c in cpu],
+        "oracle_peak_rss_mib": peaks,
+        "load_average_1min": os.getloadavg()[0],
+    }
+
+
+def print_report(console: Console, results: list[dict[str, Any]]) -> None:
+    table = Table(title="One round, 3 oracles at quorum 2 (anvil)")
+    for column in (
+        "N",
+        "last submission to all settled (s)",
+        "to finalized (s)",
+        "settled / s",
+        "gas per accepted update",
+        "oracle CPU per update (ms)",
+        "oracle peak memory (MiB)",
+        "load",
+    ):
+        table.add_column(column, justify="right")
+    for r in results:
+        table.add_row(
+            str(r["participants"]),
+            f"{r['last_submission_to_all_settled_s']:.1f}",
+            f"{r['last_submission_to_finalized_s']:.1f}",
+            f"{r['settled_per_second']:.1f}",
+            f"{r['gas_per_accepted_update']:,.0f}",
+            " / ".join(f"{c:.0f}" for c in r["oracle_cpu_ms_per_update"]),
+            " / ".join(f"{m:.0f}" for m in r["oracle_peak_rss_mib"]),
+            f"{r['load_average_1min']:.1f}",
+        )
+    console.print(table)
+    calls = Table(title="Gas by call (median; count in the round)")
+    calls.add_column("call")
+    for r in results:
+        calls.add_column(f"N = {r['participants']}", justify="right")
+    names = sorted({name for r in results for name in r["gas_by_call"]})
+    for name in names:
+        cells = []
+        for r in results:
+            entry = r["gas_by_call"].get(name)
+            cells.append(f"{entry['median']:,.0f} ({entry['count']})" if entry else "-")
+        calls.add_row(name, *cells)
+    console.print(calls)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write results here")
+    parser.add_argument(
+        "--sizes", default="10,100,300,1000", help="comma-separated participant counts"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(".fedledger/bench-scale"),
+        help="run directory (replaced on every run)",
+    )
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    console = Console()
+    base = load_config()
+    results = []
+    for n in sizes:
+        results.append(run_size(n, base, args.out.resolve(), console))
+        print_report(console, results)
+        if args.json:  # after every size, so a long run keeps what it measured
+            report = {
+                "benchmark": "scale",
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+                "oracles": ORACLES,
+                "quorum": QUORUM,
+                "results": results,
+            }
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(report, indent=2) + "\n")
+    if args.json:
+        console.print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
