@@ -8,16 +8,18 @@ store), round 1 opened on the seeded genesis MLP. Then N updates are sent from N
 accounts, signed locally in this process (no participant processes): each is the genesis
 model plus small Gaussian noise on the second layer and the biases, so it is new, distinct
 and passes every check of the verifier (the first layer's kernel stays put, so the dormant
-pixels do not move). Blobs are uploaded before the clock starts; the submissions go out
-one after the other as fast as the chain takes them. When every update is accepted, the
-chain's clock is moved to the deadline and the round closed; the oracles aggregate and
-finalize it.
+pixels do not move). Blobs are uploaded and the transactions signed before the clock
+starts; the submissions (one transaction per participant) go out in a burst, then their
+receipts are awaited. When every update is accepted, the chain's clock is moved to the
+deadline and the round closed; the oracles aggregate and finalize it.
 
 Per N it prints and writes: the time from the last submission to all settled and to
-finalized, updates settled per second (N over the time from the first submission to all
-settled), gas per accepted update (its submission, the votes, the settling vote with the
-mint), every call's gas (count, min, median, max, total), each oracle's CPU seconds per
-update and peak memory (VmHWM), and the load average (the machine may be shared).
+finalized; updates settled per second (N over the time from the last submission to all
+settled, as issue 12 measures it, and N over the time from the first submission); gas per
+accepted update (its submission, the votes, the settling vote with the mint); every
+call's gas (count, min, median, max, total); each oracle's CPU milliseconds per update
+(its CPU time from the first submission to finalized, over N) and peak memory (VmHWM);
+and the load average (the machine may be shared).
 """
 
 from __future__ import annotations
@@ -79,6 +81,8 @@ ORACLES, QUORUM = 3, 2
 NOISE_STD = 1e-3
 POLL_SECONDS = 0.25
 SETTLE_TIMEOUT_S = 1800.0
+SUBMISSION_GAS_LIMIT = 200_000  # submitUpdate uses about 79,000
+PRIORITY_FEE = 10**9
 
 
 def noisy_updates(genesis: ModelWeights, count: int, seed: int) -> list[bytes]:
@@ -92,6 +96,30 @@ def noisy_updates(genesis: ModelWeights, count: int, seed: int) -> list[bytes]:
         ]
         blobs.append(encode(ModelWeights(genesis.architecture, tuple(arrays))))
     return blobs
+
+
+def sign_submissions(ledger: FedLedger, participants: list[Any], cids: list[str]) -> list[str]:
+    """One signed ``submitUpdate(1, hash, 100)`` per participant (each a fresh dev account,
+    nonce 0), ready to send in a burst: the submissions of N participants arrive as fast as
+    the chain takes them, not at the pace of one process waiting for each receipt."""
+    interface = ledger.coordinator.interface
+    latest = ledger.client.rpc("eth_getBlockByNumber", ["latest", False])
+    base_fee = int(latest["baseFeePerGas"], 16)
+    raw = []
+    for account, cid in zip(participants, cids, strict=True):
+        transaction = {
+            "type": 2,
+            "chainId": ledger.client.chain_id,
+            "nonce": 0,
+            "to": ledger.coordinator.address,
+            "value": 0,
+            "gas": SUBMISSION_GAS_LIMIT,
+            "maxFeePerGas": 4 * base_fee + PRIORITY_FEE,
+            "maxPriorityFeePerGas": PRIORITY_FEE,
+            "data": interface.encode_call("submitUpdate", (1, content_hash(cid), 100)),
+        }
+        raw.append("0x" + account.sign_transaction(transaction).raw_transaction.hex())
+    return raw
 
 
 def cpu_seconds(pid: int) -> float:
@@ -156,7 +184,8 @@ def run_size(n: int, base: ProjectConfig, out: Path, console: Console) -> dict[s
             accounts=1 + ORACLES + n,
             log_path=workspace.log_path("anvil"),
         )
-        stack.enter_context(anvil)
+        anvil.start(timeout=300)  # hundreds of accounts take a while on a loaded machine
+        stack.callback(anvil.stop)
         network = {
             "host": f"http://{anvil.host}",
             "port": anvil.port,
@@ -223,12 +252,16 @@ def run_size(n: int, base: ProjectConfig, out: Path, console: Console) -> dict[s
 
         blobs = noisy_updates(genesis, n, seed=n)
         cids = [store.put(blob) for blob in blobs]
+        signed = sign_submissions(ledger, participants, cids)
         console.print(f"N = {n}: oracles ready; submitting {n} updates ...")
         cpu_before = [cpu_seconds(c.process.pid) for c in nodes]
         first = time.monotonic()
-        for account, cid in zip(participants, cids, strict=True):
-            ledger.with_account(account).coordinator.submit_update(1, content_hash(cid), 100)
+        hashes = [client.rpc("eth_sendRawTransaction", [raw]) for raw in signed]
+        receipts = [client.wait_for_receipt(tx) for tx in hashes]
         last = time.monotonic()
+        failed = [r for r in receipts if int(r["status"], 16) != 1]
+        if failed:
+            raise SystemExit(f"{len(failed)} submission(s) reverted")
         coordinator = ledger.coordinator
 
         def settled() -> bool:
@@ -259,7 +292,9 @@ def run_size(n: int, base: ProjectConfig, out: Path, console: Console) -> dict[s
         "last_submission_to_all_settled_s": all_settled - last,
         "last_submission_to_finalized_s": finalized - last,
         "submitting_s": last - first,
-        "settled_per_second": n / (all_settled - first),
+        # The issue's measure: N over the time from the last submission to all settled.
+        "settled_per_second": n / (all_settled - last),
+        "settled_per_second_from_first_submission": n / (all_settled - first),
         "gas_per_accepted_update": per_update / n,
         "gas_by_call": {
             name: {
