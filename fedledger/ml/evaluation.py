@@ -210,23 +210,23 @@ class ExactEvaluator:
                 f"weights are for {weights.architecture}, this evaluator runs {self.spec.id}"
             )
         layers = quantize(weights)
-        accumulator, saturated = self._first_affine(layers[0]), 0
+        # Hidden layers: the product without the bias; _requantize adds the bias together
+        # with its rounding offset (one pass over the accumulator fewer).
+        accumulator, saturated = self._first_product(layers[0]), 0
         for index, layer in enumerate(layers[1:]):
-            previous = layers[index]
-            shift = previous.accumulator_frac_bits - ACTIVATION_FRAC_BITS
-            saturated += _requantize(accumulator, shift)
+            saturated += _requantize(accumulator, layers[index])
             activations = accumulator.reshape(len(self), *self.spec.activation_shapes[index])
-            accumulator = _affine(_layer_matrix(activations, self.spec.layers[index + 1]), layer)
+            accumulator = _layer_matrix(activations, self.spec.layers[index + 1]) @ layer.kernel
+        accumulator += layers[-1].bias
         logits = accumulator.astype(np.int64)
         return FixedLogits(logits, layers[-1].accumulator_frac_bits, saturated)
 
-    def _first_affine(self, layer: FixedLayer) -> np.ndarray:
+    def _first_product(self, layer: FixedLayer) -> np.ndarray:
+        """The first layer's ``inputs @ kernel`` (no bias), exact by quantize's bound."""
         if self._first_blocks is None:
             assert self._first_input is not None
-            return _affine(self._first_input, layer)
-        accumulator = self._first_blocks.product(layer.kernel)  # exact: see PrefixBlocks
-        accumulator += layer.bias
-        return accumulator
+            return self._first_input @ layer.kernel
+        return self._first_blocks.product(layer.kernel)  # exact: see PrefixBlocks
 
 
 def _layer_matrix(activations: np.ndarray, layer: Layer) -> np.ndarray:
@@ -241,20 +241,17 @@ def _layer_matrix(activations: np.ndarray, layer: Layer) -> np.ndarray:
     return patches.reshape(-1, size * size * activations.shape[3])
 
 
-def _affine(matrix: np.ndarray, layer: FixedLayer) -> np.ndarray:
-    """``matrix @ kernel + bias``, exact by :func:`quantize`'s bound check."""
-    accumulator = matrix @ layer.kernel
-    accumulator += layer.bias
-    return accumulator
+def _requantize(accumulator: np.ndarray, layer: FixedLayer) -> int:
+    """In place: add ``layer``'s bias to its product ``accumulator``, round to nearest at
+    ``2**shift``, ReLU, saturate; returns the clip count.
 
-
-def _requantize(accumulator: np.ndarray, shift: int) -> int:
-    """In place: round to nearest at ``2**shift``, ReLU, saturate; returns the clip count.
-
-    Exact: |accumulator| <= 2**52 and the offset is at most 2**51, so the sum stays below
+    Exact: the bias and the offset ``2**(shift - 1)`` are integers of at most 2**52 and
+    2**51, so their float64 sum is exact; ``|product + bias| <= 2**52`` (quantize's bound),
+    so adding that sum to the product gives ``product + bias + offset`` exactly, below
     2**53; scaling by a power of two and floor are exact.
     """
-    accumulator += 2.0 ** (shift - 1)
+    shift = layer.accumulator_frac_bits - ACTIVATION_FRAC_BITS
+    accumulator += layer.bias + 2.0 ** (shift - 1)
     accumulator *= 2.0**-shift
     np.floor(accumulator, out=accumulator)
     saturated = int(np.count_nonzero(accumulator > ACTIVATION_MAX))
