@@ -1,190 +1,75 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.37;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Address} from "@openzeppelin/contracts/utils/Address.sol";
+import {IFedLedgerCoordinator} from "./interfaces/IFedLedgerCoordinator.sol";
+import {IRedemptionVault} from "./interfaces/IRedemptionVault.sol";
+import {IRewardToken} from "./interfaces/IRewardToken.sol";
 import {OracleKeyRegistry} from "./OracleKeyRegistry.sol";
 import {OracleQuorum} from "./OracleQuorum.sol";
 import {ParticipantRegistry} from "./ParticipantRegistry.sol";
+import {RedemptionVault} from "./RedemptionVault.sol";
 import {RewardToken} from "./RewardToken.sol";
 
 /// @title FedLedgerCoordinator
 /// @notice Coordinates federated learning rounds: participants submit the content hash of a
-/// model update, a k-of-n quorum of oracles verifies each update, accepted updates earn
+/// model update, a k-of-n quorum of live oracles verifies each update, accepted updates earn
 /// RewardToken, and k identical aggregate proposals finalize a round and open the next.
-/// @dev Round life cycle: Open -> (closeRound) -> Closed -> (k identical proposals) ->
-/// Finalized, or -> Skipped when there is nothing to aggregate or the oracles cannot agree;
-/// either way the next round opens in the same transaction. Every entry point does a
-/// constant amount of work: votes and proposals are tallied in bitmaps and counters, never
-/// by iterating over participants or oracles.
-contract FedLedgerCoordinator is OracleQuorum, OracleKeyRegistry, ParticipantRegistry {
-    /// @notice What happens to the record of an update that is not accepted.
-    enum StoragePolicy {
-        AcceptedOnly, // rejected and disputed records are deleted (less ledger growth)
-        AuditAll // every submission is kept with its votes and score
-    }
-
-    enum RoundState {
-        None,
-        Open, // accepting submissions and votes
-        Closed, // waiting for k identical aggregate proposals
-        Finalized, // the aggregate became the next round's global model
-        Skipped // closed without a new model; the next round reuses this round's model
-    }
-
-    enum UpdateStatus {
-        None,
-        Pending,
-        Accepted,
-        Rejected,
-        Disputed, // the votes split so that neither verdict can reach k
-        Expired // still pending when its round closed (reported by views only)
-    }
-
-    enum SkipReason {
-        NoAcceptedUpdates,
-        NoAgreement, // the proposals split so that no aggregate can reach k
-        AggregationTimeout // the oracles did not agree within aggregationTimeout
-    }
-
-    /// @dev One slot. Changes apply from the next round that opens (duration) or the next
-    /// close (target) or the next stall check (timeout).
-    struct RoundRules {
-        uint64 duration; // seconds from opening to the submission deadline
-        uint64 aggregationTimeout; // seconds after closing before anyone may skip the round
-        uint32 contributionTarget; // accepted updates that allow an early close (0: none)
-    }
-
-    /// @dev Reward for an accepted update: base + perScorePoint * score (token base units).
-    struct RewardRule {
-        uint128 base;
-        uint128 perScorePoint;
-    }
-
-    /// @dev Two slots: the model hash, and everything else.
-    struct Round {
-        bytes32 globalModel; // the model this round's participants train from
-        uint64 deadline; // last timestamp at which submissions are accepted
-        uint64 closedAt;
-        uint32 accepted; // accepted updates so far
-        RoundState state;
-        uint8 proposals; // oracles that proposed an aggregate
-        uint8 leadingVotes; // proposals for the most-proposed aggregate
-        uint64 proposers; // bitmap of oracle indices that proposed
-    }
-
-    /// @dev Two slots: the content hash, and the tally.
-    struct Update {
+/// @dev Round life cycle: Open -> (closeRound) -> Closed: pending updates keep taking votes
+/// until `votingEnds` (the verification grace), then aggregation starts (earlier once nothing
+/// is pending) -> (k identical proposals) -> Finalized, or -> Skipped when there is nothing
+/// to aggregate or the oracles cannot agree; either way the next round opens in the same
+/// transaction. Every entry point does a constant amount of work: votes and proposals are
+/// tallied in bitmaps, counted over the live oracle set, never by iterating.
+contract FedLedgerCoordinator is IFedLedgerCoordinator, OracleQuorum, OracleKeyRegistry, ParticipantRegistry {
+    /// @dev Two slots: the content hash, and the tally. Vote counts are not stored: they are
+    /// the popcounts of `voters` and `acceptors` over the live oracles, so that a removed
+    /// oracle's vote stops counting without a write.
+    struct StoredUpdate {
         bytes32 contentHash;
-        uint64 numSamples; // claimed by the participant, never verified
-        uint64 voters; // bitmap of oracle indices that voted
-        uint32 acceptScore; // minimum score among the accept votes
-        uint32 rejectScore; // minimum score among the reject votes
-        uint8 acceptVotes;
-        uint8 rejectVotes;
+        uint32 numSamples;
+        uint64 voters;
+        uint64 acceptors;
+        uint32 acceptScore;
+        uint32 rejectScore;
         UpdateStatus status;
-        uint8 reason; // reason code of the first reject vote (0 while none)
+        uint8 reason;
+        bool staked;
     }
 
-    /// @dev The answer to the paper's GetLatestModelParameters.
-    struct GlobalModel {
-        uint64 round;
-        RoundState state;
-        uint64 deadline;
-        bytes32 contentHash;
-    }
+    /// @inheritdoc IFedLedgerCoordinator
+    uint8 public constant BANNED_REASON = 254;
 
-    /// @notice The reward token; this contract is its only minter.
-    RewardToken public immutable rewardToken;
-    /// @notice The storage policy fixed at deployment.
+    /// @inheritdoc IFedLedgerCoordinator
+    IRewardToken public immutable rewardToken;
+    /// @inheritdoc IFedLedgerCoordinator
+    IRedemptionVault public immutable redemptionVault;
+    /// @inheritdoc IFedLedgerCoordinator
     StoragePolicy public immutable storagePolicy;
-    /// @notice The round in progress (0 before startTraining).
+    /// @inheritdoc IFedLedgerCoordinator
+    uint256 public immutable enrolmentStake;
+    /// @inheritdoc IFedLedgerCoordinator
+    uint256 public immutable maxRewardPerUpdate;
+    /// @inheritdoc IFedLedgerCoordinator
     uint64 public currentRound;
 
     RoundRules private _rules;
     RewardRule private _reward;
     mapping(uint256 round => Round) private _rounds;
-    mapping(uint256 round => mapping(address participant => Update)) private _updates;
-    mapping(uint256 round => mapping(bytes32 aggregate => uint8 votes)) private _proposalVotes;
+    mapping(uint256 round => mapping(address participant => StoredUpdate)) private _updates;
+    /// @dev Per round and aggregate hash: the bitmap of the oracles that proposed it.
+    mapping(uint256 round => mapping(bytes32 aggregate => uint64 proposers)) private _backers;
+    mapping(address participant => uint256 wei_) private _returnedStake;
 
-    /// @notice Round `round` opened on `globalModel`; submissions are accepted until `deadline`.
-    event RoundOpened(uint64 indexed round, bytes32 globalModel, uint64 deadline);
-    /// @notice A participant submitted an update: what an oracle needs to fetch and verify it.
-    event UpdateSubmitted(
-        uint64 indexed round, address indexed participant, bytes32 contentHash, uint64 numSamples
-    );
-    /// @notice An oracle voted on an update.
-    event VoteCast(
-        uint64 indexed round,
-        address indexed participant,
-        address indexed oracle,
-        bool accept,
-        uint32 score,
-        uint8 reason
-    );
-    /// @notice k oracles accepted the update; `reward` tokens were minted to the participant.
-    event UpdateAccepted(uint64 indexed round, address indexed participant, uint32 score, uint256 reward);
-    /// @notice k oracles rejected the update; `reason` is the first rejecting vote's code.
-    event UpdateRejected(uint64 indexed round, address indexed participant, uint32 score, uint8 reason);
-    /// @notice The votes split so that neither verdict can reach k; the update is void.
-    event UpdateDisputed(
-        uint64 indexed round, address indexed participant, uint8 acceptVotes, uint8 rejectVotes
-    );
-    /// @notice The round stopped taking submissions and votes with `acceptedUpdates` accepted.
-    event RoundClosed(uint64 indexed round, uint32 acceptedUpdates);
-    /// @notice An oracle proposed `contentHash` as the round's aggregate; `votes` now back it.
-    event AggregateProposed(
-        uint64 indexed round, address indexed oracle, bytes32 indexed contentHash, uint8 votes
-    );
-    /// @notice k oracles agreed: `globalModel` is the next round's global model.
-    event RoundFinalized(uint64 indexed round, bytes32 globalModel);
-    /// @notice The round ended without a new global model.
-    event RoundSkipped(uint64 indexed round, SkipReason reason);
-    /// @notice The round rules changed.
-    event RoundRulesChanged(uint64 duration, uint64 aggregationTimeout, uint32 contributionTarget);
-    /// @notice The reward rule changed.
-    event RewardRuleChanged(uint128 base, uint128 perScorePoint);
-
-    /// @notice startTraining has not been called yet.
-    error TrainingNotStarted();
-    /// @notice startTraining was already called.
-    error TrainingAlreadyStarted();
-    /// @notice The call names `given` but the round in progress is `current`.
-    error WrongRound(uint64 current, uint64 given);
-    /// @notice The round does not accept submissions or votes in its state.
-    error RoundNotOpen(uint64 round, RoundState state);
-    /// @notice The round does not accept aggregate proposals (it is not Closed).
-    error RoundNotClosed(uint64 round, RoundState state);
-    /// @notice Submissions for the round ended at `deadline`.
-    error SubmissionDeadlinePassed(uint64 round, uint64 deadline);
-    /// @notice The participant already submitted an update in this round.
-    error AlreadySubmitted(uint64 round, address participant);
-    /// @notice A content hash of zero names no blob.
-    error EmptyContentHash();
-    /// @notice An update must claim at least one training sample.
-    error ZeroSamples();
-    /// @notice No update from `participant` in `round`.
-    error UnknownUpdate(uint64 round, address participant);
-    /// @notice The update is no longer pending: k votes agreed, or the votes split.
-    error UpdateAlreadySettled(uint64 round, address participant);
-    /// @notice The oracle already voted on this update.
-    error AlreadyVoted(uint64 round, address participant, address oracle);
-    /// @notice An accept vote carries reason 0; a reject vote carries a non-zero reason.
-    error InvalidReasonCode(bool accept, uint8 reason);
-    /// @notice Neither the deadline has passed nor the contribution target has been met.
-    error RoundCloseTooEarly(uint64 round, uint32 accepted, uint32 target, uint64 deadline);
-    /// @notice The oracle already proposed an aggregate for this round.
-    error AlreadyProposed(uint64 round, address oracle);
-    /// @notice The aggregation may only be abandoned after `stalledAfter`.
-    error AggregationNotStalled(uint64 round, uint64 stalledAfter);
-    /// @notice Round duration and aggregation timeout must be positive.
-    error InvalidRoundRules(uint64 duration, uint64 aggregationTimeout);
-
-    /// @param admin The consortium admin (Ownable2Step owner).
+    /// @param admin The consortium admin (Ownable2Step owner of this contract and the vault).
     /// @param policy The storage policy for updates that are not accepted.
-    /// @param rules Round duration, aggregation timeout and contribution target.
+    /// @param rules Round duration, aggregation timeout, contribution target, verification grace.
     /// @param reward Base and per-score-point reward for an accepted update.
     /// @param rejectionLimit_ Strikes after which a participant is banned (0: never).
     /// @param openEnrolment_ Whether any address may submit without registration.
+    /// @param stake Wei a submission deposits under open enrolment (0: none).
+    /// @param rewardCap The most any one accepted update can earn, in token base units.
     /// @param tokenName Name of the RewardToken this contract creates.
     /// @param tokenSymbol Symbol of the RewardToken this contract creates.
     constructor(
@@ -194,117 +79,115 @@ contract FedLedgerCoordinator is OracleQuorum, OracleKeyRegistry, ParticipantReg
         RewardRule memory reward,
         uint32 rejectionLimit_,
         bool openEnrolment_,
+        uint256 stake,
+        uint256 rewardCap,
         string memory tokenName,
         string memory tokenSymbol
     ) Ownable(admin) ParticipantRegistry(openEnrolment_, rejectionLimit_) {
         storagePolicy = policy;
-        rewardToken = new RewardToken(tokenName, tokenSymbol);
+        enrolmentStake = stake;
+        maxRewardPerUpdate = rewardCap;
+        RewardToken token = new RewardToken(tokenName, tokenSymbol);
+        rewardToken = token;
+        redemptionVault = new RedemptionVault(admin, token);
         _setRoundRules(rules);
         _setRewardRule(reward);
     }
 
     // ------------------------------------------------------------------ admin
 
-    /// @notice Open round 1 on the initial global model.
-    /// @param genesisModel Content hash of the initial model blob.
+    /// @inheritdoc IFedLedgerCoordinator
     function startTraining(bytes32 genesisModel) external onlyOwner {
         if (currentRound != 0) revert TrainingAlreadyStarted();
         if (genesisModel == bytes32(0)) revert EmptyContentHash();
         _openRound(1, genesisModel);
     }
 
-    /// @notice Change the round rules (see RoundRules for when each one takes effect).
-    /// @param rules The new duration, aggregation timeout and contribution target.
+    /// @inheritdoc IFedLedgerCoordinator
     function setRoundRules(RoundRules calldata rules) external onlyOwner {
         _setRoundRules(rules);
     }
 
-    /// @notice Change the reward for accepted updates settled from now on.
-    /// @param reward The new base and per-score-point amounts.
+    /// @inheritdoc IFedLedgerCoordinator
     function setRewardRule(RewardRule calldata reward) external onlyOwner {
         _setRewardRule(reward);
     }
 
     // ------------------------------------------------------------ round flow
 
-    /// @notice Submit a model update for the current round (the paper's SubmitModelWeights).
-    /// @dev The blob's CID is derived off-chain from `contentHash` (the sha2-256 digest of its
-    /// CIDv0), so no CID string is stored. One submission per participant per round.
-    /// @param round The round the update was trained for; must be the current round.
-    /// @param contentHash sha2-256 digest inside the update blob's CIDv0.
-    /// @param numSamples Training samples the participant claims (informational, unverified).
-    function submitUpdate(uint64 round, bytes32 contentHash, uint64 numSamples) external {
+    /// @inheritdoc IFedLedgerCoordinator
+    /// @dev The blob's CID is derived off-chain from `contentHash`, so no CID string is stored.
+    /// One submission per participant per round. Copies of another author's blob are not
+    /// refused here (a front-runner could use that to lock the author out): the oracles'
+    /// author binding judges them.
+    function submitUpdate(uint64 round, bytes32 contentHash, uint32 numSamples) external payable {
         Round storage current = _requireOpen(round);
         if (block.timestamp > current.deadline) revert SubmissionDeadlinePassed(round, current.deadline);
         if (contentHash == bytes32(0)) revert EmptyContentHash();
         if (numSamples == 0) revert ZeroSamples();
         Participant storage participant = _admit(msg.sender);
         if (participant.lastSubmittedRound == round) revert AlreadySubmitted(round, msg.sender);
+        uint256 required = openEnrolment ? enrolmentStake : 0;
+        if (msg.value != required) revert WrongStake(required, msg.value);
 
         participant.lastSubmittedRound = round;
-        Update storage update = _updates[round][msg.sender];
+        current.pending += 1;
+        StoredUpdate storage update = _updates[round][msg.sender];
         update.contentHash = contentHash;
         update.numSamples = numSamples;
         update.status = UpdateStatus.Pending;
+        if (required != 0) {
+            update.staked = true;
+            emit StakeDeposited(round, msg.sender, required);
+        }
         emit UpdateSubmitted(round, msg.sender, contentHash, numSamples);
     }
 
-    /// @notice Vote on a pending update of the current round (oracles only, once each).
-    /// @dev The k-th agreeing vote settles the update. The recorded score is the minimum of
-    /// the agreeing votes' scores, so no single oracle can inflate a reward. When the votes
-    /// split so that neither side can still reach k, the update is Disputed: void, with no
-    /// reward and no strike.
-    /// @param round The update's round; must be the current, open round.
-    /// @param participant The participant whose update this vote is about.
-    /// @param accept The verdict.
-    /// @param score The oracle's integer score of the update on its validation data.
-    /// @param reason 0 with an accept verdict; a non-zero ReasonCode with a reject verdict.
+    /// @inheritdoc IFedLedgerCoordinator
+    /// @dev The vote that brings one side's live votes to k settles the update. The recorded
+    /// score is the minimum of the agreeing votes' scores, so no single oracle can inflate a
+    /// reward. When the live votes split so that neither side can still reach k with the live
+    /// oracles that have not voted, the update is Disputed: void, no reward, no strike. A
+    /// banned participant's update is rejected with BANNED_REASON instead of being tallied.
     function vote(uint64 round, address participant, bool accept, uint32 score, uint8 reason) external {
-        (uint64 bit, uint8 size, uint8 k) = _oracleBitAndQuorum(msg.sender);
+        (uint64 bit, uint64 live, uint8 k) = _oracleBitAndQuorum(msg.sender);
         if (accept != (reason == 0)) revert InvalidReasonCode(accept, reason);
-        _requireOpen(round);
-        Update storage update = _updates[round][participant];
-        UpdateStatus status = update.status;
-        if (status != UpdateStatus.Pending) {
-            // Under AcceptedOnly a settled record may be gone; the participant's last
-            // submission still tells a settled update from one that never existed.
-            if (status == UpdateStatus.None && _participants[participant].lastSubmittedRound != round) {
-                revert UnknownUpdate(round, participant);
-            }
-            revert UpdateAlreadySettled(round, participant);
-        }
-        if (update.voters & bit != 0) revert AlreadyVoted(round, participant, msg.sender);
+        Round storage current = _requireVoting(round);
+        StoredUpdate storage update = _requirePending(round, participant);
+        uint64 voters = update.voters;
+        if (voters & bit != 0) revert AlreadyVoted(round, participant, msg.sender);
 
-        update.voters |= bit;
-        uint8 acceptVotes = update.acceptVotes;
-        uint8 rejectVotes = update.rejectVotes;
+        update.voters = voters | bit;
         if (accept) {
-            if (acceptVotes == 0 || score < update.acceptScore) update.acceptScore = score;
-            update.acceptVotes = ++acceptVotes;
+            if (update.acceptors == 0 || score < update.acceptScore) update.acceptScore = score;
+            update.acceptors |= bit;
         } else {
-            if (rejectVotes == 0) update.reason = reason;
-            if (rejectVotes == 0 || score < update.rejectScore) update.rejectScore = score;
-            update.rejectVotes = ++rejectVotes;
+            bool firstReject = voters & ~update.acceptors == 0;
+            if (firstReject) update.reason = reason;
+            if (firstReject || score < update.rejectScore) update.rejectScore = score;
         }
         emit VoteCast(round, participant, msg.sender, accept, score, reason);
-
-        if (acceptVotes >= k) {
-            _accept(round, participant, update);
-        } else if (rejectVotes >= k) {
-            _reject(round, participant, update);
-        } else {
-            uint256 cast = uint256(acceptVotes) + rejectVotes;
-            uint256 outstanding = size > cast ? size - cast : 0;
-            if (acceptVotes + outstanding < k && rejectVotes + outstanding < k) {
-                _dispute(round, participant, update, acceptVotes, rejectVotes);
-            }
-        }
+        _evaluate(round, participant, current, update, live, k);
     }
 
-    /// @notice Close the current round (the paper's external trigger); anyone may call it once
-    /// the deadline has passed or the contribution target is met.
-    /// @dev Updates still pending become Expired: no reward, no strike, no votes accepted.
-    /// A round with no accepted update is skipped at once and the next round opens.
+    /// @inheritdoc IFedLedgerCoordinator
+    function settle(uint64 round, address participant) external {
+        uint64 active = currentRound;
+        if (active == 0) revert TrainingNotStarted();
+        if (round > active) revert WrongRound(active, round);
+        StoredUpdate storage update = _requirePending(round, participant);
+        Round storage current = _rounds[round];
+        if (!_votingOpen(round, current)) {
+            _expire(round, participant, current, update);
+            return;
+        }
+        (uint64 live, uint8 k) = _liveSet();
+        if (!_evaluate(round, participant, current, update, live, k)) revert NothingToSettle(round, participant);
+    }
+
+    /// @inheritdoc IFedLedgerCoordinator
+    /// @dev A round with nothing accepted and nothing pending is skipped at once and the next
+    /// round opens. Otherwise pending updates keep taking votes until `votingEnds`.
     function closeRound() external {
         uint64 round = currentRound;
         if (round == 0) revert TrainingNotStarted();
@@ -317,33 +200,39 @@ contract FedLedgerCoordinator is OracleQuorum, OracleKeyRegistry, ParticipantReg
             revert RoundCloseTooEarly(round, accepted, target, current.deadline);
         }
 
-        current.closedAt = uint64(block.timestamp);
+        uint40 votingEnds = uint40(block.timestamp + _rules.verificationGrace);
+        current.closedAt = uint40(block.timestamp);
+        current.votingEnds = votingEnds;
         current.state = RoundState.Closed;
-        emit RoundClosed(round, accepted);
-        if (accepted == 0) _skip(round, current, SkipReason.NoAcceptedUpdates);
+        emit RoundClosed(round, accepted, current.pending, votingEnds);
+        if (accepted == 0 && current.pending == 0) _skip(round, current, SkipReason.NoAcceptedUpdates);
     }
 
-    /// @notice Propose the content hash of the round's aggregate (the paper's
-    /// CalculateNextModelVersion); oracles only, once per round. k identical proposals
-    /// finalize the round and open the next one on the aggregate.
-    /// @dev When the proposals split so that no aggregate can reach k any more, the round is
-    /// skipped at once (liveness); so is one where the oracles stay silent (see skipStalledRound).
-    /// @param round The current round; must be Closed.
-    /// @param contentHash sha2-256 digest inside the aggregate blob's CIDv0.
+    /// @inheritdoc IFedLedgerCoordinator
+    /// @dev The aggregate is the FedAvg of the updates Accepted when aggregation starts, which
+    /// are all the round's accepted updates: after that no vote is taken. A proposal counts as
+    /// long as its oracle is live. When the proposals split so that no aggregate can reach k
+    /// any more, the round is skipped at once (liveness).
     function proposeAggregate(uint64 round, bytes32 contentHash) external {
-        (uint64 bit, uint8 size, uint8 k) = _oracleBitAndQuorum(msg.sender);
+        (uint64 bit, uint64 live, uint8 k) = _oracleBitAndQuorum(msg.sender);
         if (round != currentRound) revert WrongRound(currentRound, round);
         Round storage current = _rounds[round];
         if (current.state != RoundState.Closed) revert RoundNotClosed(round, current.state);
+        if (!_aggregationOpen(current)) revert AggregationNotStarted(round, current.pending, current.votingEnds);
+        if (current.accepted == 0) revert NothingToAggregate(round);
         if (contentHash == bytes32(0)) revert EmptyContentHash();
-        if (current.proposers & bit != 0) revert AlreadyProposed(round, msg.sender);
+        uint64 proposers = current.proposers;
+        if (proposers & bit != 0) revert AlreadyProposed(round, msg.sender);
 
-        uint8 votes = _proposalVotes[round][contentHash] + 1;
-        _proposalVotes[round][contentHash] = votes;
-        uint8 proposals = current.proposals + 1;
-        uint8 leading = votes > current.leadingVotes ? votes : current.leadingVotes;
-        current.proposers |= bit;
-        current.proposals = proposals;
+        uint64 backers = _backers[round][contentHash] | bit;
+        _backers[round][contentHash] = backers;
+        proposers |= bit;
+        uint8 votes = _popcount(backers & live);
+        // An upper bound of every aggregate's live backing: counts removed proposers too.
+        uint8 leading = _popcount(backers);
+        if (leading < current.leadingVotes) leading = current.leadingVotes;
+        current.proposers = proposers;
+        current.proposals += 1;
         current.leadingVotes = leading;
         emit AggregateProposed(round, msg.sender, contentHash, votes);
 
@@ -351,65 +240,92 @@ contract FedLedgerCoordinator is OracleQuorum, OracleKeyRegistry, ParticipantReg
             current.state = RoundState.Finalized;
             emit RoundFinalized(round, contentHash);
             _openRound(round + 1, contentHash);
-        } else {
-            uint256 outstanding = size > proposals ? size - proposals : 0;
-            if (leading + outstanding < k) _skip(round, current, SkipReason.NoAgreement);
+        } else if (leading + _popcount(live & ~proposers) < k) {
+            _skip(round, current, SkipReason.NoAgreement);
         }
     }
 
-    /// @notice Skip a Closed round whose oracles did not agree within the aggregation
-    /// timeout; anyone may call it. The next round opens on the same global model.
+    /// @inheritdoc IFedLedgerCoordinator
     function skipStalledRound() external {
         uint64 round = currentRound;
         if (round == 0) revert TrainingNotStarted();
         Round storage current = _rounds[round];
         if (current.state != RoundState.Closed) revert RoundNotClosed(round, current.state);
-        uint64 stalledAfter = current.closedAt + _rules.aggregationTimeout;
+        if (current.accepted == 0 && _aggregationOpen(current)) {
+            _skip(round, current, SkipReason.NoAcceptedUpdates);
+            return;
+        }
+        uint64 stalledAfter = uint64(current.votingEnds) + _rules.aggregationTimeout;
         if (block.timestamp <= stalledAfter) revert AggregationNotStalled(round, stalledAfter);
         _skip(round, current, SkipReason.AggregationTimeout);
     }
 
+    /// @inheritdoc IFedLedgerCoordinator
+    /// @dev Pull payment, checks-effects-interactions: the credit is cleared before the send.
+    function withdrawStake() external {
+        uint256 amount = _returnedStake[msg.sender];
+        if (amount == 0) revert NoStakeToWithdraw(msg.sender);
+        _returnedStake[msg.sender] = 0;
+        emit StakeWithdrawn(msg.sender, amount);
+        Address.sendValue(payable(msg.sender), amount);
+    }
+
     // ----------------------------------------------------------------- views
 
-    /// @notice The current round, its state and deadline, and the global model to train from
-    /// (the paper's GetLatestModelParameters). The CID is derived from the hash off-chain.
+    /// @inheritdoc IFedLedgerCoordinator
     function latestModel() external view returns (GlobalModel memory) {
         uint64 round = currentRound;
         Round storage current = _rounds[round];
         return GlobalModel(round, current.state, current.deadline, current.globalModel);
     }
 
-    /// @notice The record of round `round` (all zero for a round that has not opened).
+    /// @inheritdoc IFedLedgerCoordinator
     function getRound(uint64 round) external view returns (Round memory) {
         return _rounds[round];
     }
 
-    /// @notice The update of `participant` in `round`; an update that was still pending when
-    /// its round closed reads as Expired. Under AcceptedOnly, rejected and disputed updates
-    /// read as None (their record was deleted; the events keep the history).
-    function getUpdate(uint64 round, address participant) external view returns (Update memory update) {
-        update = _updates[round][participant];
-        if (update.status == UpdateStatus.Pending && !_isOpen(round)) update.status = UpdateStatus.Expired;
+    /// @inheritdoc IFedLedgerCoordinator
+    function getUpdate(uint64 round, address participant) external view returns (Update memory view_) {
+        StoredUpdate storage update = _updates[round][participant];
+        (uint64 live,) = _liveSet();
+        uint64 voters = update.voters;
+        uint64 acceptors = update.acceptors;
+        UpdateStatus status = update.status;
+        if (status == UpdateStatus.Pending && !_votingOpen(round, _rounds[round])) status = UpdateStatus.Expired;
+        view_ = Update({
+            contentHash: update.contentHash,
+            numSamples: update.numSamples,
+            voters: voters,
+            acceptors: acceptors,
+            acceptScore: update.acceptScore,
+            rejectScore: update.rejectScore,
+            acceptVotes: _popcount(acceptors & live),
+            rejectVotes: _popcount(voters & ~acceptors & live),
+            status: status,
+            reason: update.reason,
+            staked: update.staked
+        });
     }
 
-    /// @notice Whether `oracle` has voted on the update of `participant` in `round`.
+    /// @inheritdoc IFedLedgerCoordinator
     function hasVoted(uint64 round, address participant, address oracle) external view returns (bool) {
         uint64 bit = _bitOrZero(oracle);
         return bit != 0 && _updates[round][participant].voters & bit != 0;
     }
 
-    /// @notice Whether `oracle` has proposed an aggregate for `round`.
+    /// @inheritdoc IFedLedgerCoordinator
     function hasProposed(uint64 round, address oracle) external view returns (bool) {
         uint64 bit = _bitOrZero(oracle);
         return bit != 0 && _rounds[round].proposers & bit != 0;
     }
 
-    /// @notice How many oracles proposed `contentHash` as the aggregate of `round`.
+    /// @inheritdoc IFedLedgerCoordinator
     function proposalVotes(uint64 round, bytes32 contentHash) external view returns (uint8) {
-        return _proposalVotes[round][contentHash];
+        (uint64 live,) = _liveSet();
+        return _popcount(_backers[round][contentHash] & live);
     }
 
-    /// @notice Whether closeRound would succeed now.
+    /// @inheritdoc IFedLedgerCoordinator
     function canCloseRound() external view returns (bool) {
         Round storage current = _rounds[currentRound];
         if (current.state != RoundState.Open) return false;
@@ -417,20 +333,37 @@ contract FedLedgerCoordinator is OracleQuorum, OracleKeyRegistry, ParticipantReg
         return block.timestamp > current.deadline || (target != 0 && current.accepted >= target);
     }
 
-    /// @notice The round rules in force.
+    /// @inheritdoc IFedLedgerCoordinator
+    function votingOpen(uint64 round) external view returns (bool) {
+        return _votingOpen(round, _rounds[round]);
+    }
+
+    /// @inheritdoc IFedLedgerCoordinator
+    function aggregationOpen(uint64 round) external view returns (bool) {
+        Round storage current = _rounds[round];
+        return round == currentRound && current.state == RoundState.Closed && _aggregationOpen(current);
+    }
+
+    /// @inheritdoc IFedLedgerCoordinator
     function roundRules() external view returns (RoundRules memory) {
         return _rules;
     }
 
-    /// @notice The reward rule in force.
+    /// @inheritdoc IFedLedgerCoordinator
     function rewardRule() external view returns (RewardRule memory) {
         return _reward;
     }
 
-    /// @notice The reward an update accepted now with `score` would earn.
+    /// @inheritdoc IFedLedgerCoordinator
     function rewardFor(uint32 score) public view returns (uint256) {
         RewardRule memory rule = _reward;
-        return uint256(rule.base) + uint256(rule.perScorePoint) * score;
+        uint256 reward = uint256(rule.base) + uint256(rule.perScorePoint) * score;
+        return reward < maxRewardPerUpdate ? reward : maxRewardPerUpdate;
+    }
+
+    /// @inheritdoc IFedLedgerCoordinator
+    function returnedStake(address participant) external view returns (uint256) {
+        return _returnedStake[participant];
     }
 
     // -------------------------------------------------------------- internal
@@ -451,8 +384,48 @@ contract FedLedgerCoordinator is OracleQuorum, OracleKeyRegistry, ParticipantReg
         return oracles();
     }
 
-    function _isOpen(uint64 round) private view returns (bool) {
-        return round == currentRound && _rounds[round].state == RoundState.Open;
+    /// @dev Settles the update if the live tally (or a ban) decides it; returns whether it did.
+    function _evaluate(
+        uint64 round,
+        address participant,
+        Round storage current,
+        StoredUpdate storage update,
+        uint64 live,
+        uint8 k
+    ) private returns (bool) {
+        if (_participants[participant].banned) {
+            _reject(round, participant, current, update, BANNED_REASON, false);
+            return true;
+        }
+        uint64 voters = update.voters;
+        uint64 acceptors = update.acceptors;
+        uint8 acceptVotes = _popcount(acceptors & live);
+        uint8 rejectVotes = _popcount(voters & ~acceptors & live);
+        if (acceptVotes >= k) {
+            _accept(round, participant, current, update);
+            return true;
+        }
+        if (rejectVotes >= k) {
+            _reject(round, participant, current, update, update.reason, true);
+            return true;
+        }
+        uint8 outstanding = _popcount(live & ~voters);
+        if (acceptVotes + outstanding < k && rejectVotes + outstanding < k) {
+            _dispute(round, participant, current, update, acceptVotes, rejectVotes);
+            return true;
+        }
+        return false;
+    }
+
+    function _votingOpen(uint64 round, Round storage current) private view returns (bool) {
+        if (round != currentRound) return false;
+        RoundState state = current.state;
+        return state == RoundState.Open || (state == RoundState.Closed && block.timestamp <= current.votingEnds);
+    }
+
+    /// @dev For a Closed round: votes are over (grace ended) or there is nothing to vote on.
+    function _aggregationOpen(Round storage current) private view returns (bool) {
+        return current.pending == 0 || block.timestamp > current.votingEnds;
     }
 
     function _requireOpen(uint64 round) private view returns (Round storage current) {
@@ -463,42 +436,118 @@ contract FedLedgerCoordinator is OracleQuorum, OracleKeyRegistry, ParticipantReg
         if (current.state != RoundState.Open) revert RoundNotOpen(round, current.state);
     }
 
-    function _accept(uint64 round, address participant, Update storage update) private {
+    function _requireVoting(uint64 round) private view returns (Round storage current) {
+        uint64 active = currentRound;
+        if (active == 0) revert TrainingNotStarted();
+        if (round != active) revert WrongRound(active, round);
+        current = _rounds[round];
+        RoundState state = current.state;
+        if (state == RoundState.Closed) {
+            if (block.timestamp > current.votingEnds) revert VotingEnded(round, current.votingEnds);
+        } else if (state != RoundState.Open) {
+            revert RoundNotOpen(round, state);
+        }
+    }
+
+    function _requirePending(uint64 round, address participant) private view returns (StoredUpdate storage update) {
+        update = _updates[round][participant];
+        UpdateStatus status = update.status;
+        if (status != UpdateStatus.Pending) {
+            // Under AcceptedOnly a settled record may be gone; the participant's last
+            // submission still tells a settled update from one that never existed.
+            if (status == UpdateStatus.None && _participants[participant].lastSubmittedRound != round) {
+                revert UnknownUpdate(round, participant);
+            }
+            revert UpdateAlreadySettled(round, participant);
+        }
+    }
+
+    function _accept(uint64 round, address participant, Round storage current, StoredUpdate storage update)
+        private
+    {
         uint32 score = update.acceptScore;
         update.status = UpdateStatus.Accepted;
-        _rounds[round].accepted += 1;
+        current.accepted += 1;
         _participants[participant].accepted += 1;
+        _returnStake(round, participant, update);
+        _settled(current);
         uint256 reward = rewardFor(score);
         emit UpdateAccepted(round, participant, score, reward);
         // Interaction last: the token is our own contract, created in the constructor.
         if (reward != 0) rewardToken.mint(participant, reward);
     }
 
-    function _reject(uint64 round, address participant, Update storage update) private {
-        uint32 score = update.rejectScore;
-        uint8 reason = update.reason;
+    function _reject(
+        uint64 round,
+        address participant,
+        Round storage current,
+        StoredUpdate storage update,
+        uint8 reason,
+        bool strike
+    ) private {
+        uint32 score = strike ? update.rejectScore : 0;
+        bool staked = update.staked;
         if (storagePolicy == StoragePolicy.AuditAll) {
             update.status = UpdateStatus.Rejected;
+            update.reason = reason;
+            update.staked = false;
         } else {
             delete _updates[round][participant];
         }
-        _recordRejection(participant);
+        if (strike) _recordRejection(participant);
         emit UpdateRejected(round, participant, score, reason);
+        _settled(current);
+        if (staked) {
+            uint256 stake = enrolmentStake;
+            emit StakeForfeited(round, participant, stake);
+            // Interaction last: the vault is our own contract, created in the constructor.
+            redemptionVault.deposit{value: stake}();
+        }
     }
 
     function _dispute(
         uint64 round,
         address participant,
-        Update storage update,
+        Round storage current,
+        StoredUpdate storage update,
         uint8 acceptVotes,
         uint8 rejectVotes
     ) private {
+        _returnStake(round, participant, update);
         if (storagePolicy == StoragePolicy.AuditAll) {
             update.status = UpdateStatus.Disputed;
         } else {
             delete _updates[round][participant];
         }
         emit UpdateDisputed(round, participant, acceptVotes, rejectVotes);
+        _settled(current);
+    }
+
+    function _expire(uint64 round, address participant, Round storage current, StoredUpdate storage update)
+        private
+    {
+        update.status = UpdateStatus.Expired;
+        _returnStake(round, participant, update);
+        emit UpdateExpired(round, participant);
+        if (round == currentRound) _settled(current);
+    }
+
+    function _returnStake(uint64 round, address participant, StoredUpdate storage update) private {
+        if (!update.staked) return;
+        update.staked = false;
+        uint256 stake = enrolmentStake;
+        _returnedStake[participant] += stake;
+        emit StakeReturned(round, participant, stake);
+    }
+
+    /// @dev One update of `current` left the pending set; a Closed round with nothing left to
+    /// judge and nothing accepted is skipped at once.
+    function _settled(Round storage current) private {
+        uint24 pending = current.pending - 1;
+        current.pending = pending;
+        if (pending == 0 && current.accepted == 0 && current.state == RoundState.Closed) {
+            _skip(currentRound, current, SkipReason.NoAcceptedUpdates);
+        }
     }
 
     function _skip(uint64 round, Round storage current, SkipReason reason) private {
@@ -508,7 +557,7 @@ contract FedLedgerCoordinator is OracleQuorum, OracleKeyRegistry, ParticipantReg
     }
 
     function _openRound(uint64 round, bytes32 globalModel) private {
-        uint64 deadline = uint64(block.timestamp) + _rules.duration;
+        uint40 deadline = uint40(block.timestamp + _rules.duration);
         currentRound = round;
         Round storage next = _rounds[round];
         next.globalModel = globalModel;
@@ -518,14 +567,17 @@ contract FedLedgerCoordinator is OracleQuorum, OracleKeyRegistry, ParticipantReg
     }
 
     function _setRoundRules(RoundRules memory rules) private {
-        if (rules.duration == 0 || rules.aggregationTimeout == 0) {
-            revert InvalidRoundRules(rules.duration, rules.aggregationTimeout);
+        if (rules.duration == 0 || rules.aggregationTimeout == 0 || rules.verificationGrace == 0) {
+            revert InvalidRoundRules(rules.duration, rules.aggregationTimeout, rules.verificationGrace);
         }
         _rules = rules;
-        emit RoundRulesChanged(rules.duration, rules.aggregationTimeout, rules.contributionTarget);
+        emit RoundRulesChanged(
+            rules.duration, rules.aggregationTimeout, rules.contributionTarget, rules.verificationGrace
+        );
     }
 
     function _setRewardRule(RewardRule memory reward) private {
+        if (reward.base > maxRewardPerUpdate) revert RewardAboveCap(reward.base, maxRewardPerUpdate);
         _reward = reward;
         emit RewardRuleChanged(reward.base, reward.perScorePoint);
     }

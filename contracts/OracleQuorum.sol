@@ -1,23 +1,26 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.37;
 
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {ZeroAddress} from "./Errors.sol";
+import {IOracleQuorum} from "./interfaces/IOracleQuorum.sol";
 
 /// @title OracleQuorum
 /// @notice The registered oracle set (n nodes, at most MAX_ORACLES) and its quorum k.
 /// @dev Every oracle owns a slot index in [0, MAX_ORACLES); per-update votes and per-round
 /// proposals are recorded as bitmaps of these indices, so vote and proposal bookkeeping is
-/// O(1) whatever the size of the set. The quorum always satisfies 2k > n and k <= n, so two
-/// opposite verdicts (or two different aggregates) can never both reach k.
+/// O(1) whatever the size of the set. The quorum always satisfies 2k > n and k <= n, and a
+/// tally only ever counts the bits of live members (`members`), so two opposite verdicts (or
+/// two different aggregates) can never both reach k, whatever changes of the set or of k
+/// happen between the votes.
 ///
 /// A removed oracle's index is quarantined until the next round opens: the bitmaps of the
 /// round in progress may carry its bit, and a newcomer on the same index would otherwise be
 /// taken for an oracle that has already voted. For the same reason a removed oracle cannot
 /// rejoin (on a fresh index) before the next round: it could vote twice on one update.
 /// Rounds only ever look at their own bitmaps, so from the next round on both are safe.
-abstract contract OracleQuorum is Ownable2Step {
-    /// @notice Upper bound on n: the width of the vote and proposal bitmaps.
+abstract contract OracleQuorum is IOracleQuorum, Ownable2Step {
+    /// @inheritdoc IOracleQuorum
     uint256 public constant MAX_ORACLES = 64;
 
     /// @dev One storage slot: everything `vote` and `proposeAggregate` need about the set.
@@ -40,29 +43,9 @@ abstract contract OracleQuorum is Ownable2Step {
     /// @dev index => oracle address, for the `oracles()` view and admin bookkeeping.
     address[MAX_ORACLES] private _byIndex;
 
-    /// @notice An oracle joined the set at `index`; `size` and `quorum` are the new n and k.
-    event OracleAdded(address indexed oracle, uint8 index, uint8 size, uint8 quorum);
-    /// @notice An oracle left the set; `size` and `quorum` are the new n and k.
-    event OracleRemoved(address indexed oracle, uint8 index, uint8 size, uint8 quorum);
-    /// @notice The quorum changed without a change of members.
-    event QuorumChanged(uint8 quorum, uint8 size);
-
-    /// @notice The caller (or the named account) is not a registered oracle.
-    error NotOracle(address account);
-    /// @notice The account is already a registered oracle.
-    error OracleAlreadyRegistered(address oracle);
-    /// @notice The oracle was removed in this round and may rejoin from the next one.
-    error OracleRejoinTooSoon(address oracle, uint64 round);
-    /// @notice The set is full: no free index (MAX_ORACLES reached, or indices quarantined).
-    error OracleSetFull(uint256 maxOracles);
-    /// @notice k must satisfy 2k > n and k <= n (and k = 0 only while n = 0).
-    error InvalidQuorum(uint256 quorum, uint256 size);
-
-    /// @notice Register `oracle` and set the quorum to `newQuorum` in one step.
+    /// @inheritdoc IOracleQuorum
     /// @dev Adding a member and changing k must be atomic: from n = 1, k = 1 no k is valid for
     /// both the old and the new n (2k > 2 needs k = 2 > n = 1).
-    /// @param oracle The oracle node's address.
-    /// @param newQuorum The quorum k for the enlarged set.
     function addOracle(address oracle, uint8 newQuorum) external onlyOwner {
         if (oracle == address(0)) revert ZeroAddress();
         Membership memory membership = _members[oracle];
@@ -86,11 +69,9 @@ abstract contract OracleQuorum is Ownable2Step {
         emit OracleAdded(oracle, index, size, newQuorum);
     }
 
-    /// @notice Remove `oracle` from the set and set the quorum to `newQuorum` in one step.
-    /// @dev Votes and proposals it already cast in the current round keep counting. Its index
-    /// is quarantined until the next round opens.
-    /// @param oracle A registered oracle.
-    /// @param newQuorum The quorum k for the reduced set (0 when the set becomes empty).
+    /// @inheritdoc IOracleQuorum
+    /// @dev Votes and proposals it cast stop counting: tallies count live members' bits only.
+    /// Its index is quarantined until the next round opens, so that no newcomer inherits them.
     function removeOracle(address oracle, uint8 newQuorum) external onlyOwner {
         uint8 index = _indexOf(oracle);
         OracleSet memory set = _set;
@@ -114,8 +95,7 @@ abstract contract OracleQuorum is Ownable2Step {
         emit OracleRemoved(oracle, index, size, newQuorum);
     }
 
-    /// @notice Change the quorum k for the current set.
-    /// @param newQuorum The new k; must satisfy 2k > n and k <= n.
+    /// @inheritdoc IOracleQuorum
     function setQuorum(uint8 newQuorum) external onlyOwner {
         uint8 size = _set.size;
         _requireValidQuorum(newQuorum, size);
@@ -123,27 +103,32 @@ abstract contract OracleQuorum is Ownable2Step {
         emit QuorumChanged(newQuorum, size);
     }
 
-    /// @notice The number of registered oracles, n.
+    /// @inheritdoc IOracleQuorum
     function oracleCount() external view returns (uint8) {
         return _set.size;
     }
 
-    /// @notice The number of agreeing votes or proposals needed, k.
+    /// @inheritdoc IOracleQuorum
     function quorum() external view returns (uint8) {
         return _set.quorum;
     }
 
-    /// @notice Whether `account` is a registered oracle.
+    /// @inheritdoc IOracleQuorum
+    function liveOracles() external view returns (uint64) {
+        return _set.members;
+    }
+
+    /// @inheritdoc IOracleQuorum
     function isOracle(address account) external view returns (bool) {
         return _members[account].indexPlusOne != 0;
     }
 
-    /// @notice The bitmap index of a registered oracle; reverts with NotOracle otherwise.
+    /// @inheritdoc IOracleQuorum
     function oracleIndex(address oracle) external view returns (uint8) {
         return _indexOf(oracle);
     }
 
-    /// @notice The registered oracles, in index order (a view for tools; not used on-chain).
+    /// @inheritdoc IOracleQuorum
     function oracles() public view returns (address[] memory members) {
         members = new address[](_set.size);
         uint256 found;
@@ -156,11 +141,26 @@ abstract contract OracleQuorum is Ownable2Step {
     /// @dev The round whose bitmaps are live; indices freed in it stay blocked until it ends.
     function _quorumRound() internal view virtual returns (uint64);
 
-    /// @dev The caller's bit in vote/proposal bitmaps, plus the current n and k (one SLOAD each).
-    function _oracleBitAndQuorum(address oracle) internal view returns (uint64 bit, uint8 size, uint8 k) {
+    /// @dev The caller's bit in vote/proposal bitmaps, plus the live members' bitmap and k.
+    function _oracleBitAndQuorum(address oracle) internal view returns (uint64 bit, uint64 live, uint8 k) {
         bit = uint64(1) << _indexOf(oracle);
+        (live, k) = _liveSet();
+    }
+
+    /// @dev The live members' bitmap and k (one SLOAD).
+    function _liveSet() internal view returns (uint64 live, uint8 k) {
         OracleSet storage set = _set;
-        (size, k) = (set.size, set.quorum);
+        (live, k) = (set.members, set.quorum);
+    }
+
+    /// @dev The number of set bits of `bits` (SWAR popcount, constant gas).
+    function _popcount(uint64 bits) internal pure returns (uint8) {
+        unchecked {
+            uint64 x = bits - ((bits >> 1) & 0x5555555555555555);
+            x = (x & 0x3333333333333333) + ((x >> 2) & 0x3333333333333333);
+            x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0f;
+            return uint8((x * 0x0101010101010101) >> 56);
+        }
     }
 
     /// @dev The bit of `account` if it is an oracle, 0 otherwise (for views).

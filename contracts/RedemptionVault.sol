@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.37;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {Address} from "@openzeppelin/contracts/utils/Address.sol";
-import {ERC20Burnable} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Burnable.sol";
 import {ZeroAddress} from "./Errors.sol";
+import {IRedemptionVault} from "./interfaces/IRedemptionVault.sol";
+import {IRewardToken} from "./interfaces/IRewardToken.sol";
 
 /// @title RedemptionVault
 /// @notice Where reward tokens are worth something: sponsors deposit ETH, and holders burn
@@ -17,43 +18,19 @@ import {ZeroAddress} from "./Errors.sol";
 /// The storage-based ReentrancyGuard is used because the transient variant needs cancun and
 /// the contracts target shanghai. Tokens are burned with `burnFrom`, so the holder first
 /// approves this vault for the amount.
-contract RedemptionVault is Ownable2Step, ReentrancyGuard {
-    /// @notice The reward token this vault redeems.
-    ERC20Burnable public immutable token;
-    /// @notice ETH credited to redeemers and not yet withdrawn (not part of the pool).
+contract RedemptionVault is IRedemptionVault, Ownable2Step, ReentrancyGuard {
+    /// @inheritdoc IRedemptionVault
+    IRewardToken public immutable token;
+    /// @inheritdoc IRedemptionVault
     uint256 public totalOwed;
 
     mapping(address holder => uint256 wei_) private _owed;
     mapping(bytes32 resource => uint256 price) private _accessPrice;
     mapping(bytes32 resource => mapping(address account => bool)) private _access;
 
-    /// @notice `sponsor` added `amount` wei to the pool.
-    event Deposited(address indexed sponsor, uint256 amount);
-    /// @notice `holder` burned `tokens` and was credited `payout` wei to withdraw.
-    event Redeemed(address indexed holder, uint256 tokens, uint256 payout);
-    /// @notice `holder` withdrew `amount` wei of credited redemptions.
-    event Withdrawn(address indexed holder, uint256 amount);
-    /// @notice The admin set the token price of `resource` (0 takes it off sale).
-    event AccessPriceSet(bytes32 indexed resource, uint256 price);
-    /// @notice `buyer` burned `price` tokens for access to `resource`.
-    event AccessPurchased(address indexed buyer, bytes32 indexed resource, uint256 price);
-
-    /// @notice The amount must be positive.
-    error ZeroAmount();
-    /// @notice The holder's balance is smaller than the amount it tries to spend.
-    error InsufficientTokens(uint256 balance, uint256 requested);
-    /// @notice The pool holds no ETH (or the amount is too small to earn one wei).
-    error NothingToRedeem(uint256 tokens, uint256 pool);
-    /// @notice The caller has no credited ETH to withdraw.
-    error NothingToWithdraw(address holder);
-    /// @notice The resource has no price set.
-    error ResourceNotForSale(bytes32 resource);
-    /// @notice The buyer already has access to the resource.
-    error AccessAlreadyGranted(bytes32 resource, address buyer);
-
     /// @param admin The vault's owner, who prices access rights.
-    /// @param token_ The RewardToken (burnable) this vault redeems.
-    constructor(address admin, ERC20Burnable token_) Ownable(admin) {
+    /// @param token_ The RewardToken this vault redeems.
+    constructor(address admin, IRewardToken token_) Ownable(admin) {
         if (address(token_) == address(0)) revert ZeroAddress();
         token = token_;
     }
@@ -63,15 +40,13 @@ contract RedemptionVault is Ownable2Step, ReentrancyGuard {
         _deposit();
     }
 
-    /// @notice Add the sent ETH to the pool that token holders redeem against.
+    /// @inheritdoc IRedemptionVault
     function deposit() external payable {
         _deposit();
     }
 
-    /// @notice Burn `amount` tokens for their pro-rata share of the pool,
-    /// amount * pool / totalSupply (rounded down), credited for `withdraw`.
+    /// @inheritdoc IRedemptionVault
     /// @dev Requires an allowance of at least `amount` for this vault.
-    /// @param amount Tokens to burn, in base units.
     function redeem(uint256 amount) external nonReentrant {
         _requireBalance(msg.sender, amount);
         uint256 payout = quoteRedemption(amount);
@@ -83,7 +58,7 @@ contract RedemptionVault is Ownable2Step, ReentrancyGuard {
         token.burnFrom(msg.sender, amount);
     }
 
-    /// @notice Send the caller all the ETH its redemptions were credited.
+    /// @inheritdoc IRedemptionVault
     function withdraw() external nonReentrant {
         uint256 amount = _owed[msg.sender];
         if (amount == 0) revert NothingToWithdraw(msg.sender);
@@ -94,9 +69,8 @@ contract RedemptionVault is Ownable2Step, ReentrancyGuard {
         Address.sendValue(payable(msg.sender), amount);
     }
 
-    /// @notice Burn the price of `resource` in tokens and record the caller's access to it.
+    /// @inheritdoc IRedemptionVault
     /// @dev Requires an allowance of at least the price for this vault.
-    /// @param resource Identifier of the resource (for a model: its content hash).
     function purchaseAccess(bytes32 resource) external nonReentrant {
         uint256 price = _accessPrice[resource];
         if (price == 0) revert ResourceNotForSale(resource);
@@ -108,21 +82,18 @@ contract RedemptionVault is Ownable2Step, ReentrancyGuard {
         token.burnFrom(msg.sender, price);
     }
 
-    /// @notice Set the token price of `resource`; 0 takes it off sale (granted access stays).
-    /// @param resource Identifier of the resource.
-    /// @param price Tokens (base units) to burn for access.
+    /// @inheritdoc IRedemptionVault
     function setAccessPrice(bytes32 resource, uint256 price) external onlyOwner {
         _accessPrice[resource] = price;
         emit AccessPriceSet(resource, price);
     }
 
-    /// @notice The ETH backing the token supply: the balance minus credited redemptions.
+    /// @inheritdoc IRedemptionVault
     function pooledBalance() public view returns (uint256) {
         return address(this).balance - totalOwed;
     }
 
-    /// @notice The wei that burning `amount` tokens would credit now.
-    /// @param amount Tokens to burn, in base units.
+    /// @inheritdoc IRedemptionVault
     function quoteRedemption(uint256 amount) public view returns (uint256) {
         if (amount == 0) revert ZeroAmount();
         uint256 supply = token.totalSupply();
@@ -130,17 +101,17 @@ contract RedemptionVault is Ownable2Step, ReentrancyGuard {
         return (amount * pooledBalance()) / supply;
     }
 
-    /// @notice ETH credited to `holder` and not yet withdrawn.
+    /// @inheritdoc IRedemptionVault
     function owed(address holder) external view returns (uint256) {
         return _owed[holder];
     }
 
-    /// @notice The token price of `resource` (0: not for sale).
+    /// @inheritdoc IRedemptionVault
     function accessPrice(bytes32 resource) external view returns (uint256) {
         return _accessPrice[resource];
     }
 
-    /// @notice Whether `account` bought access to `resource`.
+    /// @inheritdoc IRedemptionVault
     function hasAccess(bytes32 resource, address account) external view returns (bool) {
         return _access[resource][account];
     }

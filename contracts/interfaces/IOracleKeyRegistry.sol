@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.37;
 
 /// @title IOracleKeyRegistry
 /// @notice The oracles' X25519 encryption keys: participants seal every update for the keys

@@ -31,7 +31,7 @@ from fedledger.chain.deployment import (
     load_deployment,
     save_deployment,
 )
-from fedledger.chain.errors import ChainError, ContractRevert
+from fedledger.chain.exceptions import ChainError, ContractRevert
 from fedledger.chain.keys import dev_account, dev_accounts, resolve_account
 from fedledger.chain.ledger import FedLedger, abi_registry, open_client
 from fedledger.chain.token import RewardToken

@@ -11,8 +11,6 @@ keys) for structs, which the bindings turn into dataclasses.
 
 from __future__ import annotations
 
-import keyword
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, cast
@@ -28,9 +26,12 @@ from eth_utils.abi import (
 )
 from hexbytes import HexBytes
 
-from fedledger.chain.codes import CONTRACT_ENUMS
-from fedledger.chain.errors import ContractRevert, EmptyRevert, Panic, RevertWithReason
-from fedledger.chain.events import ChainEvent
+import fedledger.chain.errors
+import fedledger.chain.events  # noqa: F401  (defines the dataclass of every ABI event)
+from fedledger.chain.enums import CONTRACT_ENUMS
+from fedledger.chain.event_base import ChainEvent
+from fedledger.chain.exceptions import ContractRevert, EmptyRevert, Panic, RevertWithReason
+from fedledger.chain.naming import snake_case
 
 _ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
 _PANIC_SELECTOR = bytes.fromhex("4e487b71")  # Panic(uint256)
@@ -45,15 +46,6 @@ class Bytes32(bytes):
         return "0x" + self.hex()
 
     __str__ = __repr__
-
-
-def snake_case(name: str) -> str:
-    """``contentHash`` -> ``content_hash``, ``MAX_ORACLES`` -> ``max_oracles``,
-    ``from`` -> ``from_`` (Python keywords get a trailing underscore)."""
-    if name.isupper():
-        return name.lower()
-    converted = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
-    return converted + "_" if keyword.iskeyword(converted) else converted
 
 
 @dataclass(frozen=True)

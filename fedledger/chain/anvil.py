@@ -22,7 +22,7 @@ from typing import IO, Any, Self
 
 import httpx
 
-from fedledger.chain.errors import AnvilError
+from fedledger.chain.exceptions import AnvilError
 from fedledger.config import ProjectConfig
 
 ANVIL_PACKAGE = "@foundry-rs/anvil-linux-amd64"

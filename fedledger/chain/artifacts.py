@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fedledger.chain.errors import CompilerError
+from fedledger.chain.exceptions import CompilerError
 
 ARTIFACT_FORMAT = 1
 

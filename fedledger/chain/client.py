@@ -28,8 +28,8 @@ from web3.types import RPCEndpoint
 
 from fedledger import units
 from fedledger.chain.abi import AbiRegistry
-from fedledger.chain.errors import ChainError, ContractRevert, TransactionFailed
-from fedledger.chain.events import ChainEvent
+from fedledger.chain.event_base import ChainEvent
+from fedledger.chain.exceptions import ChainError, ContractRevert, TransactionFailed
 from fedledger.config import NetworkSettings
 
 E = TypeVar("E", bound=ChainEvent)

@@ -1,14 +1,35 @@
-"""The on-chain enumerations and reason codes, defined once for every Python user.
+"""Reason codes, and the contract enums re-exported, for every Python user.
 
-The contract enums are mirrored member for member (the test-suite compares them with the
-Solidity source). :class:`ReasonCode` exists only here: the contract takes a ``uint8``
-and only checks that an accept vote carries ``ACCEPTED`` (0) and a reject vote does not;
-oracles pick the code and participants read it back from ``UpdateRejected`` events.
+The contract enums are generated from the compiled AST into :mod:`fedledger.chain.enums`
+and re-exported here. :class:`ReasonCode` is Python-side vocabulary and hand-written: the
+contract takes a ``uint8`` and only checks that an accept vote carries ``ACCEPTED`` (0)
+and a reject vote does not; oracles pick the code and participants read it back from
+``UpdateRejected`` events. The one code the contract writes itself, when it rejects the
+pending update of a banned participant, is ``BANNED`` (its ``BANNED_REASON`` constant; a
+test keeps the two equal).
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
+
+from fedledger.chain.enums import (
+    CONTRACT_ENUMS,
+    RoundState,
+    SkipReason,
+    StoragePolicy,
+    UpdateStatus,
+)
+
+__all__ = [
+    "CONTRACT_ENUMS",
+    "ReasonCode",
+    "RoundState",
+    "SkipReason",
+    "StoragePolicy",
+    "UpdateStatus",
+    "reason_name",
+]
 
 
 class ReasonCode(IntEnum):
@@ -29,6 +50,7 @@ class ReasonCode(IntEnum):
     NOT_AUTHENTIC = 8  # the sealed blob does not authenticate for its on-chain author and round
     NOT_A_RECIPIENT = 9  # the blob is not sealed for this oracle's registered encryption key
     DUPLICATE = 10  # (nearly) the same plaintext as an earlier update of the round
+    BANNED = 254  # the participant was banned while its update was pending (set on chain)
     OTHER = 255
 
 
@@ -39,47 +61,3 @@ def reason_name(code: int) -> str:
         return ReasonCode(code).name
     except ValueError:
         return f"code {code}"
-
-
-class StoragePolicy(IntEnum):
-    """What happens to the record of an update that is not accepted (fixed at deployment)."""
-
-    ACCEPTED_ONLY = 0  # rejected and disputed records are deleted
-    AUDIT_ALL = 1  # every submission is kept with its votes and score
-
-
-class RoundState(IntEnum):
-    NONE = 0
-    OPEN = 1  # accepting submissions and votes
-    CLOSED = 2  # waiting for k identical aggregate proposals
-    FINALIZED = 3  # the aggregate became the next round's global model
-    SKIPPED = 4  # ended without a new model; the next round reuses this one's
-
-    @property
-    def ended(self) -> bool:
-        """Finalized or skipped: the next round is open."""
-        return self in (RoundState.FINALIZED, RoundState.SKIPPED)
-
-
-class UpdateStatus(IntEnum):
-    NONE = 0  # never submitted, or deleted under ACCEPTED_ONLY
-    PENDING = 1
-    ACCEPTED = 2
-    REJECTED = 3
-    DISPUTED = 4  # the votes split so that neither verdict can reach k
-    EXPIRED = 5  # still pending when its round closed
-
-
-class SkipReason(IntEnum):
-    NO_ACCEPTED_UPDATES = 0
-    NO_AGREEMENT = 1  # the proposals split so that no aggregate can reach k
-    AGGREGATION_TIMEOUT = 2  # the oracles did not agree within the aggregation timeout
-
-
-#: Solidity enum name -> Python mirror, used to decode ``enum`` values in ABI data.
-CONTRACT_ENUMS: dict[str, type[IntEnum]] = {
-    "FedLedgerCoordinator.StoragePolicy": StoragePolicy,
-    "FedLedgerCoordinator.RoundState": RoundState,
-    "FedLedgerCoordinator.UpdateStatus": UpdateStatus,
-    "FedLedgerCoordinator.SkipReason": SkipReason,
-}

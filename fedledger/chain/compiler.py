@@ -23,7 +23,7 @@ import solcx
 from solcx.exceptions import SolcError
 
 from fedledger.chain.artifacts import ArtifactSet
-from fedledger.chain.errors import CompilerError
+from fedledger.chain.exceptions import CompilerError
 from fedledger.config import CONFIG_FILE, ProjectConfig
 
 SOLC_WRAPPER = Path(__file__).with_name("solc.js")

@@ -9,8 +9,8 @@ from eth_utils import to_checksum_address
 
 from fedledger.chain.abi import ContractInterface
 from fedledger.chain.client import ChainClient, TxResult
-from fedledger.chain.errors import AccountError, DeploymentError
-from fedledger.chain.events import ChainEvent
+from fedledger.chain.event_base import ChainEvent
+from fedledger.chain.exceptions import AccountError, DeploymentError
 
 E = TypeVar("E", bound=ChainEvent)
 

@@ -36,11 +36,21 @@ def smallest_quorum(oracles: int) -> int:
     return next(k for k in range(oracles + 1) if valid_quorum(k, oracles))
 
 
+#: Seconds after close during which pending updates still take votes, by default.
+DEFAULT_VERIFICATION_GRACE = 300
+
+
+def required_stake(coordinator: Coordinator) -> int:
+    """The wei a submission must carry now: the enrolment stake under open enrolment."""
+    return coordinator.enrolment_stake() if coordinator.open_enrolment() else 0
+
+
 @dataclass(frozen=True)
 class RoundRules:
     duration: int  # seconds from a round's opening to its submission deadline
-    aggregation_timeout: int  # seconds after closing before anyone may skip the round
+    aggregation_timeout: int  # seconds after voting ends before anyone may skip the round
     contribution_target: int  # accepted updates that allow an early close (0: none)
+    verification_grace: int = DEFAULT_VERIFICATION_GRACE  # seconds of votes after close
 
 
 @dataclass(frozen=True)
@@ -48,8 +58,10 @@ class RewardRule:
     base: int  # token base units per accepted update
     per_score_point: int  # plus this much per point of the recorded score
 
-    def reward_for(self, score: int) -> int:
-        return self.base + self.per_score_point * score
+    def reward_for(self, score: int, cap: int | None = None) -> int:
+        """The reward of an update accepted with ``score``, within the deployment's cap."""
+        reward = self.base + self.per_score_point * score
+        return reward if cap is None else min(reward, cap)
 
 
 @dataclass(frozen=True)
@@ -68,7 +80,9 @@ class RoundInfo:
     global_model: bytes  # the model this round trains from
     deadline: int
     closed_at: int
+    voting_ends: int  # closed_at + the verification grace: the last timestamp of a vote
     accepted: int
+    pending: int  # submitted and not yet settled
     state: RoundState
     proposals: int
     leading_votes: int
@@ -108,12 +122,14 @@ class UpdateInfo:
     content_hash: bytes
     num_samples: int
     voters: int  # bitmap of oracle indices
+    acceptors: int  # the voters that voted to accept
     accept_score: int  # minimum score among accept votes
     reject_score: int  # minimum score among reject votes
-    accept_votes: int
-    reject_votes: int
+    accept_votes: int  # live accept votes (removed oracles' votes do not count)
+    reject_votes: int  # live reject votes
     status: UpdateStatus
     reason: int  # the first reject vote's ReasonCode value (0 while none)
+    staked: bool  # carries the enrolment stake, not yet returned or forfeited
 
     @property
     def score(self) -> int:
@@ -204,9 +220,12 @@ class Coordinator(OwnableMixin):
 
     # ---- round flow ----------------------------------------------------------------
 
-    def submit_update(self, round_: int, content_hash: bytes | str, num_samples: int) -> TxResult:
-        """Submit the content hash of a model update for ``round_`` (the current round)."""
-        return self._transact("submitUpdate", round_, content_hash, num_samples)
+    def submit_update(
+        self, round_: int, content_hash: bytes | str, num_samples: int, *, stake: int = 0
+    ) -> TxResult:
+        """Submit the content hash of a model update for ``round_`` (the current round);
+        under open enrolment pass ``stake=required_stake(coordinator)``."""
+        return self._transact("submitUpdate", round_, content_hash, num_samples, value=stake)
 
     def vote(
         self,
@@ -221,6 +240,14 @@ class Coordinator(OwnableMixin):
             "vote", round_, participant, accept, score, int(reason), min_gas=VOTE_GAS_FLOOR
         )
 
+    def settle(self, round_: int, participant: str) -> TxResult:
+        """Re-evaluate a pending update against the live oracle set (anyone may call)."""
+        return self._transact("settle", round_, participant, min_gas=VOTE_GAS_FLOOR)
+
+    def withdraw_stake(self) -> TxResult:
+        """Send the account the stakes returned to it."""
+        return self._transact("withdrawStake")
+
     def close_round(self) -> TxResult:
         """Close the current round (deadline passed or contribution target met)."""
         return self._transact("closeRound", min_gas=CLOSE_GAS_FLOOR)
@@ -230,7 +257,8 @@ class Coordinator(OwnableMixin):
         return self._transact("proposeAggregate", round_, content_hash, min_gas=PROPOSE_GAS_FLOOR)
 
     def skip_stalled_round(self) -> TxResult:
-        """Skip a closed round whose oracles did not agree within the aggregation timeout."""
+        """Skip a closed round with nothing to aggregate, or whose oracles did not agree
+        within the aggregation timeout."""
         return self._transact("skipStalledRound", min_gas=CLOSE_GAS_FLOOR)
 
     # ---- views ---------------------------------------------------------------------
@@ -262,6 +290,12 @@ class Coordinator(OwnableMixin):
         clock is the chain's now (the latest block's timestamp lags on a quiet chain)."""
         return bool(self._call("canCloseRound", block="pending"))
 
+    def voting_open(self, round_: int) -> bool:
+        return bool(self._call("votingOpen", round_))
+
+    def aggregation_open(self, round_: int) -> bool:
+        return bool(self._call("aggregationOpen", round_))
+
     def round_rules(self) -> RoundRules:
         return RoundRules(**self._call("roundRules"))
 
@@ -271,8 +305,23 @@ class Coordinator(OwnableMixin):
     def reward_for(self, score: int) -> int:
         return int(self._call("rewardFor", score))
 
+    def max_reward_per_update(self) -> int:
+        return int(self._call("maxRewardPerUpdate"))
+
+    def enrolment_stake(self) -> int:
+        return int(self._call("enrolmentStake"))
+
+    def returned_stake(self, participant: str) -> int:
+        return int(self._call("returnedStake", participant))
+
+    def banned_reason(self) -> int:
+        return int(self._call("BANNED_REASON"))
+
     def reward_token(self) -> str:
         return str(self._call("rewardToken"))
+
+    def redemption_vault(self) -> str:
+        return str(self._call("redemptionVault"))
 
     def storage_policy(self) -> StoragePolicy:
         return StoragePolicy(self._call("storagePolicy"))
@@ -294,6 +343,10 @@ class Coordinator(OwnableMixin):
 
     def is_oracle(self, account: str) -> bool:
         return bool(self._call("isOracle", account))
+
+    def live_oracles(self) -> int:
+        """The bitmap of the live oracles' indices."""
+        return int(self._call("liveOracles"))
 
     def oracle_index(self, oracle: str) -> int:
         return int(self._call("oracleIndex", oracle))

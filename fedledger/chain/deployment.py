@@ -22,7 +22,7 @@ from fedledger.chain.artifacts import ArtifactSet, ContractArtifact
 from fedledger.chain.client import ChainClient, TxResult
 from fedledger.chain.codes import StoragePolicy
 from fedledger.chain.coordinator import Coordinator, RewardRule, RoundRules, smallest_quorum
-from fedledger.chain.errors import DeploymentError
+from fedledger.chain.exceptions import DeploymentError
 from fedledger.config import ProjectConfig
 
 #: Participants registered per registerParticipants transaction (keeps each under ~6M gas).
@@ -32,6 +32,8 @@ DEFAULT_ROUND_RULES = RoundRules(duration=600, aggregation_timeout=600, contribu
 # No score-proportional part by default: scores are in the oracles' units (see
 # oracle/verification.py), so the deployer sets per_score_point for that scale.
 DEFAULT_REWARD_RULE = RewardRule(base=10 * TOKEN_UNIT, per_score_point=0)
+#: The most one accepted update can ever earn (immutable): bounds what one admin call can do.
+DEFAULT_MAX_REWARD = 1_000 * TOKEN_UNIT
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class DeployParams:
     reward_rule: RewardRule = DEFAULT_REWARD_RULE
     rejection_limit: int = 3
     open_enrolment: bool = False
+    enrolment_stake: int = 0  # wei per submission under open enrolment (0: none)
+    max_reward_per_update: int = DEFAULT_MAX_REWARD
     token_name: str = "FedLedger Reward"
     token_symbol: str = "FLR"
     oracles: tuple[str, ...] = ()
@@ -91,7 +95,7 @@ def deploy(
     *,
     network: str = "anvil",
 ) -> Deployment:
-    """Deploy the coordinator (which creates the token) and the vault, then register the
+    """Deploy the coordinator (which creates the token and the vault), then register the
     given oracles and participants and open round 1 if a genesis model is given."""
     admin = params.admin or account.address
     needs_admin = params.oracles or params.participants or params.genesis_model
@@ -111,6 +115,8 @@ def deploy(
             params.reward_rule,
             params.rejection_limit,
             params.open_enrolment,
+            params.enrolment_stake,
+            params.max_reward_per_update,
             params.token_name,
             params.token_symbol,
         ],
@@ -118,8 +124,7 @@ def deploy(
     assert coordinator_tx.contract_address is not None
     coordinator = Coordinator(client, coordinator_tx.contract_address, account)
     token = coordinator.reward_token()
-    vault_tx = deploy_contract(client, account, artifacts["RedemptionVault"], [admin, token])
-    assert vault_tx.contract_address is not None
+    vault = coordinator.redemption_vault()
 
     configure(coordinator, params)
     return Deployment(
@@ -128,7 +133,7 @@ def deploy(
         genesis_hash=client.genesis_hash(),
         coordinator=coordinator.address,
         token=token,
-        vault=vault_tx.contract_address,
+        vault=vault,
         deployer=account.address,
         admin=admin,
         block_number=coordinator_tx.block_number,

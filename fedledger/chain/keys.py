@@ -23,7 +23,7 @@ from eth_account.hdaccount import key_from_seed, seed_from_mnemonic
 from eth_account.signers.local import LocalAccount
 from eth_utils import is_hex_address, to_checksum_address
 
-from fedledger.chain.errors import AccountError
+from fedledger.chain.exceptions import AccountError
 from fedledger.config import NetworkSettings
 
 #: anvil's (and Hardhat's) public development mnemonic.

@@ -21,8 +21,8 @@ from fedledger.chain.client import ChainClient, EventStream, TxResult, connect_w
 from fedledger.chain.compiler import compile_contracts, load_artifacts
 from fedledger.chain.coordinator import Coordinator
 from fedledger.chain.deployment import Deployment, load_deployment
-from fedledger.chain.errors import DeploymentError
-from fedledger.chain.events import ChainEvent
+from fedledger.chain.event_base import ChainEvent
+from fedledger.chain.exceptions import DeploymentError
 from fedledger.chain.token import RewardToken
 from fedledger.chain.vault import RedemptionVault
 from fedledger.config import ProjectConfig

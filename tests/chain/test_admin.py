@@ -8,7 +8,14 @@ from dataclasses import replace
 import pytest
 from eth_account import Account
 
-from fedledger.chain import Coordinator, RewardRule, RoundRules, smallest_quorum, valid_quorum
+from fedledger.chain import (
+    Coordinator,
+    RewardRule,
+    RoundRules,
+    UpdateStatus,
+    smallest_quorum,
+    valid_quorum,
+)
 from fedledger.chain.errors import (
     AlreadyRegistered,
     Banned,
@@ -118,7 +125,7 @@ def test_oracle_registration_errors(chain_testbed: Testbed) -> None:
         coordinator.oracle_index(new_address("stranger"))
 
 
-def test_removing_an_oracle_keeps_its_votes_and_quarantines_its_index(
+def test_removing_an_oracle_drops_its_votes_and_quarantines_its_index(
     chain_testbed: Testbed,
 ) -> None:
     bed = chain_testbed
@@ -142,8 +149,13 @@ def test_removing_an_oracle_keeps_its_votes_and_quarantines_its_index(
     added = bed.admin.coordinator.add_oracle(newcomer.address, 2).event(OracleAdded)
     assert added.index == 3
     assert not bed.admin.coordinator.has_voted(1, participant.address, newcomer.address)
-    newcomer.coordinator.vote(1, participant.address, True, 1)  # the departed vote still counts
-    assert bed.admin.coordinator.get_update(1, participant.address).accept_votes == 2
+    # The departed vote stopped counting: only the live set's votes reach k.
+    assert bed.admin.coordinator.get_update(1, participant.address).accept_votes == 0
+    newcomer.coordinator.vote(1, participant.address, True, 1)
+    update = bed.admin.coordinator.get_update(1, participant.address)
+    assert (update.accept_votes, update.status) == (1, UpdateStatus.PENDING)
+    bed.oracles[1].coordinator.vote(1, participant.address, True, 1)
+    assert bed.admin.coordinator.get_update(1, participant.address).status is UpdateStatus.ACCEPTED
 
 
 def test_a_quarantined_index_is_free_again_in_the_next_round(chain_testbed: Testbed) -> None:

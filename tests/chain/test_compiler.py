@@ -1,11 +1,13 @@
 """Compilation through py-solc-x over the npm solc, the artifact cache, and the checks
-that keep the Python side in step with the contracts (enums, errors, events, functions,
-NatSpec)."""
+that keep the Python side in step with the contracts: the generated errors, events and
+enums match a fresh generation from the ABI, every error has a hint, every function a
+binding, every declaration NatSpec, every contract an interface and the pinned pragma."""
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 from pathlib import Path
 
 import pytest
@@ -14,10 +16,12 @@ from solcx.wrapper import get_solc_version
 
 from fedledger.chain import ArtifactSet, compile_contracts
 from fedledger.chain.abi import snake_case
+from fedledger.chain.codegen import render_modules, stale_modules
 from fedledger.chain.codes import CONTRACT_ENUMS, RoundState
 from fedledger.chain.compiler import SOLC_WRAPPER, artifact_path
 from fedledger.chain.contract import ContractBinding
 from fedledger.chain.coordinator import Coordinator
+from fedledger.chain.error_hints import HINTS
 from fedledger.chain.errors import CompilerError, ContractRevert
 from fedledger.chain.events import ChainEvent
 from fedledger.chain.token import RewardToken
@@ -100,6 +104,67 @@ def test_a_solc_version_mismatch_is_explained(tmp_path: Path, chain_config: Proj
         compile_contracts(dataclasses.replace(project, compiler=other))
 
 
+def test_the_generated_modules_are_what_the_generator_writes_now(
+    chain_config: ProjectConfig, chain_artifacts: ArtifactSet
+) -> None:
+    stale = stale_modules(chain_artifacts, chain_config.root)
+    assert stale == [], f"run scripts/generate_bindings.py: {stale} differ from the ABI"
+
+
+def test_the_generator_follows_a_changed_abi(
+    chain_config: ProjectConfig, chain_artifacts: ArtifactSet
+) -> None:
+    coordinator = chain_artifacts["FedLedgerCoordinator"]
+    extra = {
+        "type": "error",
+        "name": "BrandNewError",
+        "inputs": [{"name": "someRound", "type": "uint64", "internalType": "uint64"}],
+    }
+    changed = dataclasses.replace(coordinator, abi=(*coordinator.abi, extra))
+    contracts = {**chain_artifacts.contracts, "FedLedgerCoordinator": changed}
+    errors = render_modules(
+        dataclasses.replace(chain_artifacts, contracts=contracts), chain_config.root
+    )["errors.py"]
+    assert "class BrandNewError(ContractRevert):" in errors
+    assert "def some_round(self) -> int:" in errors
+
+
+def test_every_abi_error_has_a_hint_and_every_hint_an_error(chain_artifacts: ArtifactSet) -> None:
+    declared = {
+        entry["name"]
+        for artifact in chain_artifacts
+        for entry in artifact.abi
+        if entry["type"] == "error"
+    }
+    assert set(HINTS) == declared
+    assert all(hint.strip() for hint in HINTS.values())
+
+
+def test_a_revert_message_says_what_to_do(chain_artifacts: ArtifactSet) -> None:
+    error = ContractRevert.for_error("AlreadyVoted", {"round": 1}, "vote")
+    assert str(error).endswith(HINTS["AlreadyVoted"])
+    assert error.round == 1
+
+
+def test_every_deployed_contract_implements_its_interface(chain_artifacts: ArtifactSet) -> None:
+    for name in ("FedLedgerCoordinator", "RewardToken", "RedemptionVault"):
+        interface = chain_artifacts[f"I{name}"]
+        assert not interface.deployable
+        declared = {
+            (entry["type"], entry.get("name")) for entry in interface.abi if "name" in entry
+        }
+        implemented = {(entry["type"], entry.get("name")) for entry in chain_artifacts[name].abi}
+        assert declared <= implemented, name
+        own = {key for key in implemented if key[0] == "function" and key[1] not in INHERITED}
+        assert own <= declared, f"{name} has functions its interface does not declare"
+
+
+def test_every_contract_pins_the_configured_compiler(chain_config: ProjectConfig) -> None:
+    for source in chain_config.contracts_dir.rglob("*.sol"):
+        pragmas = re.findall(r"pragma solidity ([^;]+);", source.read_text())
+        assert pragmas == [chain_config.compiler.solc_version], source.name
+
+
 def test_python_enums_mirror_the_contract_enums(chain_artifacts: ArtifactSet) -> None:
     for qualified, python_enum in CONTRACT_ENUMS.items():
         solidity = chain_artifacts.enums[qualified]
@@ -179,7 +244,7 @@ def test_every_external_function_event_and_error_has_natspec(
 def _declared_errors(contracts_dir: Path) -> set[str]:
     """Errors declared in our own sources (OpenZeppelin's are documented with @dev)."""
     names = set()
-    for source in contracts_dir.glob("*.sol"):
+    for source in contracts_dir.rglob("*.sol"):
         for line in source.read_text().splitlines():
             stripped = line.strip()
             if stripped.startswith("error "):

@@ -85,7 +85,6 @@ def test_meeting_the_contribution_target_allows_an_early_close(chain_testbed: Te
 
 def test_a_round_without_accepted_updates_is_skipped_at_close(chain_testbed: Testbed) -> None:
     bed = chain_testbed
-    bed.participants[0].coordinator.submit_update(1, content_hash("never voted"), 5)
     bed.dev.increase_time(TEST_ROUND_RULES.duration + 1)
     result = bed.outsider.coordinator.close_round()
 
@@ -177,12 +176,17 @@ def test_a_silent_aggregation_can_be_skipped_after_the_timeout(chain_testbed: Te
     accept_updates(bed, 1)
     close_after_deadline(bed)
     bed.oracles[0].coordinator.propose_aggregate(1, content_hash("lonely"))
-    closed_at = bed.admin.coordinator.get_round(1).closed_at
+    info = bed.admin.coordinator.get_round(1)
+    assert info.voting_ends == info.closed_at + TEST_ROUND_RULES.verification_grace
     with pytest.raises(AggregationNotStalled) as caught:
         bed.outsider.coordinator.skip_stalled_round()
-    assert caught.value.stalled_after == closed_at + TEST_ROUND_RULES.aggregation_timeout
+    # The timeout counts from the end of the verification grace, the latest start of
+    # aggregation.
+    assert caught.value.stalled_after == info.voting_ends + TEST_ROUND_RULES.aggregation_timeout
 
-    bed.dev.increase_time(TEST_ROUND_RULES.aggregation_timeout + 1)
+    bed.dev.increase_time(
+        TEST_ROUND_RULES.verification_grace + TEST_ROUND_RULES.aggregation_timeout + 1
+    )
     result = bed.outsider.coordinator.skip_stalled_round()
     assert result.event(RoundSkipped).reason is SkipReason.AGGREGATION_TIMEOUT
     assert result.event(RoundOpened).global_model == content_hash("genesis")

@@ -11,9 +11,9 @@ from fedledger.chain.errors import (
     AlreadyVoted,
     InvalidReasonCode,
     NotOracle,
-    RoundNotOpen,
     UnknownUpdate,
     UpdateAlreadySettled,
+    VotingEnded,
     WrongRound,
 )
 from fedledger.chain.events import (
@@ -226,7 +226,9 @@ def test_votes_need_an_existing_update_of_the_current_round(chain_testbed: Testb
         oracle.vote(2, participant, True, 1)
 
 
-def test_updates_pending_at_close_expire_and_take_no_more_votes(chain_testbed: Testbed) -> None:
+def test_updates_pending_after_the_grace_expire_and_take_no_more_votes(
+    chain_testbed: Testbed,
+) -> None:
     bed = chain_testbed
     accepted, pending = submit(bed, 0), submit(bed, 1)
     for oracle in bed.oracles[:2]:
@@ -234,10 +236,12 @@ def test_updates_pending_at_close_expire_and_take_no_more_votes(chain_testbed: T
     bed.oracles[0].coordinator.vote(1, pending, True, 1)
     bed.dev.increase_time(TEST_ROUND_RULES.duration + 1)
     bed.admin.coordinator.close_round()
+    assert bed.admin.coordinator.get_update(1, pending).status is UpdateStatus.PENDING
+    bed.dev.increase_time(TEST_ROUND_RULES.verification_grace + 1)
 
     assert bed.admin.coordinator.get_update(1, pending).status is UpdateStatus.EXPIRED
     assert bed.admin.coordinator.get_update(1, accepted).status is UpdateStatus.ACCEPTED
-    with pytest.raises(RoundNotOpen):
+    with pytest.raises(VotingEnded):
         bed.oracles[1].coordinator.vote(1, pending, True, 1)
     record = bed.admin.coordinator.get_participant(pending)
     assert (record.accepted, record.rejected) == (0, 0)

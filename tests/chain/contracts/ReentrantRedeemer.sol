@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
-pragma solidity ^0.8.24;
+pragma solidity 0.8.37;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
-interface IRedemptionVault {
+interface IVaultUnderAttack {
     function redeem(uint256 amount) external;
     function withdraw() external;
 }
@@ -16,12 +16,12 @@ contract ReentrantRedeemer {
         Redeem
     }
 
-    IRedemptionVault public immutable vault;
+    IVaultUnderAttack public immutable vault;
     IERC20 public immutable token;
     Reentry public reentry;
     uint256 public reentries;
 
-    constructor(IRedemptionVault vault_, IERC20 token_) {
+    constructor(IVaultUnderAttack vault_, IERC20 token_) {
         vault = vault_;
         token = token_;
     }
