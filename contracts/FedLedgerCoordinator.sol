@@ -397,6 +397,8 @@ contract FedLedgerCoordinator is IFedLedgerCoordinator, OracleQuorum, OracleKeyR
             _reject(round, participant, current, update, BANNED_REASON, false);
             return true;
         }
+        // With no oracle left (n = 0, k = 0) nothing can be decided, only expire.
+        if (k == 0) return false;
         uint64 voters = update.voters;
         uint64 acceptors = update.acceptors;
         uint8 acceptVotes = _popcount(acceptors & live);

@@ -15,9 +15,14 @@ what the round needs from this oracle:
   each vote, and the reverts that mean "someone got there first" (``AlreadyVoted``,
   ``UpdateAlreadySettled``, ``RoundNotOpen``...) are logged as ``skip``: with several
   oracles such races are normal.
-- **Closed round**: if this oracle has not proposed yet, it averages the decoded accepted
-  updates (``fedavg``, bit-exact), stores the aggregate (CIDv0, whose digest is the content
-  hash) and proposes it.
+- **Closed round, verification grace**: updates still pending at close keep being
+  verified and voted on until the round's ``votingEnds`` (the contract takes votes until
+  then); the node proposes nothing yet.
+- **Closed round, aggregation** (the grace is over, or nothing is pending any more): if this
+  oracle has not proposed yet, it averages the round's accepted updates (``fedavg``,
+  bit-exact; the set is final, no vote is taken any more), stores the aggregate (CIDv0,
+  whose digest is the content hash) and proposes it. A round that accepted nothing is
+  skipped (``skipStalledRound``) instead.
 
 The chain is the node's only memory of what has been decided: it keeps no files, so a node
 killed at any moment and started again reads the round back from the chain and carries on
@@ -194,13 +199,20 @@ class OracleNode(Voting, Proposing):
         work = self._rounds.get(model.round)
         if work is None:  # training has not started
             return
+        coordinator = self.ledger.coordinator
         if model.state == RoundState.OPEN:
             self._vote_round(work, report)
             self._close_when_due(work, model.deadline)
-        else:  # closed: pending updates expired, no more votes
-            self._drop_tasks(work)
-            if model.state == RoundState.CLOSED:
+        elif model.state == RoundState.CLOSED:
+            if coordinator.aggregation_open(model.round):
+                self._drop_tasks(work)  # no more votes: the accepted set is final
                 self._propose_round(work, report)
+            elif coordinator.voting_open(model.round):
+                # The verification grace: pending updates still take votes; aggregation
+                # starts when it ends or nothing is pending any more.
+                self._vote_round(work, report)
+        else:
+            self._drop_tasks(work)
 
     def _close_when_due(self, work: RoundWork, deadline: int) -> None:
         """Close the round once its deadline is ``settings.close_after`` seconds past on the

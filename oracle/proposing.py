@@ -45,6 +45,9 @@ class Proposing:
             report.blocked = True
             return
         fields = {"round": work.number}
+        if self.ledger.coordinator.get_round(work.number).accepted == 0:
+            self._skip_empty_round(work, report)
+            return
         if self.ledger.coordinator.has_proposed(work.number, self.address):
             work.proposed = True
             self.log.info("skip", "already proposed an aggregate for this round", **fields)
@@ -91,11 +94,26 @@ class Proposing:
             gas=tx.gas_used,
         )
 
+    def _skip_empty_round(self, work: RoundWork, report: StepReport) -> None:
+        """Nothing was accepted and voting is over: end the round so the next one opens."""
+        work.proposed = True
+        try:
+            self.ledger.coordinator.skip_stalled_round()
+        except _PROPOSAL_RACES as exc:
+            self.log.info("skip", f"round already ended: {exc}", round=work.number)
+        except ChainError as exc:
+            work.proposed = False
+            self._round_failed(work, report, "skip", f"skip not sent: {exc}")
+        else:
+            self.log.info("skip", "nothing accepted: round skipped", round=work.number)
+
     def _aggregate(self, work: RoundWork) -> tuple[ModelWeights, int]:
         """The equal-weight FedAvg of the round's accepted updates, and how many there are.
 
-        The accepted set is final once the round is closed (pending updates expired), and
-        fedavg's integer sums do not depend on the order: every oracle gets the same bytes.
+        The aggregate is over the updates Accepted when aggregation starts (the grace is over
+        or nothing is pending), which are all the round's accepted updates: no vote is taken
+        after that. fedavg's integer sums do not depend on the order, so every oracle gets
+        the same bytes (docs/contracts.md names the canonical order all the same).
         """
         coordinator = self.ledger.coordinator
         accepted = self.ledger.events(UpdateAccepted, work.opened_block, round=work.number)

@@ -13,6 +13,7 @@ from fedledger.chain.errors import (
     RoundNotOpen,
     UnknownUpdate,
     UpdateAlreadySettled,
+    VotingEnded,
     WrongRound,
 )
 from fedledger.chain.events import UpdateAccepted, UpdateDisputed, UpdateRejected
@@ -26,7 +27,14 @@ from oracle.settings import NodeSettings, StepReport
 from oracle.verification import Verifier
 
 #: Reverts of a vote that mean another oracle, or the round, got there first.
-_VOTE_RACES = (AlreadyVoted, UpdateAlreadySettled, RoundNotOpen, WrongRound, UnknownUpdate)
+_VOTE_RACES = (
+    AlreadyVoted,
+    UpdateAlreadySettled,
+    RoundNotOpen,
+    VotingEnded,
+    WrongRound,
+    UnknownUpdate,
+)
 
 
 class Voting:

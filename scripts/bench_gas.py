@@ -11,6 +11,13 @@ Then the liveness paths (an empty round skipped at close, a round whose oracles 
 silent skipped after the aggregation timeout), and a sponsor's deposit, a participant's
 redemption, withdrawal and access purchase. The deployment's own gas is reported too.
 
+Once, on k = 2 of 3 under AuditAll (the "extras"): the calls issue 10 added. settle (an
+update expired after the verification grace, a banned participant's update rejected, one
+accepted after a quorum change), the enrolment stake (a staked submission, the settling
+accept that returns it, the settling reject that forfeits it to the vault, withdrawStake),
+an oracle's encryption key registration and rotation, and a timelocked admin call
+(schedule, execute) on a deployment whose admin is an AdminTimelock.
+
 Each figure is the receipt's gasUsed; for calls made many times in a round (submissions,
 votes) it is the largest one seen, so the targets are checked against the worst case.
 Gas does not depend on timing: two runs give the same numbers.
@@ -29,7 +36,7 @@ import json
 import platform
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,11 +65,16 @@ from fedledger.chain import (
 )
 from fedledger.chain.anvil import free_port
 from fedledger.chain.compiler import npm_package_version
+from fedledger.chain.timelock import Operation, TimelockParams
 from fedledger.config import NetworkSettings, load_config
 
 QUORUMS = ((1, 1), (2, 3), (3, 5), (5, 7))  # (k, n)
 ROUND_SIZES = (10, 100)
-ROUND_RULES = RoundRules(duration=3_600, aggregation_timeout=600, contribution_target=0)
+ROUND_RULES = RoundRules(
+    duration=3_600, aggregation_timeout=600, contribution_target=0, verification_grace=300
+)
+STAKE = 10**16
+TIMELOCK_DELAY = 3_600
 REWARD_RULE = RewardRule(base=10 * 10**18, per_score_point=10**15)
 TARGETS = {
     "submitUpdate": 90_000,
@@ -180,7 +192,7 @@ def play_round(
         oracle.coordinator.vote(3, participants[0].address, True, 9_000)
     dev.increase_time(ROUND_RULES.duration + 1)
     ledger.coordinator.close_round()
-    dev.increase_time(ROUND_RULES.aggregation_timeout + 1)
+    dev.increase_time(ROUND_RULES.verification_grace + ROUND_RULES.aggregation_timeout + 1)
     log.record("skipStalledRound", ledger.coordinator.skip_stalled_round())
 
     holder = participants[0]
@@ -195,11 +207,105 @@ def play_round(
     return log.gas
 
 
+EXTRA_COLUMNS = (
+    "settle_expire", "settle_banned", "settle_accept", "submitUpdate_staked",
+    "vote_settling_returns_stake", "vote_settling_forfeits_stake", "withdrawStake",
+    "registerEncryptionKey", "registerEncryptionKey_rotate", "timelock_schedule",
+    "timelock_execute", "deploy_timelock_setup",
+)  # fmt: skip
+
+
+def play_extras(client: ChainClient, artifacts: ArtifactSet) -> dict[str, int | None]:
+    """The calls issue 10 added, on k = 2 of 3 under AuditAll."""
+    accounts = dev_accounts(1 + 5 + 6)
+    admin, oracle_accounts, people = accounts[0], accounts[1:6], accounts[6:]
+    log = GasLog()
+    genesis = hashlib.sha256(b"genesis").digest()
+    base = DeployParams(
+        round_rules=ROUND_RULES,
+        reward_rule=REWARD_RULE,
+        oracles=tuple(account.address for account in oracle_accounts),
+        quorum=3,
+        participants=tuple(account.address for account in people),
+        genesis_model=genesis,
+    )
+    ledger = FedLedger(client, deploy(client, admin, artifacts, base), admin)
+    oracles = [ledger.with_account(account) for account in oracle_accounts]
+    parts = [ledger.with_account(account) for account in people]
+
+    def submit(index: int, round_: int = 1, stake: int = 0) -> TxResult:
+        digest = hashlib.sha256(f"extra-{round_}-{index}".encode()).digest()
+        return parts[index].coordinator.submit_update(round_, digest, 600, stake=stake)
+
+    log.record("registerEncryptionKey", oracles[0].coordinator.register_encryption_key(
+        hashlib.sha256(b"key 1").digest()
+    ))  # fmt: skip
+    # Round 1: two oracles accept (k = 3 of 5), two leave: settle accepts on the live set.
+    submit(0)
+    for oracle in oracles[:2]:
+        oracle.coordinator.vote(1, parts[0].address, True, 9_000)
+    ledger.coordinator.remove_oracle(oracles[4].address, 3)
+    ledger.coordinator.remove_oracle(oracles[3].address, 2)
+    log.record("settle_accept", ledger.coordinator.settle(1, parts[0].address))
+    submit(1)
+    ledger.coordinator.ban_participant(parts[1].address)
+    log.record("settle_banned", ledger.coordinator.settle(1, parts[1].address))
+    submit(2)
+    ledger.dev.increase_time(ROUND_RULES.duration + 1)
+    ledger.coordinator.close_round()
+    ledger.dev.increase_time(ROUND_RULES.verification_grace + 1)
+    log.record("settle_expire", ledger.coordinator.settle(1, parts[2].address))
+    log.record("registerEncryptionKey_rotate", oracles[0].coordinator.register_encryption_key(
+        hashlib.sha256(b"key 2").digest()
+    ))  # fmt: skip
+
+    # The stake: open enrolment with a stake, 3 oracles, k = 2.
+    staked = replace(base, oracles=base.oracles[:3], quorum=2, open_enrolment=True)
+    staked = replace(staked, enrolment_stake=STAKE)
+    ledger = FedLedger(client, deploy(client, admin, artifacts, staked), admin)
+    oracles = [ledger.with_account(account) for account in oracle_accounts[:3]]
+    parts = [ledger.with_account(account) for account in people]
+    log.record("submitUpdate_staked", submit(3, stake=STAKE))
+    submit(4, stake=STAKE)
+    for position, oracle in enumerate(oracles[:2]):
+        result = oracle.coordinator.vote(1, parts[3].address, True, 9_000)
+        if position == 1:
+            log.record("vote_settling_returns_stake", result)
+        result = oracle.coordinator.vote(
+            1, parts[4].address, False, 0, ReasonCode.FAILED_VERIFICATION
+        )
+        if position == 1:
+            log.record("vote_settling_forfeits_stake", result)
+    log.record("withdrawStake", parts[3].coordinator.withdraw_stake())
+
+    # The timelock: a deployment whose admin is an AdminTimelock.
+    timelocked = replace(base, timelock=TimelockParams(delay=TIMELOCK_DELAY))
+    first = client.block_number() + 1
+    ledger = FedLedger(client, deploy(client, admin, artifacts, timelocked), admin)
+    assert ledger.timelock is not None
+    setup = 0
+    for number in range(first, client.block_number() + 1):
+        block = client.rpc("eth_getBlockByNumber", [hex(number), False])
+        setup += int(block["gasUsed"], 16)
+    log.gas["deploy_timelock_setup"] = setup  # the whole deployment, set-up and hand-over
+    operation = Operation(
+        ledger.coordinator.address, ledger.coordinator.interface.encode_call("setQuorum", [4])
+    )
+    log.record("timelock_schedule", ledger.timelock.schedule(operation))
+    ledger.dev.increase_time(TIMELOCK_DELAY + 1)
+    log.record("timelock_execute", ledger.timelock.execute(operation))
+    return log.gas
+
+
 def check_targets(results: dict[str, dict[str, int | None]]) -> list[dict[str, object]]:
     checks: list[dict[str, object]] = []
     for call, limit in TARGETS.items():
         worst_name, worst = max(
-            ((name, gas[call]) for name, gas in results.items() if gas.get(call) is not None),
+            (
+                (name, gas[call])
+                for name, gas in results.items()
+                if gas.get(call) is not None and name != "extras"
+            ),
             key=lambda item: item[1] or 0,
         )
         checks.append(
@@ -208,6 +314,17 @@ def check_targets(results: dict[str, dict[str, int | None]]) -> list[dict[str, o
                 "worst": worst,
                 "where": worst_name,
                 "ok": (worst or 0) <= limit,
+            }
+        )
+    staked = results.get("extras", {}).get("submitUpdate_staked")
+    if staked is not None:
+        limit = TARGETS["submitUpdate"]
+        checks.append(
+            {
+                "check": f"submitUpdate with the stake <= {limit:,}",
+                "worst": staked,
+                "where": "extras",
+                "ok": staked <= limit,
             }
         )
     call, tolerance = SAME_ACROSS_SIZES
@@ -247,6 +364,14 @@ def print_report(
             cells = [results[config.name].get(call) for config in chosen]
             table.add_row(call, *(f"{gas:,}" if gas is not None else "-" for gas in cells))
         console.print(table)
+    if "extras" in results:
+        table = Table(title="Gas of the calls issue 10 added (AuditAll, k = 2/3 or 3/5)")
+        table.add_column("call")
+        table.add_column("gas", justify="right")
+        for call in EXTRA_COLUMNS:
+            gas = results["extras"].get(call)
+            table.add_row(call, f"{gas:,}" if gas is not None else "-")
+        console.print(table)
     for check in checks:
         mark = "[green]ok[/green]" if check["ok"] else "[red]MISSED[/red]"
         worst = f"{check['worst']:,}" if isinstance(check["worst"], int) else check["worst"]
@@ -274,6 +399,7 @@ def main() -> int:
             results[configuration.name] = play_round(client, artifacts, configuration)
             dev.revert(snapshot)
             client.reset()
+        results["extras"] = play_extras(client, artifacts)
 
     checks = check_targets(results)
     print_report(results, checks)

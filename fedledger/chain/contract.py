@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Self, TypeVar
+from collections.abc import Sequence
+from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
 from fedledger.chain.abi import ContractInterface
+from fedledger.chain.artifacts import ContractArtifact
 from fedledger.chain.client import ChainClient, TxResult
 from fedledger.chain.event_base import ChainEvent
 from fedledger.chain.exceptions import AccountError, DeploymentError
 
 E = TypeVar("E", bound=ChainEvent)
+
+
+class CallRoute(Protocol):
+    """Sends a binding's state-changing calls another way (e.g. through a timelock)."""
+
+    def send(self, target: str, data: bytes, context: str) -> TxResult: ...
 
 
 class ContractBinding:
@@ -35,6 +43,8 @@ class ContractBinding:
         self.address = to_checksum_address(address)
         self.account = account
         self.interface: ContractInterface = client.registry[self.CONTRACT]
+        #: Where state-changing calls go instead of straight to the contract (None: direct).
+        self.route: CallRoute | None = None
 
     def __repr__(self) -> str:
         sender = self.account.address if self.account else "read-only"
@@ -42,6 +52,12 @@ class ContractBinding:
 
     def with_account(self, account: LocalAccount) -> Self:
         return type(self)(self.client, self.address, account)
+
+    def routed(self, route: CallRoute) -> Self:
+        """A copy whose state-changing calls are sent through ``route``; views stay direct."""
+        copy = type(self)(self.client, self.address, self.account)
+        copy.route = route
+        return copy
 
     def events(
         self, event_type: type[E], from_block: int = 0, to_block: int | None = None, **filters: Any
@@ -65,6 +81,9 @@ class ContractBinding:
         return self.interface.decode_result(function, raw)
 
     def _transact(self, function: str, *args: Any, value: int = 0, min_gas: int = 0) -> TxResult:
+        if self.route is not None:
+            data = self.interface.encode_call(function, args)
+            return self.route.send(self.address, data, self._context(function))
         if self.account is None:
             raise AccountError(
                 f"{self.CONTRACT}.{function} sends a transaction, but this binding has no "
@@ -102,3 +121,15 @@ class OwnableMixin(ContractBinding):
     def renounce_ownership(self) -> TxResult:
         """Give up the admin role for good (no admin function can be called afterwards)."""
         return self._transact("renounceOwnership")
+
+
+def deploy_contract(
+    client: ChainClient, account: LocalAccount, artifact: ContractArtifact, args: Sequence[object]
+) -> TxResult:
+    """Deploy one compiled contract (any artifact, not only this deployment's) with its
+    constructor arguments; the result carries its ``contract_address``."""
+    creation = bytes.fromhex(artifact.bytecode[2:])
+    constructor_args = ContractInterface(artifact.name, artifact.abi).encode_constructor(args)
+    return client.transact(
+        account, None, creation + constructor_args, context=f"deploy {artifact.name}"
+    )

@@ -17,12 +17,14 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 
 from fedledger import units
-from fedledger.chain.abi import ContractInterface
-from fedledger.chain.artifacts import ArtifactSet, ContractArtifact
-from fedledger.chain.client import ChainClient, TxResult
+from fedledger.chain.artifacts import ArtifactSet
+from fedledger.chain.client import ChainClient
 from fedledger.chain.codes import StoragePolicy
+from fedledger.chain.contract import deploy_contract
 from fedledger.chain.coordinator import Coordinator, RewardRule, RoundRules, smallest_quorum
 from fedledger.chain.exceptions import DeploymentError
+from fedledger.chain.timelock import TimelockParams, install_timelock
+from fedledger.chain.vault import RedemptionVault
 from fedledger.config import ProjectConfig
 
 #: Participants registered per registerParticipants transaction (keeps each under ~6M gas).
@@ -56,6 +58,8 @@ class DeployParams:
     quorum: int | None = None  # default: smallest_quorum(n), n // 2 + 1
     participants: tuple[str, ...] = ()
     genesis_model: bytes | None = None  # if given, round 1 opens on it at once
+    #: Put the admin role behind a TimelockController once set up (None: the admin key).
+    timelock: TimelockParams | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class Deployment:
     storage_policy: StoragePolicy
     artifacts_key: str
     deployed_at: float = field(default_factory=time.time)
+    timelock: str | None = None  # the AdminTimelock that owns both contracts, if any
 
     def to_json(self) -> str:
         payload = asdict(self)
@@ -127,6 +132,11 @@ def deploy(
     vault = coordinator.redemption_vault()
 
     configure(coordinator, params)
+    timelock = None
+    if params.timelock is not None:
+        owned = [coordinator, RedemptionVault(client, vault, account)]
+        timelock = install_timelock(client, account, artifacts, owned, params.timelock).address
+        admin = timelock
     return Deployment(
         network=network,
         chain_id=client.chain_id,
@@ -139,6 +149,7 @@ def deploy(
         block_number=coordinator_tx.block_number,
         storage_policy=params.storage_policy,
         artifacts_key=artifacts.key,
+        timelock=timelock,
     )
 
 
@@ -159,18 +170,6 @@ def _add_oracles(coordinator: Coordinator, oracles: Sequence[str], quorum: int |
         coordinator.add_oracle(oracle, smallest_quorum(size))
     if oracles and quorum is not None and quorum != smallest_quorum(size):
         coordinator.set_quorum(quorum)
-
-
-def deploy_contract(
-    client: ChainClient, account: LocalAccount, artifact: ContractArtifact, args: Sequence[object]
-) -> TxResult:
-    """Deploy one compiled contract (any artifact, not only this deployment's) with its
-    constructor arguments; the result carries its ``contract_address``."""
-    creation = bytes.fromhex(artifact.bytecode[2:])
-    constructor_args = ContractInterface(artifact.name, artifact.abi).encode_constructor(args)
-    return client.transact(
-        account, None, creation + constructor_args, context=f"deploy {artifact.name}"
-    )
 
 
 def deployment_path(config: ProjectConfig, network: str | None = None) -> Path:

@@ -23,6 +23,7 @@ from fedledger.chain.coordinator import Coordinator
 from fedledger.chain.deployment import Deployment, load_deployment
 from fedledger.chain.event_base import ChainEvent
 from fedledger.chain.exceptions import DeploymentError
+from fedledger.chain.timelock import Timelock
 from fedledger.chain.token import RewardToken
 from fedledger.chain.vault import RedemptionVault
 from fedledger.config import ProjectConfig
@@ -56,6 +57,10 @@ class FedLedger:
         self.coordinator = Coordinator(client, deployment.coordinator, account)
         self.token = RewardToken(client, deployment.token, account)
         self.vault = RedemptionVault(client, deployment.vault, account)
+        #: The AdminTimelock that owns the coordinator and the vault, if the deployment has one.
+        self.timelock = (
+            Timelock(client, deployment.timelock, account) if deployment.timelock else None
+        )
 
     @classmethod
     def connect(

@@ -3,15 +3,25 @@
 Oracles and the quorum, the participant allowlist, bans, round and reward rules, the
 start of training, and access prices in the vault. Each command is one transaction
 signed by --key, which must be the admin (``OwnableUnauthorizedAccount`` otherwise).
+
+On a deployment whose admin is a timelock (every network but the embedded dev chain),
+each command runs twice: with ``--schedule`` it announces the call on chain, and with
+``--execute`` (the same arguments) it makes it take effect once the delay has passed.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from typing import Any
 
 import click
+from eth_utils import keccak
 
-from fedledger.chain import RewardRule, RoundRules, smallest_quorum
+from fedledger import units
+from fedledger.chain import FedLedger, RewardRule, RoundRules, TxResult, smallest_quorum
+from fedledger.chain.events import CallScheduled
+from fedledger.chain.timelock import ZERO_SALT, TimelockRoute
 from fedledger.cli import render
 from fedledger.cli.context import open_ledger
 from fedledger.cli.options import (
@@ -23,11 +33,100 @@ from fedledger.cli.options import (
     user_errors,
 )
 from fedledger.cli.params import Address, Resource, TokenAmount
+from fedledger.config import ProjectConfig
+
+_ROUTE = "fedledger.admin.route"
 
 
-@click.group()
+class _TimelockAwareGroup(click.Group):
+    """Gives every admin command ``--schedule``, ``--execute`` and ``--salt``."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        cmd.params.extend(
+            [
+                click.Option(
+                    ["--schedule"],
+                    is_flag=True,
+                    help="Announce the call through the admin's timelock (runs after the delay).",
+                ),
+                click.Option(
+                    ["--execute"],
+                    is_flag=True,
+                    help="Run a call scheduled with the same arguments, once its delay passed.",
+                ),
+                click.Option(
+                    ["--salt"],
+                    default="",
+                    help="Tells apart timelock operations of one call (give it to both steps).",
+                ),
+            ]
+        )
+        callback = cmd.callback
+        assert callback is not None
+
+        @functools.wraps(callback)
+        def routed(*args: Any, schedule: bool, execute: bool, salt: str, **kwargs: Any) -> Any:
+            if schedule and execute:
+                raise click.UsageError("give --schedule or --execute, not both")
+            mode = "schedule" if schedule else "execute" if execute else None
+            click.get_current_context().meta[_ROUTE] = (mode, salt)
+            return callback(*args, **kwargs)
+
+        cmd.callback = routed
+        super().add_command(cmd, name)
+
+
+@click.group(cls=_TimelockAwareGroup)
 def admin() -> None:
-    """Register oracles and participants, set the quorum and rules, start training."""
+    """Register oracles and participants, set the quorum and rules, start training.
+
+    Behind a timelock, run each command with --schedule, then again with --execute
+    after the delay."""
+
+
+def _admin_ledger(network: str | None, key: str | None) -> tuple[ProjectConfig, FedLedger]:
+    """The deployment acting as --key, its admin calls routed through the timelock when
+    the deployment has one (as --schedule or --execute say)."""
+    config, ledger = open_ledger(network, key)
+    mode, salt = click.get_current_context().meta.get(_ROUTE, (None, ""))
+    timelock = ledger.timelock
+    if timelock is None:
+        if mode is not None:
+            raise click.UsageError(
+                f"this deployment has no timelock: run the command without --{mode}"
+            )
+        return config, ledger
+    if mode is None:
+        with user_errors():
+            delay = units.format_duration(timelock.min_delay())
+        raise click.UsageError(
+            f"the admin is the timelock {timelock.address} (delay {delay}): run the command "
+            "with --schedule, then again with --execute once the delay has passed"
+        )
+    route = TimelockRoute(timelock, mode, keccak(text=salt) if salt else ZERO_SALT)
+    ledger.coordinator = ledger.coordinator.routed(route)
+    ledger.vault = ledger.vault.routed(route)
+    return config, ledger
+
+
+def _report(
+    ledger: FedLedger, result: TxResult, message: str, as_json: bool, **fields: Any
+) -> None:
+    """render.report_tx, saying what a timelocked step did."""
+    mode, _ = click.get_current_context().meta.get(_ROUTE, (None, ""))
+    if mode == "schedule" and ledger.timelock is not None:
+        scheduled = result.event(CallScheduled)
+        with user_errors():
+            ready = ledger.timelock.timestamp_of(scheduled.id)
+            now = ledger.client.chain_time()
+        message = (
+            f"scheduled: {message}; run the same command with --execute after "
+            f"{render.deadline(ready, now)}"
+        )
+        fields.update(operation="0x" + bytes(scheduled.id).hex(), executable_at=ready)
+    elif mode == "execute":
+        message = f"executed through the timelock: {message}"
+    render.report_tx(result, message, as_json, **fields)
 
 
 # ---- oracles -----------------------------------------------------------------------------
@@ -43,13 +142,18 @@ def add_oracle(
     oracle: str, quorum: int | None, key: str | None, network: str | None, as_json: bool
 ) -> None:
     """Register ORACLE and set the quorum for the enlarged set, in one transaction."""
-    _, ledger = open_ledger(network, key)
+    _, ledger = _admin_ledger(network, key)
     with user_errors():
         size = ledger.coordinator.oracle_count() + 1
         k = smallest_quorum(size) if quorum is None else quorum
         result = ledger.coordinator.add_oracle(oracle, k)
-    render.report_tx(
-        result, f"oracle {oracle} added: quorum {k} of {size}", as_json, quorum=k, oracles=size
+    _report(
+        ledger,
+        result,
+        f"oracle {oracle} added: quorum {k} of {size}",
+        as_json,
+        quorum=k,
+        oracles=size,
     )
 
 
@@ -63,13 +167,18 @@ def remove_oracle(
     oracle: str, quorum: int | None, key: str | None, network: str | None, as_json: bool
 ) -> None:
     """Remove ORACLE and set the quorum for the reduced set, in one transaction."""
-    _, ledger = open_ledger(network, key)
+    _, ledger = _admin_ledger(network, key)
     with user_errors():
         size = ledger.coordinator.oracle_count() - 1
         k = smallest_quorum(size) if quorum is None else quorum
         result = ledger.coordinator.remove_oracle(oracle, k)
-    render.report_tx(
-        result, f"oracle {oracle} removed: quorum {k} of {size}", as_json, quorum=k, oracles=size
+    _report(
+        ledger,
+        result,
+        f"oracle {oracle} removed: quorum {k} of {size}",
+        as_json,
+        quorum=k,
+        oracles=size,
     )
 
 
@@ -81,11 +190,11 @@ def remove_oracle(
 def set_quorum(quorum: int, key: str | None, network: str | None, as_json: bool) -> None:
     """Set the number of agreeing oracles, k, needed to settle an update or an aggregate
     (2k > n and k <= n)."""
-    _, ledger = open_ledger(network, key)
+    _, ledger = _admin_ledger(network, key)
     with user_errors():
         result = ledger.coordinator.set_quorum(quorum)
         size = ledger.coordinator.oracle_count()
-    render.report_tx(result, f"quorum {quorum} of {size}", as_json, quorum=quorum, oracles=size)
+    _report(ledger, result, f"quorum {quorum} of {size}", as_json, quorum=quorum, oracles=size)
 
 
 # ---- participants ------------------------------------------------------------------------
@@ -100,13 +209,14 @@ def register(
     participants: tuple[str, ...], key: str | None, network: str | None, as_json: bool
 ) -> None:
     """Allow PARTICIPANTS (one or more addresses) to submit updates."""
-    _, ledger = open_ledger(network, key)
+    _, ledger = _admin_ledger(network, key)
     with user_errors():
         if len(participants) == 1:
             result = ledger.coordinator.register_participant(participants[0])
         else:
             result = ledger.coordinator.register_participants(participants)
-    render.report_tx(
+    _report(
+        ledger,
         result,
         f"registered {len(participants)} participant(s)",
         as_json,
@@ -123,11 +233,11 @@ def _participant_command(name: str, summary: str, verb: str) -> None:
     @network_option
     @json_option
     def command(participant: str, key: str | None, network: str | None, as_json: bool) -> None:
-        _, ledger = open_ledger(network, key)
+        _, ledger = _admin_ledger(network, key)
         with user_errors():
             method = getattr(ledger.coordinator, f"{name}_participant")
             result = method(participant)
-        render.report_tx(result, f"{participant} {verb}", as_json, participant=participant)
+        _report(ledger, result, f"{participant} {verb}", as_json, participant=participant)
 
 
 _participant_command(
@@ -147,11 +257,11 @@ _participant_command("pardon", "Lift PARTICIPANT's ban and clear its strikes.", 
 def open_enrolment(switch: str, key: str | None, network: str | None, as_json: bool) -> None:
     """Let any address submit (on; it is registered by its first submission), or only
     the allowlist (off)."""
-    _, ledger = open_ledger(network, key)
+    _, ledger = _admin_ledger(network, key)
     with user_errors():
         result = ledger.coordinator.set_open_enrolment(switch == "on")
     message = "open enrolment: any address may submit" if switch == "on" else "allowlist only"
-    render.report_tx(result, message, as_json, open_enrolment=switch == "on")
+    _report(ledger, result, message, as_json, open_enrolment=switch == "on")
 
 
 @admin.command("set-rejection-limit")
@@ -161,11 +271,11 @@ def open_enrolment(switch: str, key: str | None, network: str | None, as_json: b
 @json_option
 def set_rejection_limit(limit: int, key: str | None, network: str | None, as_json: bool) -> None:
     """Ban a participant after LIMIT rejected updates (0: never)."""
-    _, ledger = open_ledger(network, key)
+    _, ledger = _admin_ledger(network, key)
     with user_errors():
         result = ledger.coordinator.set_rejection_limit(limit)
     message = f"ban after {limit} rejections" if limit else "no bans for rejections"
-    render.report_tx(result, message, as_json, rejection_limit=limit)
+    _report(ledger, result, message, as_json, rejection_limit=limit)
 
 
 # ---- rules -------------------------------------------------------------------------------
@@ -193,7 +303,7 @@ def set_round_rules(
 ) -> None:
     """Change the round rules; options not given keep their current value. The duration
     applies from the next round, the target at the next close."""
-    _, ledger = open_ledger(network, key)
+    _, ledger = _admin_ledger(network, key)
     with user_errors():
         current = ledger.coordinator.round_rules()
         rules = RoundRules(
@@ -206,7 +316,8 @@ def set_round_rules(
             ),
         )
         result = ledger.coordinator.set_round_rules(rules)
-    render.report_tx(
+    _report(
+        ledger,
         result,
         f"rounds of {rules.duration} s, aggregation timeout {rules.aggregation_timeout} s, "
         f"contribution target {rules.contribution_target or 'none'}",
@@ -233,7 +344,7 @@ def set_reward(
 ) -> None:
     """Change the reward rule, base + per-score x score, for updates settled from now on;
     options not given keep their current value."""
-    _, ledger = open_ledger(network, key)
+    _, ledger = _admin_ledger(network, key)
     with user_errors():
         current = ledger.coordinator.reward_rule()
         rule = RewardRule(
@@ -242,7 +353,8 @@ def set_reward(
         )
         result = ledger.coordinator.set_reward_rule(rule)
         symbol = ledger.token.symbol()
-    render.report_tx(
+    _report(
+        ledger,
         result,
         f"reward {render.tokens(rule.base, symbol)} + "
         f"{render.tokens(rule.per_score_point, symbol, places=18)} per score point",
@@ -293,7 +405,7 @@ def start(
 
     if (model_file is None) == (arch is None):
         raise click.UsageError("give either --model FILE or --arch ID")
-    config, ledger = open_ledger(network, key)
+    config, ledger = _admin_ledger(network, key)
     with user_errors():
         if model_file is not None:
             blob = model_file.read_bytes()
@@ -307,7 +419,8 @@ def start(
         result = ledger.coordinator.start_training(content_hash(cid))
         deadline = ledger.coordinator.latest_model().deadline
         now = ledger.client.chain_time()
-    render.report_tx(
+    _report(
+        ledger,
         result,
         f"round 1 open on {weights.architecture} genesis model {cid}, "
         f"until {render.deadline(deadline, now)}",
@@ -329,7 +442,7 @@ def set_access_price(
     resource: bytes, price: int, key: str | None, network: str | None, as_json: bool
 ) -> None:
     """Sell access to RESOURCE (a 0x id or a CID) for PRICE tokens; 0 takes it off sale."""
-    _, ledger = open_ledger(network, key)
+    _, ledger = _admin_ledger(network, key)
     resource_hex = "0x" + resource.hex()
     with user_errors():
         result = ledger.vault.set_access_price(resource, price)
@@ -339,4 +452,4 @@ def set_access_price(
         if price
         else f"access to {resource_hex} is off sale"
     )
-    render.report_tx(result, message, as_json, resource=resource_hex, price=str(price))
+    _report(ledger, result, message, as_json, resource=resource_hex, price=str(price))

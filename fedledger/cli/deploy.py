@@ -20,6 +20,7 @@ from fedledger.chain.deployment import (
 from fedledger.chain.deployment import deploy as deploy_contracts
 from fedledger.chain.errors import DeploymentError
 from fedledger.chain.ledger import open_client
+from fedledger.chain.timelock import DEFAULT_TIMELOCK_DELAY, TimelockParams
 from fedledger.cli import render
 from fedledger.cli.options import (
     contribution_target_option,
@@ -32,8 +33,9 @@ from fedledger.cli.options import (
     reward_per_logit_option,
     reward_per_score_point,
     user_errors,
+    whole_tokens,
 )
-from fedledger.cli.params import Address, ContentHash
+from fedledger.cli.params import Address, ContentHash, EthAmount, TokenAmount
 from fedledger.config import ProjectConfig
 
 #: The library's defaults are the command's: one place to change them.
@@ -70,9 +72,22 @@ _POLICIES = {_option_name(policy): policy for policy in StoragePolicy}
     help="Seconds the oracles have to agree on an aggregate before the round may be skipped.",
 )
 @contribution_target_option(DEFAULTS.round_rules.contribution_target)
+@click.option(
+    "--verification-grace",
+    default=DEFAULTS.round_rules.verification_grace,
+    show_default=True,
+    help="Seconds after a round closes during which pending updates still take votes.",
+)
 @reward_base_option(DEFAULTS.reward_rule.base)
 @reward_per_logit_option(
     units.per_logit(DEFAULTS.reward_rule.per_score_point), deprecated_per_score=True
+)
+@click.option(
+    "--max-reward",
+    type=TokenAmount(),
+    default=whole_tokens(DEFAULTS.max_reward_per_update),
+    show_default=True,
+    help="The most one accepted update can ever earn (fixed for the deployment's life).",
 )
 @rejection_limit_option(DEFAULTS.rejection_limit)
 @click.option(
@@ -80,6 +95,40 @@ _POLICIES = {_option_name(policy): policy for policy in StoragePolicy}
     default=DEFAULTS.open_enrolment,
     show_default=True,
     help="Let any address submit, or only registered participants.",
+)
+@click.option(
+    "--enrolment-stake",
+    type=EthAmount(),
+    default=None,
+    help="ETH an open-enrolment submission deposits; returned unless the update is rejected "
+    "[default: none].",
+)
+@click.option(
+    "--timelock/--no-timelock",
+    default=None,
+    help="Put the admin behind a TimelockController [default: on, except on the embedded "
+    "dev chain, where it can be switched on for tests].",
+)
+@click.option(
+    "--timelock-delay",
+    type=click.IntRange(min=1),
+    default=DEFAULT_TIMELOCK_DELAY,
+    show_default=True,
+    help="Seconds between scheduling an admin call and executing it.",
+)
+@click.option(
+    "--proposer",
+    "proposers",
+    type=Address(),
+    multiple=True,
+    help="An account that may schedule admin calls (repeatable) [default: the deployer].",
+)
+@click.option(
+    "--executor",
+    "executors",
+    type=Address(),
+    multiple=True,
+    help="An account that may execute them once ready (repeatable) [default: the deployer].",
 )
 @click.option(
     "--oracle", "oracles", type=Address(), multiple=True, help="Register an oracle (repeatable)."
@@ -107,11 +156,18 @@ def deploy(
     round_duration: int,
     aggregation_timeout: int,
     contribution_target: int,
+    verification_grace: int,
     reward_base: int,
     reward_per_logit: int,
     reward_per_score: int | None,
+    max_reward: int,
     rejection_limit: int,
     open_enrolment: bool,
+    enrolment_stake: int | None,
+    timelock: bool | None,
+    timelock_delay: int,
+    proposers: tuple[str, ...],
+    executors: tuple[str, ...],
     oracles: tuple[str, ...],
     quorum: int | None,
     participants: tuple[str, ...],
@@ -125,16 +181,34 @@ def deploy(
     other command finds them. The deploying account (--key) becomes the admin: on the
     embedded chain dev account 0 by default; elsewhere a keystore (--key PATH or
     FEDLEDGER_KEYSTORE) or FEDLEDGER_PRIVATE_KEY.
+
+    On every network but the embedded dev chain the admin role then goes to an
+    OpenZeppelin TimelockController (--timelock-delay, default 2 days): every admin call is
+    announced on chain and takes effect only after the delay (`fedledger admin ...
+    --schedule`, then `--execute`).
     """
     config = project_config()
+    with user_errors():
+        embedded = config.network(network).embedded
+    if timelock is False and not embedded:
+        raise click.UsageError(
+            "the admin of a network other than the embedded dev chain is always behind a "
+            "timelock: drop --no-timelock (choose its delay with --timelock-delay)"
+        )
+    use_timelock = (not embedded) if timelock is None else timelock
     params = DeployParams(
         storage_policy=_POLICIES[storage_policy],
-        round_rules=RoundRules(round_duration, aggregation_timeout, contribution_target),
+        round_rules=RoundRules(
+            round_duration, aggregation_timeout, contribution_target, verification_grace
+        ),
         reward_rule=RewardRule(
             reward_base, reward_per_score_point(reward_per_logit, reward_per_score)
         ),
+        max_reward_per_update=max_reward,
         rejection_limit=rejection_limit,
         open_enrolment=open_enrolment,
+        enrolment_stake=enrolment_stake or 0,
+        timelock=(TimelockParams(timelock_delay, proposers, executors) if use_timelock else None),
         token_name=token_name,
         token_symbol=token_symbol,
         oracles=oracles,
@@ -158,9 +232,14 @@ def deploy(
     table.add_row("FedLedgerCoordinator", deployment.coordinator)
     table.add_row("RewardToken", deployment.token)
     table.add_row("RedemptionVault", deployment.vault)
+    if deployment.timelock:
+        table.add_row("AdminTimelock", deployment.timelock)
     console = render.console()
     console.print(table)
-    console.print(f"admin {deployment.admin}, storage policy {deployment.storage_policy.name}")
+    admin = deployment.admin
+    if deployment.timelock:
+        admin = f"{admin} (timelock, delay {units.format_duration(timelock_delay)})"
+    console.print(f"admin {admin}, storage policy {deployment.storage_policy.name}")
     console.print(f"deployment written to {path}")
     if previous is not None:
         console.print(f"the previous deployment file is kept as {previous}")

@@ -55,6 +55,9 @@ class _Snapshot:
     reward_rule: RewardRule
     rejection_limit: int
     open_enrolment: bool
+    enrolment_stake: int  # wei per submission under open enrolment
+    max_reward: int  # the per-update reward cap
+    timelock_delay: int | None  # seconds, when the admin is a timelock
     oracles: list[tuple[int, str]]  # (index, address)
     quorum: int
     verdicts: list[UpdateVerdict]
@@ -83,6 +86,9 @@ def _read(ledger: FedLedger, round_: int | None) -> _Snapshot:
         reward_rule=coordinator.reward_rule(),
         rejection_limit=coordinator.rejection_limit(),
         open_enrolment=coordinator.open_enrolment(),
+        enrolment_stake=coordinator.enrolment_stake(),
+        max_reward=coordinator.max_reward_per_update(),
+        timelock_delay=ledger.timelock.min_delay() if ledger.timelock else None,
         oracles=[(coordinator.oracle_index(o), o) for o in coordinator.oracles()],
         quorum=coordinator.quorum(),
         verdicts=read_verdicts(ledger, shown) if shown else [],
@@ -106,6 +112,8 @@ def _to_json(ledger: FedLedger, s: _Snapshot) -> dict[str, Any]:
             "global_model": render.hex32(s.info.global_model),
             "global_model_cid": cid_from_content_hash(s.info.global_model),
             "accepted": s.info.accepted,
+            "pending": s.info.pending,
+            "voting_ends": s.info.voting_ends or None,
             "proposals": s.info.proposals,
             "leading_proposal_votes": s.info.leading_votes,
         }
@@ -120,7 +128,12 @@ def _to_json(ledger: FedLedger, s: _Snapshot) -> dict[str, Any]:
             "duration": s.rules.duration,
             "aggregation_timeout": s.rules.aggregation_timeout,
             "contribution_target": s.rules.contribution_target,
+            "verification_grace": s.rules.verification_grace,
             "reward_base": str(s.reward_rule.base),
+            "max_reward_per_update": str(s.max_reward),
+            "enrolment_stake_wei": str(s.enrolment_stake),
+            "timelock": ledger.deployment.timelock,
+            "timelock_delay": s.timelock_delay,
             "reward_per_score_point": str(s.reward_rule.per_score_point),
             "rejection_limit": s.rejection_limit,
             "open_enrolment": s.open_enrolment,
@@ -168,18 +181,32 @@ def _print(ledger: FedLedger, s: _Snapshot) -> None:
     out.print(
         f"rules: rounds of {units.format_duration(s.rules.duration)}, aggregation timeout "
         f"{units.format_duration(s.rules.aggregation_timeout)}, contribution target "
-        f"{s.rules.contribution_target or 'none'}; reward "
+        f"{s.rules.contribution_target or 'none'}, votes taken "
+        f"{units.format_duration(s.rules.verification_grace)} after close; reward "
         f"{render.tokens(s.reward_rule.base, s.symbol)} + "
         f"{render.tokens(units.per_logit(s.reward_rule.per_score_point), s.symbol)} per logit "
-        "of score; "
+        f"of score (at most {render.tokens(s.max_reward, s.symbol)} per update); "
         "ban after "
         f"{s.rejection_limit or 'no'} rejections; "
-        f"{'open enrolment' if s.open_enrolment else 'allowlist'}; storage policy "
+        f"{_enrolment(s)}; storage policy "
         f"{render.enum_name(deployment.storage_policy)}"
     )
+    if s.timelock_delay is not None:
+        out.print(
+            f"admin: timelock {deployment.timelock}, every change waits "
+            f"{units.format_duration(s.timelock_delay)} (`fedledger admin ... --schedule`)"
+        )
     out.print(
         f"token supply {render.tokens(s.total_supply, s.symbol)}; vault pool {render.eth(s.pool)}"
     )
+
+
+def _enrolment(s: _Snapshot) -> str:
+    if not s.open_enrolment:
+        return "allowlist"
+    if not s.enrolment_stake:
+        return "open enrolment"
+    return f"open enrolment with a stake of {render.eth(s.enrolment_stake)} per submission"
 
 
 def _print_round(s: _Snapshot) -> None:
@@ -198,6 +225,11 @@ def _print_round(s: _Snapshot) -> None:
         lines.append("  can close     " + _can_close(s))
     if info.state != RoundState.OPEN:
         lines.append(f"  closed        {render.deadline(info.closed_at, s.now)}")
+    if info.state == RoundState.CLOSED and info.pending:
+        lines.append(
+            f"  verifying     {info.pending} pending update(s) take votes until "
+            f"{render.deadline(info.voting_ends, s.now)}"
+        )
     if info.state == RoundState.CLOSED:
         lines.append(
             f"  aggregation   {info.proposals} proposal(s), leading one has "

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from fedledger import units
 from fedledger.chain import FedLedger, GlobalModel, ParticipantInfo, RoundState
+from fedledger.chain.coordinator import required_stake
 from fedledger.chain.errors import RoundNotOpen, SubmissionDeadlinePassed, WrongRound
 from fedledger.ml import Dataset, ModelWeights, decode, encode
 from fedledger.participant.behaviours import UpdateMaker, derive_seed, require_behaviour
@@ -164,7 +165,12 @@ class ParticipantClient:
         self._require_can_submit(round_)
         cid = self.store.put(blob)
         content_hash = content_hash_of(blob)
-        result = self.ledger.coordinator.submit_update(round_, content_hash, num_samples)
+        coordinator = self.ledger.coordinator
+        # Under open enrolment the submission carries the refundable stake (returned once
+        # the update is accepted, disputed or expired; forfeited if rejected).
+        result = coordinator.submit_update(
+            round_, content_hash, num_samples, stake=required_stake(coordinator)
+        )
         return Submission(
             round=round_,
             participant=self.address,

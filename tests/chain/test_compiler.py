@@ -212,7 +212,8 @@ def test_every_contract_function_has_a_binding_method(chain_artifacts: ArtifactS
         own_methods = {
             method_name
             for method_name, _ in inspect.getmembers(binding, inspect.isfunction)
-            if not method_name.startswith("_") and method_name not in ("with_account", "events")
+            if not method_name.startswith("_")
+            and method_name not in ("with_account", "routed", "events")
         }
         assert own_methods <= {snake_case(function) for function in functions}, binding.__name__
 

@@ -317,3 +317,12 @@ def test_the_coordinator_creates_the_vault_for_its_token(chain_testbed: Testbed)
     assert vault == bed.deployment.vault
     assert bed.admin.vault.token() == bed.admin.coordinator.reward_token()
     assert bed.admin.vault.owner() == bed.admin.address
+
+
+def test_without_oracles_nothing_is_settled(chain_testbed_factory: TestbedFactory) -> None:
+    bed = chain_testbed_factory(oracles=1, quorum=1)
+    participant = submit(bed)
+    bed.admin.coordinator.remove_oracle(bed.oracles[0].address, 0)
+    with pytest.raises(NothingToSettle):  # k = 0 must not accept without a single vote
+        bed.outsider.coordinator.settle(1, participant)
+    assert bed.admin.token.balance_of(participant) == 0

@@ -1,14 +1,17 @@
-"""A stateful property test: random sequences of submissions, votes, closes, proposals,
-stall skips and clock moves, from many accounts, against a real anvil.
+"""A stateful property test: random sequences of submissions, votes, settle calls, closes,
+proposals, stall skips, bans, pardons, oracle additions and removals, quorum changes and
+clock moves, from many accounts, against a real anvil.
 
 A small Python model of the contract predicts the outcome of every call (success, or the
 exact custom error); after every step the chain must agree with the model and the
 protocol invariants must hold:
 
+- at most one verdict per update, and only by >= k live votes: every UpdateAccepted and
+  UpdateRejected (but a ban's) is backed by k VoteCast events of that side from oracles
+  live when it was emitted, every UpdateDisputed has fewer than k on both sides;
 - the token supply equals the rewards granted (by the model and by UpdateAccepted events);
-- no participant is rewarded twice for one round;
-- no update settles without k agreeing votes (counted from VoteCast events);
-- no round is finalized without k identical proposals (counted from AggregateProposed).
+- no round is finalized without k identical proposals of live oracles;
+- the oracle set, its bitmap and k on chain are the model's.
 
 Each example deploys its own configuration (n, k and storage policy are drawn) inside a
 chain snapshot that is reverted afterwards. The run is derandomized, so it is the same
@@ -17,10 +20,10 @@ on every machine.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -37,6 +40,7 @@ from fedledger.chain import (
     ArtifactSet,
     ChainClient,
     DevControls,
+    FedLedger,
     ReasonCode,
     RewardRule,
     RoundRules,
@@ -45,19 +49,27 @@ from fedledger.chain import (
 )
 from fedledger.chain.errors import (
     AggregationNotStalled,
+    AggregationNotStarted,
     AlreadyProposed,
     AlreadySubmitted,
     AlreadyVoted,
     Banned,
     ContractRevert,
+    InvalidQuorum,
     NotBanned,
+    NothingToAggregate,
+    NothingToSettle,
+    NotOracle,
     NotParticipant,
+    OracleAlreadyRegistered,
+    OracleRejoinTooSoon,
     RoundCloseTooEarly,
     RoundNotClosed,
     RoundNotOpen,
     SubmissionDeadlinePassed,
     UnknownUpdate,
     UpdateAlreadySettled,
+    VotingEnded,
 )
 from fedledger.chain.events import (
     AggregateProposed,
@@ -65,15 +77,17 @@ from fedledger.chain.events import (
     RoundOpened,
     UpdateAccepted,
     UpdateDisputed,
+    UpdateExpired,
     UpdateRejected,
     VoteCast,
 )
-from tests.fixtures.chain import Cast, Testbed, content_hash, deploy_testbed
+from tests.fixtures.chain import MAX_TEST_ORACLES, Cast, Testbed, content_hash, deploy_testbed
 
-# Clock steps and rules chosen so that no reachable time falls within 100 s of a deadline:
-# sums of 400 and 1100 never land in (900, 1100) or (600, 800). Predictions therefore
-# never depend on the seconds that pass while the test runs.
-DURATION, AGGREGATION_TIMEOUT = 1_000, 700
+# Clock steps and rules chosen so that no reachable time falls within 100 s of a boundary:
+# sums of 400 and 1100 never land in (900, 1100) (the deadline), (100, 300) (the end of
+# the verification grace) or (850, 1050) (the stall timeout, counted from the end of the
+# grace). Predictions therefore never depend on the seconds that pass while the test runs.
+DURATION, AGGREGATION_TIMEOUT, GRACE = 1_000, 750, 200
 CLOCK_STEPS = (400, 1_100)
 REJECTION_LIMIT = 1
 CONTRIBUTION_TARGET = 2
@@ -81,9 +95,11 @@ REWARD = RewardRule(base=100, per_score_point=3)
 CONFIGURATIONS = [(1, 1), (3, 2), (4, 3), (5, 3)]  # (n, k)
 PARTICIPANTS = 4
 AGGREGATES = ("A", "A", "A", "B", "C")  # mostly agreeing, sometimes split
+BANNED_REASON = int(ReasonCode.BANNED)
 ACTIONS = (
-    "submit", "submit", "vote", "vote", "vote", "vote", "close",
-    "propose", "propose", "propose", "skip_stalled", "skip_stalled", "wait", "wait", "pardon",
+    "submit", "submit", "vote", "vote", "vote", "vote", "vote", "settle", "close",
+    "propose", "propose", "propose", "skip_stalled", "wait", "wait", "pardon", "ban",
+    "add_oracle", "remove_oracle", "set_quorum",
 )  # fmt: skip
 #: (accept, score, reason): few ballots, so that votes often agree; distinct scores, so
 #: that the recorded minimum is checked.
@@ -96,15 +112,16 @@ BALLOTS = [
     (False, 0, ReasonCode.NON_FINITE),
 ]
 
+Expected = type[ContractRevert] | None
+
 
 @dataclass
 class UpdateModel:
     status: UpdateStatus = UpdateStatus.PENDING
-    accept_votes: int = 0
-    reject_votes: int = 0
-    voters: set[int] = field(default_factory=set)
+    voters: dict[int, bool] = field(default_factory=dict)  # oracle index -> accept
     accept_score: int | None = None
     reject_score: int | None = None
+    reason: int = 0
 
 
 @dataclass
@@ -115,27 +132,82 @@ class ParticipantModel:
     last_round: int = 0
 
 
+def valid_quorum(k: int, n: int) -> bool:
+    return k == 0 if n == 0 else k <= n and 2 * k > n
+
+
 class ContractModel:
     """What FedLedgerCoordinator should do, in plain Python."""
 
     def __init__(
         self, n: int, k: int, participants: list[str], outsider: str, deadline: int
     ) -> None:
-        self.n, self.k = n, k
+        self.members = {index: index for index in range(n)}  # index -> oracle account id
+        self.k = k
+        self.quarantined: set[int] = set()
+        self.quarantine_round = 0
+        self.left_in_round: dict[int, int] = {}
         self.round, self.state = 1, "open"
-        self.deadline, self.closed_at = deadline, 0
+        self.deadline, self.closed_at, self.voting_ends = deadline, 0, 0
         self.accepted_in_round = 0
+        self.pending = 0
         self.participants = {address: ParticipantModel(True) for address in participants}
         self.participants[outsider] = ParticipantModel(False)
         self.updates: dict[tuple[int, str], UpdateModel] = {}
-        self.proposals: Counter[str] = Counter()
+        self.backers: dict[str, set[int]] = {}
         self.proposers: set[int] = set()
+        self.leading = 0
         self.rewards = 0
 
-    # Each method returns the expected exception class, or applies the change and
-    # returns None. ``now`` is the chain's time (the latest block's timestamp).
+    # ---- the oracle set ---------------------------------------------------------------
 
-    def submit(self, address: str, now: int) -> type[ContractRevert] | None:
+    def index_of(self, account: int) -> int | None:
+        return next((i for i, a in self.members.items() if a == account), None)
+
+    @property
+    def live(self) -> set[int]:
+        return set(self.members)
+
+    def add_oracle(self, account: int, k: int) -> Expected:
+        if self.index_of(account) is not None:
+            return OracleAlreadyRegistered
+        left = self.left_in_round.get(account, 0)
+        if left != 0 and left == self.round:
+            return OracleRejoinTooSoon
+        blocked = set(self.members)
+        if self.quarantine_round == self.round:
+            blocked |= self.quarantined
+        index = min(i for i in range(64) if i not in blocked)
+        if not valid_quorum(k, len(self.members) + 1):
+            return InvalidQuorum
+        self.members[index] = account
+        self.k = k
+        return None
+
+    def remove_oracle(self, account: int, k: int) -> Expected:
+        index = self.index_of(account)
+        if index is None:
+            return NotOracle
+        if not valid_quorum(k, len(self.members) - 1):
+            return InvalidQuorum
+        if self.quarantine_round != self.round:
+            self.quarantined = set()
+        self.quarantined.add(index)
+        self.quarantine_round = self.round
+        del self.members[index]
+        self.left_in_round[account] = self.round
+        self.k = k
+        return None
+
+    def set_quorum(self, k: int) -> Expected:
+        if not valid_quorum(k, len(self.members)):
+            return InvalidQuorum
+        self.k = k
+        return None
+
+    # ---- participants -----------------------------------------------------------------
+
+    def submit(self, address: str, now: int) -> Expected:
         participant = self.participants[address]
         if self.state != "open":
             return RoundNotOpen
@@ -148,83 +220,156 @@ class ContractModel:
         if participant.last_round == self.round:
             return AlreadySubmitted
         participant.last_round = self.round
+        self.pending += 1
         self.updates[(self.round, address)] = UpdateModel()
         return None
 
-    def vote(
-        self, oracle: int, address: str, accept: bool, score: int
-    ) -> type[ContractRevert] | None:
-        if self.state != "open":
-            return RoundNotOpen
-        update = self.updates.get((self.round, address))
-        if update is None:
-            return UnknownUpdate
-        if update.status != UpdateStatus.PENDING:
-            return UpdateAlreadySettled
-        if oracle in update.voters:
-            return AlreadyVoted
-        update.voters.add(oracle)
-        if accept:
-            update.accept_votes += 1
-            update.accept_score = min(
-                score, update.accept_score if update.accept_score is not None else score
-            )
-        else:
-            update.reject_votes += 1
-            update.reject_score = min(
-                score, update.reject_score if update.reject_score is not None else score
-            )
-        outstanding = self.n - update.accept_votes - update.reject_votes
-        if update.accept_votes >= self.k:
-            update.status = UpdateStatus.ACCEPTED
-            self.accepted_in_round += 1
-            assert update.accept_score is not None
-            self.rewards += REWARD.reward_for(update.accept_score)
-        elif update.reject_votes >= self.k:
-            update.status = UpdateStatus.REJECTED
-            participant = self.participants[address]
-            participant.strikes += 1
-            participant.banned = participant.banned or participant.strikes >= REJECTION_LIMIT
-        elif (
-            update.accept_votes + outstanding < self.k
-            and update.reject_votes + outstanding < self.k
-        ):
-            update.status = UpdateStatus.DISPUTED
-        return None
-
-    def pardon(self, address: str) -> type[ContractRevert] | None:
+    def pardon(self, address: str) -> Expected:
         participant = self.participants[address]
         if not participant.banned:
             return NotBanned
         participant.banned, participant.strikes = False, 0
         return None
 
-    def close(self, now: int) -> type[ContractRevert] | None:
+    def ban(self, address: str) -> Expected:
+        participant = self.participants[address]
+        if participant.banned:
+            return Banned
+        participant.banned = True
+        return None
+
+    # ---- votes and settling -----------------------------------------------------------
+
+    def voting_open(self, round_: int, now: int) -> bool:
+        if round_ != self.round:
+            return False
+        return self.state == "open" or (self.state == "closed" and now <= self.voting_ends)
+
+    def _pending_update(self, round_: int, address: str) -> tuple[Expected, UpdateModel | None]:
+        update = self.updates.get((round_, address))
+        if update is None:
+            return UnknownUpdate, None
+        if update.status is not UpdateStatus.PENDING:
+            return UpdateAlreadySettled, None
+        return None, update
+
+    def vote(
+        self, account: int, address: str, accept: bool, score: int, reason: int, now: int
+    ) -> Expected:
+        index = self.index_of(account)
+        if index is None:
+            return NotOracle
+        if self.state == "closed" and now > self.voting_ends:
+            return VotingEnded
+        error, update = self._pending_update(self.round, address)
+        if update is None:
+            return error
+        if index in update.voters:
+            return AlreadyVoted
+        if accept:
+            scores = [update.accept_score] if update.accept_score is not None else []
+            update.accept_score = min([*scores, score])
+        else:
+            if update.reject_score is None:
+                update.reason = reason
+            scores = [update.reject_score] if update.reject_score is not None else []
+            update.reject_score = min([*scores, score])
+        update.voters[index] = accept
+        self._evaluate(self.round, address, update)
+        return None
+
+    def settle(self, round_: int, address: str, now: int) -> Expected:
+        error, update = self._pending_update(round_, address)
+        if update is None:
+            return error
+        if not self.voting_open(round_, now):
+            update.status = UpdateStatus.EXPIRED
+            if round_ == self.round:
+                self._settled()
+            return None
+        if not self._evaluate(round_, address, update):
+            return NothingToSettle
+        return None
+
+    def tally(self, update: UpdateModel) -> tuple[int, int, int]:
+        live = [accept for index, accept in update.voters.items() if index in self.members]
+        outstanding = len([i for i in self.members if i not in update.voters])
+        return sum(live), len(live) - sum(live), outstanding
+
+    def _evaluate(self, round_: int, address: str, update: UpdateModel) -> bool:
+        participant = self.participants[address]
+        if participant.banned:
+            update.status, update.reason = UpdateStatus.REJECTED, BANNED_REASON
+            self._settled()
+            return True
+        if self.k == 0:
+            return False
+        accepts, rejects, outstanding = self.tally(update)
+        if accepts >= self.k:
+            update.status = UpdateStatus.ACCEPTED
+            self.accepted_in_round += 1
+            assert update.accept_score is not None
+            self.rewards += REWARD.reward_for(update.accept_score)
+        elif rejects >= self.k:
+            update.status = UpdateStatus.REJECTED
+            participant.strikes += 1
+            participant.banned = participant.banned or participant.strikes >= REJECTION_LIMIT
+        elif accepts + outstanding < self.k and rejects + outstanding < self.k:
+            update.status = UpdateStatus.DISPUTED
+        else:
+            return False
+        self._settled()
+        return True
+
+    def _settled(self) -> None:
+        self.pending -= 1
+        if self.pending == 0 and self.accepted_in_round == 0 and self.state == "closed":
+            self._next_round()
+
+    # ---- the round ----------------------------------------------------------------------
+
+    def close(self, now: int) -> Expected:
         if self.state != "open":
             return RoundNotOpen
         if self.accepted_in_round < CONTRIBUTION_TARGET and now <= self.deadline:
             return RoundCloseTooEarly
-        self.state, self.closed_at = "closed", now
+        self.state, self.closed_at, self.voting_ends = "closed", now, now + GRACE
+        if self.accepted_in_round == 0 and self.pending == 0:
+            self._next_round()
+        return None
+
+    def aggregation_open(self, now: int) -> bool:
+        return self.pending == 0 or now > self.voting_ends
+
+    def propose(self, account: int, aggregate: str, now: int) -> Expected:
+        index = self.index_of(account)
+        if index is None:
+            return NotOracle
+        if self.state != "closed":
+            return RoundNotClosed
+        if not self.aggregation_open(now):
+            return AggregationNotStarted
         if self.accepted_in_round == 0:
-            self._next_round()
-        return None
-
-    def propose(self, oracle: int, aggregate: str) -> type[ContractRevert] | None:
-        if self.state != "closed":
-            return RoundNotClosed
-        if oracle in self.proposers:
+            return NothingToAggregate
+        if index in self.proposers:
             return AlreadyProposed
-        self.proposers.add(oracle)
-        self.proposals[aggregate] += 1
-        leading = max(self.proposals.values())
-        if self.proposals[aggregate] >= self.k or leading + self.n - len(self.proposers) < self.k:
+        self.proposers.add(index)
+        backers = self.backers.setdefault(aggregate, set())
+        backers.add(index)
+        self.leading = max(self.leading, len(backers))
+        votes = len(backers & self.live)
+        outstanding = len(self.live - self.proposers)
+        if votes >= self.k or self.leading + outstanding < self.k:
             self._next_round()
         return None
 
-    def skip_stalled(self, now: int) -> type[ContractRevert] | None:
+    def skip_stalled(self, now: int) -> Expected:
         if self.state != "closed":
             return RoundNotClosed
-        if now <= self.closed_at + AGGREGATION_TIMEOUT:
+        if self.accepted_in_round == 0 and self.aggregation_open(now):
+            self._next_round()
+            return None
+        if now <= self.voting_ends + AGGREGATION_TIMEOUT:
             return AggregationNotStalled
         self._next_round()
         return None
@@ -233,8 +378,10 @@ class ContractModel:
         self.round += 1
         self.state = "open"
         self.accepted_in_round = 0
-        self.proposals.clear()
+        self.pending = 0
+        self.backers.clear()
         self.proposers.clear()
+        self.leading = 0
         self.deadline = -1  # read from the RoundOpened event by the machine
 
 
@@ -259,26 +406,29 @@ class CoordinatorMachine(RuleBasedStateMachine):
         self.bed = deploy_testbed(
             self.client, self.artifacts, self.cast,
             oracles=n, quorum=k, participants=PARTICIPANTS, storage_policy=policy,
-            round_rules=RoundRules(DURATION, AGGREGATION_TIMEOUT, CONTRIBUTION_TARGET),
+            round_rules=RoundRules(DURATION, AGGREGATION_TIMEOUT, CONTRIBUTION_TARGET, GRACE),
             reward_rule=REWARD, rejection_limit=REJECTION_LIMIT,
         )  # fmt: skip
         deadline = self.bed.admin.coordinator.latest_model().deadline
         addresses = [p.address for p in self.bed.participants]
         self.model = ContractModel(n, k, addresses, self.bed.outsider.address, deadline)
+        self.oracle_accounts = [self.bed.as_account(a) for a in self.cast.oracles]
+        self.account_of = {o.address: i for i, o in enumerate(self.oracle_accounts)}
         self.stream = self.bed.admin.event_stream(
             [
                 VoteCast,
                 UpdateAccepted,
                 UpdateRejected,
                 UpdateDisputed,
+                UpdateExpired,
                 AggregateProposed,
                 RoundFinalized,
                 RoundOpened,
             ]
         )
-        self.votes: Counter[tuple[int, str, bool]] = Counter()
-        self.proposal_events: Counter[tuple[int, bytes]] = Counter()
-        self.rewarded: Counter[tuple[int, str]] = Counter()
+        self.votes: dict[tuple[int, str], dict[int, bool]] = {}  # -> oracle account: accept
+        self.backers: dict[tuple[int, bytes], set[int]] = {}
+        self.verdicts: Counter[tuple[int, str]] = Counter()
         self.event_rewards = 0
 
     def teardown(self) -> None:
@@ -292,11 +442,14 @@ class CoordinatorMachine(RuleBasedStateMachine):
         assert self.bed is not None
         return self.bed
 
-    def _account(self, index: int) -> Any:
+    def _account(self, index: int) -> FedLedger:
         everyone = [*self.ready.participants, self.ready.outsider]
         return everyone[index % len(everyone)]
 
-    def _expect(self, expected: type[ContractRevert] | None, call: Callable[[], object]) -> None:
+    def _oracle(self, account: int) -> FedLedger:
+        return self.oracle_accounts[account]
+
+    def _expect(self, expected: Expected, call: Callable[[], object]) -> None:
         if expected is None:
             call()
         else:
@@ -305,7 +458,11 @@ class CoordinatorMachine(RuleBasedStateMachine):
 
     def _now(self) -> int:
         now = self.dev.timestamp()
-        for boundary in (self.model.deadline, self.model.closed_at + AGGREGATION_TIMEOUT):
+        model = self.model
+        boundaries = [model.deadline]
+        if model.state == "closed":
+            boundaries += [model.voting_ends, model.voting_ends + AGGREGATION_TIMEOUT]
+        for boundary in boundaries:
             assert boundary < 0 or abs(now - boundary) > 20, "clock too close to a boundary"
         return now
 
@@ -318,7 +475,8 @@ class CoordinatorMachine(RuleBasedStateMachine):
     @rule(
         action=st.sampled_from(ACTIONS),
         who=st.integers(0, PARTICIPANTS),
-        oracle=st.integers(0, max(n for n, _ in CONFIGURATIONS) - 1),
+        oracle=st.integers(0, MAX_TEST_ORACLES - 1),
+        quorum=st.integers(0, 4),
         ballot=st.sampled_from(BALLOTS),
         aggregate=st.sampled_from(AGGREGATES),
         seconds=st.sampled_from(CLOCK_STEPS),
@@ -328,17 +486,21 @@ class CoordinatorMachine(RuleBasedStateMachine):
         action: str,
         who: int,
         oracle: int,
+        quorum: int,
         ballot: tuple[bool, int, ReasonCode],
         aggregate: str,
         seconds: int,
     ) -> None:
-        oracle %= self.model.n
         if action == "submit":
             self._submit(who)
         elif action == "vote":
             self._vote(oracle, who, ballot)
+        elif action == "settle":
+            self._settle(who)
         elif action == "pardon":
             self._pardon(who)
+        elif action == "ban":
+            self._ban(who)
         elif action == "close":
             self._expect(self.model.close(self._now()), self._account(who).coordinator.close_round)
         elif action == "propose":
@@ -346,6 +508,8 @@ class CoordinatorMachine(RuleBasedStateMachine):
         elif action == "skip_stalled":
             expected = self.model.skip_stalled(self._now())
             self._expect(expected, self._account(who).coordinator.skip_stalled_round)
+        elif action in ("add_oracle", "remove_oracle", "set_quorum"):
+            self._change_oracles(action, oracle, quorum)
         else:
             assert action == "wait"
             self.dev.increase_time(seconds)
@@ -359,24 +523,46 @@ class CoordinatorMachine(RuleBasedStateMachine):
             round_, content_hash(f"{round_}-{address}"), 10
         ))  # fmt: skip
 
-    def _vote(self, oracle: int, pick: int, ballot: tuple[bool, int, ReasonCode]) -> None:
-        # Vote on this round's submissions, pending ones first; before any, on anyone.
-        round_ = self.model.round
+    def _candidates(self, round_: int) -> list[str]:
+        """This round's submissions, pending ones first."""
         submitted = [address for (r, address) in self.model.updates if r == round_]
         pending = [
             a for a in submitted if self.model.updates[(round_, a)].status is UpdateStatus.PENDING
         ]
-        candidates = pending or submitted
-        address = candidates[pick % len(candidates)] if candidates else self._account(pick).address
-        # Mostly an oracle that has not voted on it yet; once all have, a repeat.
+        return pending or submitted
+
+    def _vote(self, pick: int, who: int, ballot: tuple[bool, int, ReasonCode]) -> None:
+        round_ = self.model.round
+        candidates = self._candidates(round_)
+        address = candidates[who % len(candidates)] if candidates else self._account(who).address
+        # Mostly a live oracle that has not voted on it yet; sometimes anyone (a repeat, a
+        # removed oracle, one never registered).
         update = self.model.updates.get((round_, address))
-        fresh = [o for o in range(self.model.n) if update is None or o not in update.voters]
-        oracle = fresh[oracle % len(fresh)] if fresh else oracle
+        fresh = [
+            account
+            for index, account in sorted(self.model.members.items())
+            if update is None or index not in update.voters
+        ]
+        account = fresh[pick % len(fresh)] if fresh and pick < 5 else pick
         accept, score, reason = ballot
-        expected = self.model.vote(oracle, address, accept, score)
-        self._expect(expected, lambda: self.ready.oracles[oracle].coordinator.vote(
+        expected = self.model.vote(account, address, accept, score, int(reason), self._now())
+        self._expect(expected, lambda: self._oracle(account).coordinator.vote(
             round_, address, accept, score, reason
         ))  # fmt: skip
+        self._check_update(round_, address)
+
+    def _settle(self, who: int) -> None:
+        pending = sorted(
+            key for key, update in self.model.updates.items()
+            if update.status is UpdateStatus.PENDING
+        )  # fmt: skip
+        round_, address = (
+            pending[who % len(pending)]
+            if pending
+            else (self.model.round, self._account(who).address)
+        )
+        expected = self.model.settle(round_, address, self._now())
+        self._expect(expected, lambda: self._account(who).coordinator.settle(round_, address))
         self._check_update(round_, address)
 
     def _pardon(self, who: int) -> None:
@@ -384,12 +570,39 @@ class CoordinatorMachine(RuleBasedStateMachine):
         expected = self.model.pardon(address)
         self._expect(expected, lambda: self.ready.admin.coordinator.pardon_participant(address))
 
-    def _propose(self, oracle: int, aggregate: str) -> None:
+    def _ban(self, who: int) -> None:
+        address = self._account(who).address
+        expected = self.model.ban(address)
+        self._expect(expected, lambda: self.ready.admin.coordinator.ban_participant(address))
+
+    def _change_oracles(self, action: str, account: int, quorum: int) -> None:
+        coordinator = self.ready.admin.coordinator
+        address = self._oracle(account).address
+        n = len(self.model.members)
+        if action == "add_oracle":
+            k = n + 1 - quorum // 2 if quorum else (n + 1) // 2 + 1  # mostly valid, not always
+            expected = self.model.add_oracle(account, k)
+            self._expect(expected, lambda: coordinator.add_oracle(address, k))
+        elif action == "remove_oracle":
+            if n <= 1:  # keep someone to decide
+                return
+            k = max(n - 1 - quorum // 2, 0) if quorum else (n - 1) // 2 + 1
+            expected = self.model.remove_oracle(account, k)
+            self._expect(expected, lambda: coordinator.remove_oracle(address, k))
+        else:
+            expected = self.model.set_quorum(quorum)
+            self._expect(expected, lambda: coordinator.set_quorum(quorum))
+
+    def _propose(self, pick: int, aggregate: str) -> None:
         round_ = self.model.round
-        fresh = [o for o in range(self.model.n) if o not in self.model.proposers]
-        oracle = fresh[oracle % len(fresh)] if fresh else oracle
-        expected = self.model.propose(oracle, aggregate)
-        self._expect(expected, lambda: self.ready.oracles[oracle].coordinator.propose_aggregate(
+        fresh = [
+            account
+            for index, account in sorted(self.model.members.items())
+            if index not in self.model.proposers
+        ]
+        account = fresh[pick % len(fresh)] if fresh and pick < 5 else pick
+        expected = self.model.propose(account, aggregate, self._now())
+        self._expect(expected, lambda: self._oracle(account).coordinator.propose_aggregate(
             round_, content_hash(f"{round_}-{aggregate}")
         ))  # fmt: skip
 
@@ -401,39 +614,48 @@ class CoordinatorMachine(RuleBasedStateMachine):
             return
         self._consume_events()
         model = self.model
-        latest = self.bed.admin.coordinator.latest_model()
+        coordinator = self.bed.admin.coordinator
+        latest = coordinator.latest_model()
         assert latest.round == model.round
         assert latest.state.name.lower() == model.state
         if model.deadline < 0:
             model.deadline = latest.deadline
         assert latest.deadline == model.deadline
+        assert coordinator.quorum() == model.k
+        assert coordinator.live_oracles() == sum(1 << index for index in model.members)
         supply = self.bed.admin.token.total_supply()
         assert supply == model.rewards == self.event_rewards
-        assert all(count == 1 for count in self.rewarded.values()), "rewarded twice in a round"
+        assert all(count == 1 for count in self.verdicts.values()), "two verdicts on an update"
+
+    def _live_accounts(self) -> set[int]:
+        return set(self.model.members.values())
 
     def _consume_events(self) -> None:
-        k = self.model.k
+        k, live = self.model.k, self._live_accounts()
         for event in self.stream.poll():
             if isinstance(event, VoteCast):
-                self.votes[(event.round, event.participant, event.accept)] += 1
-            elif isinstance(event, UpdateAccepted):
-                assert self.votes[(event.round, event.participant, True)] >= k, (
-                    "accepted without k votes"
-                )
-                self.rewarded[(event.round, event.participant)] += 1
-                self.event_rewards += event.reward
-            elif isinstance(event, UpdateRejected):
-                assert self.votes[(event.round, event.participant, False)] >= k, (
-                    "rejected without k votes"
-                )
-            elif isinstance(event, UpdateDisputed):
-                assert max(event.accept_votes, event.reject_votes) < k
+                voter = self.account_of[event.oracle]
+                self.votes.setdefault((event.round, event.participant), {})[voter] = event.accept
+            elif isinstance(event, (UpdateAccepted, UpdateRejected, UpdateDisputed, UpdateExpired)):
+                key = (event.round, event.participant)
+                self.verdicts[key] += 1
+                ballots = self.votes.get(key, {})
+                accepts = sum(1 for a, accept in ballots.items() if a in live and accept)
+                rejects = sum(1 for a, accept in ballots.items() if a in live and not accept)
+                if isinstance(event, UpdateAccepted):
+                    assert accepts >= k, "accepted without k live votes"
+                    self.event_rewards += event.reward
+                elif isinstance(event, UpdateRejected) and event.reason != BANNED_REASON:
+                    assert rejects >= k, "rejected without k live votes"
+                elif isinstance(event, UpdateDisputed):
+                    assert max(event.accept_votes, event.reject_votes) < k
+                    assert (event.accept_votes, event.reject_votes) == (accepts, rejects)
             elif isinstance(event, AggregateProposed):
-                self.proposal_events[(event.round, event.content_hash)] += 1
+                proposer = self.account_of[event.oracle]
+                self.backers.setdefault((event.round, event.content_hash), set()).add(proposer)
             elif isinstance(event, RoundFinalized):
-                assert self.proposal_events[(event.round, event.global_model)] >= k, (
-                    "finalized without k"
-                )
+                backers = self.backers.get((event.round, event.global_model), set())
+                assert len(backers & live) >= k, "finalized without k live proposals"
 
     def _check_update(self, round_: int, address: str) -> None:
         expected = self.model.updates.get((round_, address))
@@ -448,19 +670,16 @@ class CoordinatorMachine(RuleBasedStateMachine):
             assert actual.status is UpdateStatus.NONE and actual.content_hash == bytes(32)
             return
         status = expected.status
-        if status is UpdateStatus.PENDING and (
-            round_ != self.model.round or self.model.state != "open"
-        ):
+        if status is UpdateStatus.PENDING and not self.model.voting_open(round_, self._now()):
             status = UpdateStatus.EXPIRED
         assert actual.status is status
-        assert (actual.accept_votes, actual.reject_votes) == (
-            expected.accept_votes,
-            expected.reject_votes,
-        )
+        accepts, rejects, _ = self.model.tally(expected)
+        assert (actual.accept_votes, actual.reject_votes) == (accepts, rejects)
         if expected.status is UpdateStatus.ACCEPTED:
             assert actual.score == expected.accept_score
-        if expected.status is UpdateStatus.REJECTED:
+        if expected.status is UpdateStatus.REJECTED and expected.reason != BANNED_REASON:
             assert actual.score == expected.reject_score
+            assert actual.reason == expected.reason
 
 
 def test_random_protocol_runs_keep_the_invariants(
@@ -474,7 +693,7 @@ def test_random_protocol_runs_keep_the_invariants(
     run_state_machine_as_test(
         machine,
         settings=settings(
-            max_examples=100,
+            max_examples=int(os.environ.get("FEDLEDGER_STATEFUL_EXAMPLES", "100")),
             stateful_step_count=50,
             deadline=None,
             derandomize=True,
@@ -482,3 +701,15 @@ def test_random_protocol_runs_keep_the_invariants(
             suppress_health_check=[HealthCheck.too_slow],
         ),
     )
+
+
+def test_the_model_rules_out_two_verdicts_after_an_oracle_change() -> None:
+    """The model itself replays issue 10's exploit 4 (a check of the checker)."""
+    model = ContractModel(5, 3, ["p"], "outsider", deadline=10**9)
+    assert model.submit("p", 0) is None
+    for account, accept in ((0, True), (1, True), (2, False), (3, False)):
+        assert model.vote(account, "p", accept, 1, 0 if accept else 7, 0) is None
+    assert model.remove_oracle(0, 3) is None and model.remove_oracle(1, 2) is None
+    assert model.tally(model.updates[(1, "p")]) == (0, 2, 1)
+    assert model.settle(1, "p", 0) is None
+    assert model.updates[(1, "p")].status is UpdateStatus.REJECTED and model.rewards == 0

@@ -9,7 +9,7 @@ import pytest
 
 from fedledger.chain import ArtifactSet, ChainClient, FedLedger, compile_contracts
 from fedledger.chain.abi import ContractInterface
-from fedledger.chain.deployment import deploy_contract
+from fedledger.chain.contract import deploy_contract
 from fedledger.chain.errors import (
     AccessAlreadyGranted,
     ERC20InsufficientAllowance,

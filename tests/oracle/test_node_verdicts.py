@@ -63,7 +63,8 @@ def test_every_input_gets_its_verdict_and_reason_on_chain(
         if accepted:
             score = node_bed.bed.admin.coordinator.get_update(1, address).score
             assert score > 0
-            assert balance == TEST_REWARD_RULE.reward_for(score)
+            cap = node_bed.bed.admin.coordinator.max_reward_per_update()
+            assert balance == TEST_REWARD_RULE.reward_for(score, cap=cap)
         else:
             assert balance == 0, f"{reason.name} was rewarded"
 
