@@ -31,8 +31,9 @@ def round_() -> None:
 @json_option
 def close(wait: bool, timeout: float, key: str | None, network: str | None, as_json: bool) -> None:
     """Close the current round: possible once its deadline has passed or its contribution
-    target is met. Pending updates expire; a round without accepted updates is skipped at
-    once, otherwise the oracles aggregate the accepted ones."""
+    target is met. Pending updates keep taking votes for the verification grace (then
+    expire); a round with nothing accepted or pending is skipped at once, otherwise the
+    oracles aggregate the accepted ones when the grace ends or nothing is pending."""
     _, ledger = open_ledger(network, key)
     with user_errors():
         result = ledger.coordinator.close_round()

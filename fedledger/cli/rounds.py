@@ -122,7 +122,8 @@ def _table(
         table.caption = "no round yet: the admin opens round 1 with `fedledger admin start`"
     else:
         table.caption = (
-            "unsettled: pending while a round is open, expired once it closed; times on the "
+            "unsettled: pending until the verification grace after close ends, expired after; "
+            "times on the "
             "chain's clock; `fedledger status --round N` lists a round's submissions"
         )
     return table

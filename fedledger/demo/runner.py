@@ -330,7 +330,7 @@ class Demo:
                     self.observer.stage(
                         f"round {round_}: {len(waiting)} participant(s) without a settled "
                         f"update after {self.config.round_timeout:g} s; closing anyway "
-                        "(pending updates expire)"
+                        "(pending updates keep the verification grace, then expire)"
                     )
                     return
             time.sleep(POLL_SECONDS)

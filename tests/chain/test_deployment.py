@@ -28,6 +28,7 @@ from fedledger.chain.anvil import free_port
 from fedledger.chain.deployment import TOKEN_UNIT, Deployment, deployment_path
 from fedledger.chain.errors import DeploymentError
 from fedledger.chain.keys import PRIVATE_KEY_ENV, write_keystore
+from fedledger.chain.timelock import DEFAULT_TIMELOCK_DELAY, PROPOSER_ROLE
 from fedledger.cli import main
 from fedledger.config import ProjectConfig, load_config
 from tests.fixtures.chain import content_hash, write_project
@@ -228,7 +229,16 @@ def test_fedledger_deploy_works_against_any_rpc_url_with_a_key_from_the_environm
     assert deployment.deployer == dev_account(5).address
     monkeypatch.setenv("FEDLEDGER_RPC_URL", url)
     ledger = FedLedger.connect(load_config(fresh_project.root), "external")  # with PoA middleware
-    assert ledger.coordinator.owner() == dev_account(5).address
+    # Not the embedded dev chain: the admin is a timelock the deployer proposes to.
+    assert ledger.timelock is not None and deployment.admin == ledger.timelock.address
+    assert ledger.coordinator.owner() == ledger.vault.owner() == ledger.timelock.address
+    assert ledger.timelock.min_delay() == DEFAULT_TIMELOCK_DELAY
+    assert ledger.timelock.has_role(PROPOSER_ROLE, dev_account(5).address)
+    code, output = run(
+        fresh_project, "deploy", "--network", "external", "--no-timelock",
+        FEDLEDGER_RPC_URL=url, **{PRIVATE_KEY_ENV: key},
+    )  # fmt: skip
+    assert code == 2 and "always behind a timelock" in output
     deployment_path(fresh_project, "external").unlink()
 
 

@@ -20,7 +20,6 @@ on every machine.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -693,7 +692,7 @@ def test_random_protocol_runs_keep_the_invariants(
     run_state_machine_as_test(
         machine,
         settings=settings(
-            max_examples=int(os.environ.get("FEDLEDGER_STATEFUL_EXAMPLES", "100")),
+            max_examples=100,
             stateful_step_count=50,
             deadline=None,
             derandomize=True,
