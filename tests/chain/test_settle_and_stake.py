@@ -12,6 +12,7 @@ from fedledger.chain.codes import SkipReason
 from fedledger.chain.coordinator import required_stake
 from fedledger.chain.errors import (
     AggregationNotStarted,
+    InvalidRoundRules,
     NoStakeToWithdraw,
     NothingToAggregate,
     NothingToSettle,
@@ -326,3 +327,13 @@ def test_without_oracles_nothing_is_settled(chain_testbed_factory: TestbedFactor
     with pytest.raises(NothingToSettle):  # k = 0 must not accept without a single vote
         bed.outsider.coordinator.settle(1, participant)
     assert bed.admin.token.balance_of(participant) == 0
+
+
+def test_the_verification_grace_must_be_positive(chain_testbed: Testbed) -> None:
+    rules = replace(TEST_ROUND_RULES, verification_grace=0)
+    with pytest.raises(InvalidRoundRules) as caught:
+        chain_testbed.admin.coordinator.set_round_rules(rules)
+    assert caught.value.verification_grace == 0
+    changed = replace(TEST_ROUND_RULES, verification_grace=42)
+    chain_testbed.admin.coordinator.set_round_rules(changed)
+    assert chain_testbed.admin.coordinator.round_rules() == changed
