@@ -13,6 +13,7 @@ from fedledger.cli import main
 from fedledger.ml import MNIST_MLP, attacks, encode, initial_weights
 from fedledger.storage import cid_from_content_hash, content_hash_of
 from tests.cli.conftest import Cli, CliFactory
+from tests.fixtures.chain import TEST_ROUND_RULES
 
 ETH = 10**18
 
@@ -129,7 +130,8 @@ def test_round_close_waits_for_the_deadline_and_reports_what_happened(
     assert cli.admin.coordinator.get_round(1).state == RoundState.CLOSED
 
     assert "AggregationNotStalled" in cli.fails("round", "skip")
-    cli.bed.dev.increase_time(1_801)
+    # The aggregation timeout counts from the end of the verification grace.
+    cli.bed.dev.increase_time(TEST_ROUND_RULES.verification_grace + 1_801)
     skipped = cli.json("round", "skip")
     assert (skipped["round"], skipped["next_round"]) == (1, 2)
     assert cli.admin.coordinator.get_round(1).state == RoundState.SKIPPED
