@@ -15,7 +15,7 @@ from fedledger.chain.errors import (
 )
 from fedledger.chain.events import AggregateProposed, RoundFinalized, UpdateAccepted
 from fedledger.ml import InvalidWeights, ModelWeights, decode, encode, fedavg
-from fedledger.storage import BlobStore, StorageError, cid_from_content_hash, content_hash
+from fedledger.storage import BlobStore, StorageError, cid_from_content_hash, store_blob
 from oracle.errors import NotYetOnChain
 from oracle.logs import NodeLog
 from oracle.rounds import RoundWork
@@ -59,7 +59,7 @@ class Proposing:
             return
         blob = encode(aggregate)
         try:
-            digest = content_hash(self.store.put(blob))
+            digest = store_blob(self.store, blob).content_hash
         except StorageError as exc:
             self._round_failed(work, report, "aggregate", f"cannot store the aggregate: {exc}")
             return

@@ -75,7 +75,7 @@ from fedledger.ml import (
     initial_weights,
     load_mnist,
 )
-from fedledger.storage import content_hash, open_store
+from fedledger.storage import content_hash_from_cid, open_store
 
 ORACLES, QUORUM = 3, 2
 NOISE_STD = 1e-3
@@ -116,7 +116,7 @@ def sign_submissions(ledger: FedLedger, participants: list[Any], cids: list[str]
             "gas": SUBMISSION_GAS_LIMIT,
             "maxFeePerGas": 4 * base_fee + PRIORITY_FEE,
             "maxPriorityFeePerGas": PRIORITY_FEE,
-            "data": interface.encode_call("submitUpdate", (1, content_hash(cid), 100)),
+            "data": interface.encode_call("submitUpdate", (1, content_hash_from_cid(cid), 100)),
         }
         raw.append("0x" + account.sign_transaction(transaction).raw_transaction.hex())
     return raw
@@ -242,7 +242,7 @@ def run_size(n: int, base: ProjectConfig, out: Path, console: Console) -> dict[s
             ]  # fmt: skip
             log = workspace.log_path(name)
             nodes.append(processes.start(name, "oracle", account.address, arguments, log))
-        ledger.coordinator.start_training(content_hash(genesis_cid))
+        ledger.coordinator.start_training(content_hash_from_cid(genesis_cid))
         wait_for(
             lambda: all("round opened" in c.log_path.read_text(errors="replace") for c in nodes),
             300,

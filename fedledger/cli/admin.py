@@ -400,34 +400,32 @@ def start(
 
     Give --model FILE, or --arch ID [--seed N] to create the initial weights here.
     """
-    from fedledger.ml import decode, encode, initial_weights
-    from fedledger.storage import content_hash, open_store
+    from fedledger.admin import genesis_from_blob, seeded_genesis, start_training
+    from fedledger.storage import open_store
 
     if (model_file is None) == (arch is None):
         raise click.UsageError("give either --model FILE or --arch ID")
     config, ledger = _admin_ledger(network, key)
     with user_errors():
-        if model_file is not None:
-            blob = model_file.read_bytes()
-            weights = decode(blob, max_bytes=config.storage.max_blob_bytes)
-        else:
-            assert arch is not None
-            weights = initial_weights(arch, seed)
-            blob = encode(weights)
         with open_store(config, kind=store_kind, ipfs_api=ipfs_api) as store:
-            cid = store.put(blob)
-        result = ledger.coordinator.start_training(content_hash(cid))
+            if model_file is not None:
+                max_bytes = config.storage.max_blob_bytes
+                genesis = genesis_from_blob(store, model_file.read_bytes(), max_bytes=max_bytes)
+            else:
+                assert arch is not None
+                genesis = seeded_genesis(store, arch, seed)
+        result = start_training(ledger, genesis)
         deadline = ledger.coordinator.latest_model().deadline
         now = ledger.client.chain_time()
     _report(
         ledger,
         result,
-        f"round 1 open on {weights.architecture} genesis model {cid}, "
+        f"round 1 open on {genesis.weights.architecture} genesis model {genesis.cid}, "
         f"until {render.deadline(deadline, now)}",
         as_json,
-        architecture=weights.architecture,
-        cid=cid,
-        content_hash=render.hex32(content_hash(cid)),
+        architecture=genesis.weights.architecture,
+        cid=genesis.cid,
+        content_hash=render.hex32(genesis.content_hash),
         deadline=deadline,
     )
 

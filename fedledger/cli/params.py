@@ -119,7 +119,7 @@ class Resource(click.ParamType):
     def convert(
         self, value: object, param: click.Parameter | None, ctx: click.Context | None
     ) -> bytes:
-        from fedledger.storage import InvalidCid, content_hash
+        from fedledger.storage import InvalidCid, content_hash_from_cid
 
         text = str(value).strip()
         if text.startswith("0x"):
@@ -128,7 +128,7 @@ class Resource(click.ParamType):
                 return digest
         else:
             try:
-                return content_hash(text)
+                return content_hash_from_cid(text)
             except InvalidCid:
                 pass
         self.fail(f"{value!r} is neither a 32-byte 0x-hex id nor a CID", param, ctx)

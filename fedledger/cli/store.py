@@ -14,7 +14,7 @@ from fedledger.config import ProjectConfig, load_config
 from fedledger.storage import (
     CidBuilder,
     CidProfile,
-    content_hash,
+    content_hash_from_cid,
     open_store,
 )
 from fedledger.storage.base import check_put_size
@@ -56,7 +56,7 @@ def put(file: Path, store_kind: str | None, ipfs_api: str | None, quiet: bool) -
         return
     _print_rows(
         ("CID", cid),
-        ("content hash", "0x" + content_hash(cid).hex()),
+        ("content hash", "0x" + content_hash_from_cid(cid).hex()),
         ("size", f"{file.stat().st_size:,} bytes"),
         ("store", _describe(config, store_kind, ipfs_api)),
     )

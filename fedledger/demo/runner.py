@@ -30,6 +30,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
+from fedledger.admin import seeded_genesis, start_training
 from fedledger.chain import (
     Anvil,
     DeployParams,
@@ -59,16 +60,13 @@ from fedledger.ml import (
     ExactEvaluator,
     ModelWeights,
     decode,
-    encode,
     federated_split,
-    initial_weights,
     load_mnist,
 )
 from fedledger.queries import read_rewards, read_verdicts, round_progress
 from fedledger.storage import (
     BlobStore,
     cid_from_content_hash,
-    content_hash,
     open_store,
 )
 
@@ -162,7 +160,7 @@ class Demo:
             start_children(self.processes, config, self.cast, self.workspace, paths)
         )
         # Round 1 opens only now, so its deadline does not run while processes start.
-        self.ledger.coordinator.start_training(content_hash(self.genesis_cid))
+        start_training(self.ledger, self.genesis)
 
     def run(self) -> DemoReport:
         """Drive every round and report (call once, inside the ``with`` block)."""
@@ -239,9 +237,8 @@ class Demo:
         import oracle
 
         config, cast = self.config, self.cast
-        self.genesis = initial_weights(config.architecture, config.seed)
-        genesis_cid = self.genesis_cid = self.store.put(encode(self.genesis))
-        self.genesis_accuracy = self.test_evaluator.evaluate(self.genesis).accuracy
+        self.genesis = seeded_genesis(self.store, config.architecture, config.seed)
+        self.genesis_accuracy = self.test_evaluator.evaluate(self.genesis.weights).accuracy
         artifacts = compile_contracts(self.project)
         client = open_client(self.project, NETWORK, artifacts)
         self.reward_rule = RewardRule(
@@ -261,7 +258,7 @@ class Demo:
         )
         self.observer.stage(
             f"deploying: {config.oracles} oracles (quorum {config.quorum}), "
-            f"{config.participants} participants; genesis model {genesis_cid}"
+            f"{config.participants} participants; genesis model {self.genesis.cid}"
         )
         deployment = deploy(client, cast.admin, artifacts, params, network=NETWORK)
         save_deployment(self.project, deployment)
@@ -404,7 +401,7 @@ class Demo:
                 "base": str(self.reward_rule.base),
                 "per_score_point": str(self.reward_rule.per_score_point),
             },
-            "genesis_model_hash": "0x" + content_hash(self.genesis_cid).hex(),
+            "genesis_model_hash": "0x" + self.genesis.content_hash.hex(),
             "genesis_test_accuracy": self.genesis_accuracy,
             "run_directory": str(self.workspace.root),
         }

@@ -31,7 +31,7 @@ from fedledger.chain.coordinator import required_stake
 from fedledger.chain.errors import RoundNotOpen, SubmissionDeadlinePassed, WrongRound
 from fedledger.ml import Dataset, ModelWeights, decode, encode
 from fedledger.participant.behaviours import UpdateMaker, derive_seed, require_behaviour
-from fedledger.storage import BlobStore, cid_from_content_hash, content_hash_of
+from fedledger.storage import BlobStore, cid_from_content_hash, store_blob
 
 if TYPE_CHECKING:
     from fedledger.ml.training_config import ProgressCallback, TrainingConfig
@@ -163,19 +163,18 @@ class ParticipantClient:
         """
         round_ = self.latest_model().round if round_ is None else round_
         self._require_can_submit(round_)
-        cid = self.store.put(blob)
-        content_hash = content_hash_of(blob)
+        stored = store_blob(self.store, blob)
         coordinator = self.ledger.coordinator
         # Under open enrolment the submission carries the refundable stake (returned once
         # the update is accepted, disputed or expired; forfeited if rejected).
         result = coordinator.submit_update(
-            round_, content_hash, num_samples, stake=required_stake(coordinator)
+            round_, stored.content_hash, num_samples, stake=required_stake(coordinator)
         )
         return Submission(
             round=round_,
             participant=self.address,
-            content_hash=content_hash,
-            cid=cid,
+            content_hash=stored.content_hash,
+            cid=stored.cid,
             num_samples=num_samples,
             tx_hash=result.tx_hash,
             block_number=result.block_number,

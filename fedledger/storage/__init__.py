@@ -2,19 +2,20 @@
 
 Every part of FedLedger stores and fetches model blobs through :class:`BlobStore`, built
 from the configuration by :func:`open_store`; the chain holds each blob's ``bytes32``
-content hash, mapped to and from its CID by :func:`content_hash` and
-:func:`cid_from_content_hash`. See docs/storage.md.
+content hash: :func:`content_hash_of_blob` computes it from the bytes, and
+:func:`content_hash_from_cid` / :func:`cid_from_content_hash` map it to and from the CID;
+:func:`store_blob` stores a blob and returns both names. See docs/storage.md.
 """
 
-from fedledger.storage.base import BlobStore
+from fedledger.storage.base import BlobStore, StoredBlob, store_blob
 from fedledger.storage.cid import (
     Cid,
     CidBuilder,
     CidProfile,
     cid_from_content_hash,
     compute_cid,
-    content_hash,
-    content_hash_of,
+    content_hash_from_cid,
+    content_hash_of_blob,
 )
 from fedledger.storage.errors import (
     BlobCorrupted,
@@ -42,9 +43,11 @@ __all__ = [
     "LocalStore",
     "StorageError",
     "StoreUnavailable",
+    "StoredBlob",
     "cid_from_content_hash",
     "compute_cid",
-    "content_hash",
-    "content_hash_of",
+    "content_hash_from_cid",
+    "content_hash_of_blob",
     "open_store",
+    "store_blob",
 ]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, Self, runtime_checkable
 
-from fedledger.storage.cid import Cid, matches
+from fedledger.storage.cid import Cid, content_hash_of_blob, matches
 from fedledger.storage.errors import BlobCorrupted, BlobTooLarge
 
 
@@ -44,6 +45,22 @@ class BlobStore(Protocol):
     def __enter__(self) -> Self: ...
 
     def __exit__(self, *exc_info: object) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    """A stored blob's two names: the CID the store returned, and the content hash the
+    chain records for it (the digest of its CIDv0, whatever CID profile the store uses)."""
+
+    cid: str
+    content_hash: bytes
+
+
+def store_blob(store: BlobStore, data: bytes) -> StoredBlob:
+    """Store ``data`` and name it as the chain does: the one way the participant, the
+    oracles and the admin turn a blob into the ``bytes32`` they send."""
+    cid = store.put(data)
+    return StoredBlob(cid=cid, content_hash=content_hash_of_blob(data))
 
 
 def check_put_size(size: int, limit: int) -> None:

@@ -140,7 +140,7 @@ class Cid:
 # -- the on-chain mapping --------------------------------------------------------------
 
 
-def content_hash(cid: str) -> bytes:
+def content_hash_from_cid(cid: str) -> bytes:
     """The ``bytes32`` the chain stores for a blob: the digest of its dag-pb root.
 
     Accepts the CIDv0 and its CIDv1 form (``ipfs cid base32 Qm...``); a raw-codec CID has
@@ -156,7 +156,7 @@ def cid_from_content_hash(digest: bytes) -> str:
     return str(Cid(0, DAG_PB, bytes(digest)))
 
 
-def content_hash_of(data: bytes | bytearray | memoryview) -> bytes:
+def content_hash_of_blob(data: bytes | bytearray | memoryview) -> bytes:
     """The content hash of a blob, computed from its bytes (its CIDv0's digest)."""
     return compute_cid(data, CidProfile.V0).digest
 

@@ -23,7 +23,7 @@ from fedledger.chain.deployment import deployment_path
 from fedledger.cli import main
 from fedledger.config import ProjectConfig
 from fedledger.ml import MNIST_MLP, ModelWeights, encode, initial_weights
-from fedledger.storage import LocalStore, content_hash_of
+from fedledger.storage import LocalStore, content_hash_of_blob
 from tests.fixtures.chain import Testbed, TestbedFactory
 
 #: Where the chain fixtures put the roles: dev account 0 is the admin, 1..7 oracles,
@@ -81,7 +81,7 @@ def deploy_cli_bed(
     genesis = initial_weights(MNIST_MLP.id, 0)
     blob = encode(genesis)
     store.put(blob)
-    bed = factory(genesis_model=content_hash_of(blob) if start else None, **overrides)
+    bed = factory(genesis_model=content_hash_of_blob(blob) if start else None, **overrides)
     # The commands look for the deployment of the project's default network.
     save_deployment(project, dataclasses.replace(bed.deployment, network="anvil"))
     return Cli(project, bed, store, genesis, blob)

@@ -11,7 +11,7 @@ from fedledger.chain import ReasonCode, RoundState, dev_account
 from fedledger.chain.deployment import TOKEN_UNIT, deployment_path
 from fedledger.cli import main
 from fedledger.ml import MNIST_MLP, attacks, encode, initial_weights
-from fedledger.storage import cid_from_content_hash, content_hash_of
+from fedledger.storage import cid_from_content_hash, content_hash_of_blob
 from tests.cli.conftest import Cli, CliFactory
 from tests.fixtures.chain import TEST_ROUND_RULES
 
@@ -46,7 +46,7 @@ def test_status_shows_round_submissions_oracles_and_balances(cli: Cli, tmp_path:
     shown = cli.json("status")
     assert shown["current_round"] == 1 and shown["can_close"] is False
     assert shown["round"]["state"] == "open"
-    assert shown["round"]["global_model"] == "0x" + content_hash_of(cli.genesis_blob).hex()
+    assert shown["round"]["global_model"] == "0x" + content_hash_of_blob(cli.genesis_blob).hex()
     submissions = {s["participant"]: s for s in shown["submissions"]}
     assert list(submissions) == [good, bad, waiting]  # chain order
     assert (submissions[good]["status"], submissions[good]["accept_votes"]) == ("accepted", 2)
@@ -143,7 +143,7 @@ def test_round_close_wait_follows_the_round_to_its_new_global_model(
     participant = submit(cli, "dev:8", 1, tmp_path)
     settle(cli, participant, True)
     cli.bed.dev.increase_time(3_601)
-    aggregate = content_hash_of(b"the aggregate")
+    aggregate = content_hash_of_blob(b"the aggregate")
 
     def propose() -> None:  # the oracles, while the command waits
         for oracle in cli.bed.oracles[:2]:
@@ -214,8 +214,8 @@ def test_access_rights_are_priced_by_the_admin_and_bought_with_tokens(
 ) -> None:
     holder = submit(cli, "dev:8", 1, tmp_path)
     settle(cli, holder, True, score=0)
-    resource = cid_from_content_hash(content_hash_of(b"a supplementary model"))
-    resource_hex = "0x" + content_hash_of(b"a supplementary model").hex()
+    resource = cid_from_content_hash(content_hash_of_blob(b"a supplementary model"))
+    resource_hex = "0x" + content_hash_of_blob(b"a supplementary model").hex()
     check = cli.json("rewards", "access", resource, "--check", "--key", "dev:8")
     assert (check["price"], check["has_access"]) == ("0", False)
     assert "ResourceNotForSale" in cli.fails("rewards", "access", resource, "--key", "dev:8")
@@ -315,13 +315,13 @@ def test_admin_start_stores_the_genesis_model_and_opens_round_1(
     assert "training has not started" in cli.ok("participant", "model")
     started = cli.json("admin", "start", "--arch", MNIST_MLP.id, "--seed", "7")
     blob = encode(initial_weights(MNIST_MLP.id, 7))
-    assert started["content_hash"] == "0x" + content_hash_of(blob).hex()
+    assert started["content_hash"] == "0x" + content_hash_of_blob(blob).hex()
     assert cli.store.get(started["cid"]) == blob
     model = cli.admin.coordinator.latest_model()
     assert (model.round, model.state, model.content_hash) == (
         1,
         RoundState.OPEN,
-        content_hash_of(blob),
+        content_hash_of_blob(blob),
     )
     weights = tmp_path / "other.flmw"
     weights.write_bytes(cli.genesis_blob)

@@ -11,7 +11,7 @@ from fedledger.chain import ReasonCode, RoundState, StoragePolicy, UpdateStatus,
 from fedledger.chain.events import UpdateSubmitted
 from fedledger.ml import MNIST_CNN, Mnist, attacks, decode, encode, initial_weights
 from fedledger.queries import read_verdicts
-from fedledger.storage import Cid, cid_from_content_hash, content_hash_of
+from fedledger.storage import Cid, cid_from_content_hash, content_hash_of_blob
 from tests.cli.conftest import OUTSIDER_KEY, PARTICIPANT_KEYS, Cli, CliFactory
 
 
@@ -25,7 +25,7 @@ def update_file(cli: Cli, tmp_path: Path) -> Path:
 
 def test_model_shows_the_round_and_writes_the_model_it_fetched(cli: Cli, tmp_path: Path) -> None:
     shown = cli.json("participant", "model")
-    genesis_hash = content_hash_of(cli.genesis_blob)
+    genesis_hash = content_hash_of_blob(cli.genesis_blob)
     assert shown["round"] == 1 and shown["state"] == "open"
     assert shown["content_hash"] == "0x" + genesis_hash.hex()
     assert shown["cid"] == cid_from_content_hash(genesis_hash)
@@ -39,7 +39,9 @@ def test_model_shows_the_round_and_writes_the_model_it_fetched(cli: Cli, tmp_pat
 
 
 def test_a_tampered_global_model_is_refused(cli: Cli, tmp_path: Path) -> None:
-    path = cli.store.path_for(Cid.parse(cid_from_content_hash(content_hash_of(cli.genesis_blob))))
+    path = cli.store.path_for(
+        Cid.parse(cid_from_content_hash(content_hash_of_blob(cli.genesis_blob)))
+    )
     original = path.read_bytes()
     try:
         path.chmod(0o644)
@@ -64,7 +66,7 @@ def test_train_fetches_the_global_model_and_writes_an_update(
     trained = decode(out.read_bytes())
     assert trained.architecture == cli.genesis.architecture and trained != cli.genesis
     assert summary["samples"] == 256 and summary["epochs"] == 2
-    assert summary["content_hash"] == "0x" + content_hash_of(out.read_bytes()).hex()
+    assert summary["content_hash"] == "0x" + content_hash_of_blob(out.read_bytes()).hex()
     assert 0 <= summary["accuracy"] <= 1
 
     # From a model file instead of the chain, with the same seed: the same update.
@@ -100,10 +102,10 @@ def test_submit_uploads_the_update_and_signs_the_submission(cli: Cli, update_fil
     (event,) = cli.admin.events(UpdateSubmitted, round=1)
     assert (event.participant, event.content_hash, event.num_samples) == (
         participant,
-        content_hash_of(blob),
+        content_hash_of_blob(blob),
         600,
     )
-    assert shown["cid"] == cid_from_content_hash(content_hash_of(blob))
+    assert shown["cid"] == cid_from_content_hash(content_hash_of_blob(blob))
     assert shown["tx_hash"] == event.tx_hash and shown["gas_used"] > 0
     assert cli.store.get(shown["cid"]) == blob
 
@@ -232,7 +234,7 @@ def test_verdicts_survive_the_deletion_of_rejected_records(
         ReasonCode.NON_FINITE,
         3,
     )
-    assert verdict.content_hash == content_hash_of(update.read_bytes())
+    assert verdict.content_hash == content_hash_of_blob(update.read_bytes())
     shown = cli.json("participant", "status", "--key", "dev:8")
     assert (shown["status"], shown["reason"]) == ("rejected", "NON_FINITE")
     assert cli.admin.coordinator.latest_model().state == RoundState.OPEN

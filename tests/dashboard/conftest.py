@@ -24,7 +24,7 @@ from fedledger.chain import save_deployment
 from fedledger.chain.deployment import deployment_path
 from fedledger.config import ProjectConfig
 from fedledger.ml import Mnist, ModelWeights, encode, save_dataset
-from fedledger.storage import LocalStore, content_hash
+from fedledger.storage import LocalStore, content_hash_from_cid
 from tests.fixtures.chain import TestbedFactory
 from tests.oracle.conftest import (  # noqa: F401  (fixtures used here)
     NODE_PARTICIPANTS,
@@ -73,7 +73,7 @@ def dash_bed(
         return LocalStore(chain_project.storage.local_root, max_blob_bytes=cap)
 
     store = new_store(UPLOAD_CAP)
-    genesis = content_hash(store.put(encode(node_genesis)))
+    genesis = content_hash_from_cid(store.put(encode(node_genesis)))
     bed = chain_testbed_factory(participants=NODE_PARTICIPANTS, genesis_model=genesis)
     save_deployment(chain_project, replace(bed.deployment, network="anvil"))
     yield NodeBed(bed, store, new_store, node_validation)

@@ -18,7 +18,7 @@ from fedledger.cli import main
 from fedledger.config import ProjectConfig
 from fedledger.ml import ModelWeights, encode, load_dataset
 from fedledger.ml.evaluation import ExactEvaluator
-from fedledger.storage import content_hash
+from fedledger.storage import content_hash_from_cid
 from tests.dashboard.conftest import Dashboard, wait_for
 from tests.fixtures.chain import TEST_ROUND_RULES
 from tests.oracle.conftest import SAMPLES, NodeBed
@@ -40,7 +40,7 @@ def test_the_api_follows_a_round_from_submissions_to_its_aggregate(
 ) -> None:
     bed = dash_bed.bed
     honest, cheat, late = (bed.participants[i] for i in range(3))
-    aggregate = content_hash(dash_bed.store.put(encode(node_honest[0])))
+    aggregate = content_hash_from_cid(dash_bed.store.put(encode(node_honest[0])))
     gas = [
         honest.coordinator.submit_update(1, aggregate, SAMPLES).gas_used,
         cheat.coordinator.submit_update(1, bed.hash("a blob nobody stored"), SAMPLES).gas_used,

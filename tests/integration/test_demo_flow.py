@@ -16,7 +16,7 @@ from fedledger.chain.events import RoundFinalized, Transfer, UpdateAccepted, Upd
 from fedledger.config import mnist_directory
 from fedledger.ml import ExactEvaluator, decode, encode, fedavg, load_mnist
 from fedledger.queries import read_verdicts
-from fedledger.storage import cid_from_content_hash, content_hash_of
+from fedledger.storage import cid_from_content_hash, content_hash_of_blob
 from tests.integration.conftest import SMALL, Flow
 
 HONEST = [i for i, b in enumerate(SMALL.behaviours()) if b == "honest"]
@@ -87,7 +87,7 @@ def test_each_global_model_is_the_exact_average_of_the_accepted_updates(local_fl
             if event.participant in accepted
         ]
         produced = ledger.coordinator.get_round(round_ + 1).global_model
-        assert content_hash_of(encode(fedavg(updates))) == produced
+        assert content_hash_of_blob(encode(fedavg(updates))) == produced
 
 
 def test_the_report_has_the_issue_schema_and_agrees_with_the_chain(local_flow: Flow) -> None:

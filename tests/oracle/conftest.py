@@ -30,7 +30,7 @@ from fedledger.ml import (
     encode,
 )
 from fedledger.ml.weights import initial_weights
-from fedledger.storage import BlobStore, IpfsStore, LocalStore, content_hash
+from fedledger.storage import BlobStore, IpfsStore, LocalStore, content_hash_from_cid
 from oracle.logs import LogRecord, NodeLog
 from oracle.node import NodeSettings, OracleNode, StepReport
 from oracle.settings import Backoff
@@ -161,7 +161,7 @@ class NodeBed:
         return self.bed.participants[index]
 
     def upload(self, blob: bytes) -> bytes:
-        return content_hash(self.store.put(blob))
+        return content_hash_from_cid(self.store.put(blob))
 
     def submit(self, index: int, blob: bytes | None = None, *, digest: bytes | None = None) -> str:
         """Upload ``blob`` (unless only a ``digest`` is given) and submit it for participant
@@ -230,7 +230,7 @@ def node_bed(
     """3 oracles with k = 2, NODE_PARTICIPANTS participants, round 1 open on the genesis
     model, which is in the store; reverted after the test."""
     store = node_store_factory(UPLOAD_CAP)
-    genesis = content_hash(store.put(encode(node_genesis)))
+    genesis = content_hash_from_cid(store.put(encode(node_genesis)))
     bed = chain_testbed_factory(participants=NODE_PARTICIPANTS, genesis_model=genesis)
     return NodeBed(bed, store, node_store_factory, node_validation)
 

@@ -23,7 +23,7 @@ from fedledger.chain.events import AggregateProposed, RoundFinalized
 from fedledger.cli import main
 from fedledger.config import ProjectConfig
 from fedledger.ml import Dataset, ModelWeights, encode, fedavg, save_dataset
-from fedledger.storage import LocalStore, content_hash, content_hash_of
+from fedledger.storage import LocalStore, content_hash_from_cid, content_hash_of_blob
 from fedledger.threads import thread_environment
 from oracle.node import NodeSettings
 from tests.fixtures.chain import TestbedFactory
@@ -64,7 +64,7 @@ def cli_bed(
         return LocalStore(chain_project.storage.local_root, max_blob_bytes=cap)
 
     store = new_store(UPLOAD_CAP)
-    genesis = content_hash(store.put(encode(node_genesis)))
+    genesis = content_hash_from_cid(store.put(encode(node_genesis)))
     bed = chain_testbed_factory(participants=NODE_PARTICIPANTS, genesis_model=genesis)
     save_deployment(chain_project, replace(bed.deployment, network="anvil"))
     return NodeBed(bed, store, new_store, node_validation)
@@ -250,7 +250,7 @@ def test_once_does_the_available_work_and_exits(
     code, records, stdout = run_once(0, validation_files[0], oracle_env)
     assert code == 0, stdout
     [proposal] = [r for r in records if r["event"] == "propose"]
-    expected = content_hash_of(encode(fedavg(node_honest[:2])))
+    expected = content_hash_of_blob(encode(fedavg(node_honest[:2])))
     assert (proposal["round"], proposal["content_hash"]) == (1, "0x" + expected.hex())
     report = json.loads(cli(oracle_env, "oracle", "status", "--key", "dev:1", "--json").output)
     assert (report["state"], report["proposal"]) == ("closed", "0x" + expected.hex())
@@ -344,7 +344,7 @@ def test_an_oracle_killed_mid_round_restarts_into_a_finalized_round_without_doub
     for address in [*honest, late]:
         assert cli_bed.status(address) == (UpdateStatus.ACCEPTED, ReasonCode.ACCEPTED)
     assert cli_bed.status(attacker) == (UpdateStatus.REJECTED, ReasonCode.FAILED_VERIFICATION)
-    expected = content_hash_of(encode(fedavg(node_honest)))
+    expected = content_hash_of_blob(encode(fedavg(node_honest)))
     proposals = admin.events(AggregateProposed, start, round=1)
     assert sorted(p.oracle for p in proposals) == sorted(oracles)
     assert {p.content_hash for p in proposals} == {expected}

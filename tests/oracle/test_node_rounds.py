@@ -10,7 +10,7 @@ from dataclasses import replace
 from fedledger.chain import ReasonCode, RoundState, UpdateStatus
 from fedledger.chain.events import AggregateProposed, RoundFinalized
 from fedledger.ml import ModelWeights, decode, encode, fedavg
-from fedledger.storage import cid_from_content_hash, content_hash_of
+from fedledger.storage import cid_from_content_hash, content_hash_of_blob
 from oracle.verification import VerifierParams
 from tests.fixtures.chain import TEST_ROUND_RULES
 from tests.oracle.conftest import UPLOAD_CAP, BadBlobs, NodeBed, both_stores, settle
@@ -36,7 +36,7 @@ def test_two_of_three_oracles_finalize_the_round_on_the_same_aggregate(
     admin = node_bed.bed.admin
     start = node_bed.bed.deployment.block_number
     proposals = admin.events(AggregateProposed, start, round=1)
-    expected = content_hash_of(encode(fedavg(node_honest)))  # computed here, independently
+    expected = content_hash_of_blob(encode(fedavg(node_honest)))  # computed here, independently
     assert [p.content_hash for p in proposals] == [expected, expected]
     assert {p.oracle for p in proposals} == {node.address for node in nodes}
     assert [f.global_model for f in admin.events(RoundFinalized, start)] == [expected]
@@ -86,7 +86,10 @@ def test_a_late_or_restarted_oracle_catches_up_from_the_chain_alone(
     assert settle([node_bed.node(1)])[0].proposals == 0  # restarted: already proposed
     assert settle([node_bed.node(0)])[0].proposals == 1
     model = node_bed.bed.admin.coordinator.latest_model()
-    assert (model.round, model.content_hash) == (2, content_hash_of(encode(fedavg(node_honest))))
+    assert (model.round, model.content_hash) == (
+        2,
+        content_hash_of_blob(encode(fedavg(node_honest))),
+    )
 
 
 def test_nodes_go_on_into_the_next_round_on_the_aggregate_they_proposed(

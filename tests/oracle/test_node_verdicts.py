@@ -13,7 +13,13 @@ from fedledger.chain import ChainClient, FedLedger, ReasonCode, UpdateStatus, co
 from fedledger.chain.anvil import free_port
 from fedledger.config import NetworkSettings
 from fedledger.ml import ModelWeights, encode
-from fedledger.storage import Cid, IpfsStore, LocalStore, cid_from_content_hash, content_hash_of
+from fedledger.storage import (
+    Cid,
+    IpfsStore,
+    LocalStore,
+    cid_from_content_hash,
+    content_hash_of_blob,
+)
 from tests.fixtures.chain import TEST_REWARD_RULE
 from tests.oracle.conftest import (
     NODE_BLOB_CAP,
@@ -31,7 +37,7 @@ def test_every_input_gets_its_verdict_and_reason_on_chain(
     node_bed: NodeBed, node_honest: list[ModelWeights], node_bad_blobs: BadBlobs
 ) -> None:
     bad = node_bad_blobs
-    never_uploaded = content_hash_of(b"a blob nobody ever stored")
+    never_uploaded = content_hash_of_blob(b"a blob nobody ever stored")
     expected = {
         node_bed.submit(0, encode(node_honest[0])): ReasonCode.ACCEPTED,
         node_bed.submit(1, encode(node_honest[1])): ReasonCode.ACCEPTED,

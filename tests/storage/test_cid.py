@@ -18,8 +18,8 @@ from fedledger.storage import (
     InvalidCid,
     cid_from_content_hash,
     compute_cid,
-    content_hash,
-    content_hash_of,
+    content_hash_from_cid,
+    content_hash_of_blob,
 )
 from fedledger.storage.cid import CHUNK_SIZE, DAG_PB, MAX_LINKS, RAW, matches
 from tests.fixtures.ipfs import JsIpfsDaemon
@@ -118,28 +118,28 @@ def test_builder_refuses_use_after_finish():
 
 
 def test_content_hash_is_the_digest_inside_the_cidv0_and_maps_back():
-    digest = content_hash(HELLO_V0)
+    digest = content_hash_from_cid(HELLO_V0)
     assert len(digest) == 32
-    assert digest == content_hash_of(HELLO)
+    assert digest == content_hash_of_blob(HELLO)
     assert cid_from_content_hash(digest) == HELLO_V0
 
 
 def test_content_hash_of_the_cidv1_form_is_the_same():
     v1 = str(Cid.parse(HELLO_V0).to_v1())
     assert v1.startswith("bafy")
-    assert content_hash(v1) == content_hash(HELLO_V0)
+    assert content_hash_from_cid(v1) == content_hash_from_cid(HELLO_V0)
 
 
 @given(digest=st.binary(min_size=32, max_size=32))
 def test_content_hash_mapping_is_a_bijection(digest: bytes):
     cid = cid_from_content_hash(digest)
     assert cid.startswith("Qm") and len(cid) == 46
-    assert content_hash(cid) == digest
+    assert content_hash_from_cid(cid) == digest
 
 
 def test_content_hash_refuses_a_raw_cid_with_advice():
     with pytest.raises(InvalidCid, match="no CIDv0 form"):
-        content_hash(EMPTY_RAW)
+        content_hash_from_cid(EMPTY_RAW)
 
 
 @pytest.mark.parametrize("digest", [b"", b"\x00" * 31, b"\x00" * 33])

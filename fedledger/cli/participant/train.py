@@ -71,7 +71,7 @@ def train(
         else:
             with open_participant(network, None, store_kind, ipfs_api) as client:
                 start = client.fetch_global_model().weights
-    from fedledger.ml.training import train_local  # Keras: only once the inputs are good
+    from fedledger.participant import make_update
 
     began = time.monotonic()
     last: list[TrainingProgress] = []
@@ -83,7 +83,8 @@ def train(
                 bar(step)
 
         with user_errors():
-            trained = train_local(start, dataset, config, progress)
+            # What `participant run` sends each round, for the honest behaviour.
+            trained = make_update("honest", start, dataset, config, progress)
             blob = encode(trained)
     out.write_bytes(blob)
     seconds = time.monotonic() - began
