@@ -68,6 +68,7 @@ bench-attacks: setup
 lint: setup
 	$(BIN)/ruff check fedledger oracle scripts tests
 	$(BIN)/ruff format --check fedledger oracle scripts tests
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf build .fedledger results .pytest_cache .hypothesis

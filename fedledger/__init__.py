@@ -1,14 +1,14 @@
 """FedLedger: federated learning coordinated by an Ethereum smart contract.
 
-Subpackages, each knowing nothing of the others or of their users:
+The code is cut in tiers that import only downwards (docs/architecture.md; checked by
+tests/test_layers.py):
 
-- :mod:`fedledger.chain`   compile, deploy and typed bindings of the contracts
-- :mod:`fedledger.storage` content-addressed blob stores (embedded and IPFS)
-- :mod:`fedledger.ml`      datasets, models, training, weight codec, deterministic
-                           evaluation and aggregation
-
-:mod:`fedledger.participant` (the participant client) and the ``oracle`` package
-(the verifier node) are built on those three.
+- faces: :mod:`fedledger.cli`, :mod:`fedledger.demo`, :mod:`fedledger.dashboard`;
+- queries: :mod:`fedledger.queries`, the read models of the ledger the faces show;
+- roles: :mod:`fedledger.participant`, the ``oracle`` package, :mod:`fedledger.admin`;
+- core: :mod:`fedledger.chain`, :mod:`fedledger.storage`, :mod:`fedledger.ml`,
+  :mod:`fedledger.crypto`, which know nothing of each other;
+- base: :mod:`fedledger.config`, :mod:`fedledger.threads`, :mod:`fedledger.units`.
 """
 
 __version__ = "0.1.0"
