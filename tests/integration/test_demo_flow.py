@@ -5,6 +5,7 @@ Everything is checked against the chain and the store, not against the demo's ow
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -173,6 +174,9 @@ def test_the_command_with_the_same_seed_gives_the_same_global_models(
         capture_output=True,
         text=True,
         timeout=300,
+        # os.environ, not the process's C environment: pytest loads readline, which sets
+        # COLUMNS=80 there, and the tables would be cut to 80 columns as on a terminal.
+        env=dict(os.environ),
     )
     assert done.returncode == 0, done.stdout + done.stderr
     again = json.loads(report_path.read_text())
