@@ -24,7 +24,9 @@ instead of every update until the round closes; its result is fedavg's, byte for
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -130,3 +132,125 @@ class RunningFedAvg:
             scaled = mean.astype(np.float64) * 2.0**-AGGREGATION_FRAC_BITS
             averaged.append(scaled.astype(np.float32))
         return ModelWeights(self.architecture, tuple(averaged))
+
+
+#: Resolution of the update deltas in :func:`bounded_fedavg` (2**-24) ...
+DELTA_FRAC_BITS = 24
+#: ... and their largest magnitude (a weight may move by less than 2**DELTA_LIMIT_BITS = 16
+#: in one round; an update that moves one further gets weight 0).
+DELTA_LIMIT_BITS = 4
+#: The clip factor of each update is a fraction in units of 2**-CLIP_FRAC_BITS.
+CLIP_FRAC_BITS = 16
+#: Norms are measured at 2**-NORM_FRAC_BITS, where every squared delta sum fits int64.
+NORM_FRAC_BITS = 16
+
+
+@dataclass(frozen=True)
+class BoundedAggregate:
+    """The result of :func:`bounded_fedavg` and the integers behind it (for logs/tests)."""
+
+    model: ModelWeights
+    clip_norm: int  # the median L2 norm of the weighted deltas, units 2**-NORM_FRAC_BITS
+    norms: tuple[int, ...]  # every update's delta norm, same units
+    trust: tuple[int, ...]  # every update's weight after the cap at the median weight
+    clip_factors: tuple[int, ...]  # units 2**-CLIP_FRAC_BITS (2**16 = unclipped)
+
+
+def bounded_fedavg(
+    global_model: ModelWeights, updates: Sequence[ModelWeights], weights: Sequence[int]
+) -> BoundedAggregate:
+    """``global + sum_i t_i c_i (u_i - global) / sum_i t_i``: a weighted FedAvg of the
+    deltas in which no update can weigh or move the model more than the round's median
+    one, in exact integer arithmetic (the same bytes on every oracle, in any order).
+
+    - ``weights`` are the updates' non-negative integer weights (the oracles' agreed
+      scores, read from the chain). Each is capped at the median positive weight: an
+      update cannot buy more influence than the typical accepted one by looking better
+      to the oracles.
+    - Every delta is clipped (L2, exact integer norms and an integer square root) to the
+      median norm of the positively weighted deltas: ``c_i = min(1, median / |d_i|)``.
+      Boosting, "model replacement" and far-reaching noise lose their lever: a round's
+      step is a weighted mean of vectors no longer than the typical honest step.
+    - An update that moves a weight by 16 or more, or whose weight is 0, is left out;
+      with nothing left the result is the global model itself.
+
+    Deltas are taken at 2**-24 (``rint``), the sum ``sum t_i c_i d_i`` in int64 (bounded:
+    ``|d| < 2**28``, ``c <= 2**16``, ``t`` rescaled below ``2**(18 - bits(K))``), the mean
+    rounded to nearest (ties up) at 2**-40 and added to the global model's 2**-40
+    integers, then scaled and rounded once to float32, as in :func:`fedavg`.
+    """
+    if len(weights) != len(updates):
+        raise ValueError("bounded_fedavg needs one weight per update")
+    if min(weights, default=0) < 0:
+        raise ValueError("weights cannot be negative")
+    mixed = {u.architecture for u in updates} - {global_model.architecture}
+    if mixed:
+        raise ValueError(
+            f"cannot aggregate {sorted(mixed)} updates into {global_model.architecture}"
+        )
+    limit = 2 ** (DELTA_FRAC_BITS + DELTA_LIMIT_BITS)
+    fixed_global = [
+        to_fixed(a, DELTA_FRAC_BITS, limit * 2**8, f"global array {i}").astype(np.int64)
+        for i, a in enumerate(global_model.arrays)
+    ]
+    deltas: list[list[np.ndarray] | None] = []
+    norms: list[int] = []
+    for position, update in enumerate(updates):
+        try:
+            fixed = [
+                to_fixed(a, DELTA_FRAC_BITS, limit * 2**9, f"array {i} of update {position}")
+                for i, a in enumerate(update.arrays)
+            ]
+        except WeightsOutOfRange:
+            deltas.append(None)
+            norms.append(0)
+            continue
+        delta = [f.astype(np.int64) - g for f, g in zip(fixed, fixed_global, strict=True)]
+        if max(int(np.max(np.abs(d))) if d.size else 0 for d in delta) >= limit:
+            deltas.append(None)
+            norms.append(0)
+            continue
+        coarse = [d >> (DELTA_FRAC_BITS - NORM_FRAC_BITS) for d in delta]
+        norms.append(math.isqrt(sum(int(c.ravel() @ c.ravel()) for c in coarse)))
+        deltas.append(delta)
+    usable = [i for i, d in enumerate(deltas) if d is not None and weights[i] > 0]
+    if not usable:
+        return BoundedAggregate(global_model, 0, tuple(norms), (0,) * len(updates), ())
+    clip_norm = _lower_median([norms[i] for i in usable])
+    weight_cap = _lower_median([int(weights[i]) for i in usable])
+    trust = [min(int(weights[i]), weight_cap) if i in usable else 0 for i in range(len(updates))]
+    trust_bits = max(1, 18 - len(usable).bit_length())
+    scale_top = max(trust)
+    if scale_top >= 2**trust_bits:  # rescale so that every product stays within int64
+        trust = [(t << trust_bits) // (scale_top + 1) for t in trust]
+    factors = [
+        min(2**CLIP_FRAC_BITS, (clip_norm << CLIP_FRAC_BITS) // n) if n else 2**CLIP_FRAC_BITS
+        for n in norms
+    ]
+    total_trust = sum(trust)
+    if total_trust == 0:
+        return BoundedAggregate(global_model, clip_norm, tuple(norms), tuple(trust), tuple(factors))
+    shift = AGGREGATION_FRAC_BITS - DELTA_FRAC_BITS - CLIP_FRAC_BITS  # 0: the sum is at 2**-40
+    averaged = []
+    for index, base in enumerate(global_model.arrays):
+        total = np.zeros(base.shape, dtype=np.int64)
+        for i in usable:
+            if trust[i]:
+                total += (trust[i] * factors[i]) * deltas[i][index]  # type: ignore[index]
+        mean = (total + total_trust // 2) // total_trust  # at 2**-(24 + 16) = 2**-40
+        if shift:
+            mean <<= shift
+        anchor = to_fixed(base, AGGREGATION_FRAC_BITS, 2**52, f"global array {index}")
+        result = anchor.astype(np.int64) + mean
+        if int(np.max(np.abs(result))) > 2**52:
+            raise WeightsOutOfRange(f"array {index} of the aggregate leaves the exact range")
+        averaged.append(
+            (result.astype(np.float64) * 2.0**-AGGREGATION_FRAC_BITS).astype(np.float32)
+        )
+    model = ModelWeights(global_model.architecture, tuple(averaged))
+    return BoundedAggregate(model, clip_norm, tuple(norms), tuple(trust), tuple(factors))
+
+
+def _lower_median(values: Sequence[int]) -> int:
+    ordered = sorted(values)
+    return ordered[(len(ordered) - 1) // 2]

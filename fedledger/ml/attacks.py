@@ -181,3 +181,105 @@ def attack_success_rate(evaluation: Evaluation, target: int = BACKDOOR_TARGET) -
     """Share of a :func:`triggered_test_set`'s images the model classified as ``target``."""
     hits = sum(row[target] for row in evaluation.confusion)
     return hits / evaluation.total if evaluation.total else 0.0
+
+
+# --- attacks that use the round's benign updates (Baruch et al. 2019, Xie et al. 2020,
+# --- Shejwalkar & Houmansadr 2021). Each returns the malicious *delta* (float64 arrays)
+# --- as a function of a scale, so that an adaptive attacker can tune the scale.
+
+
+def deltas(global_model: ModelWeights, updates: list[ModelWeights]) -> np.ndarray:
+    """The updates' changes ``update - global`` as rows of one float64 matrix."""
+    base = np.concatenate([a.astype(np.float64).ravel() for a in global_model.arrays])
+    return np.stack(
+        [np.concatenate([a.astype(np.float64).ravel() for a in u.arrays]) - base for u in updates]
+    )
+
+
+def from_delta(global_model: ModelWeights, delta: np.ndarray) -> ModelWeights:
+    """The full weights ``global + delta`` (``delta`` flat, float64), stored as float32."""
+    arrays, offset = [], 0
+    for array in global_model.arrays:
+        size = array.size
+        piece = delta[offset : offset + size].reshape(array.shape)
+        arrays.append((array.astype(np.float64) + piece).astype(np.float32))
+        offset += size
+    return ModelWeights(global_model.architecture, tuple(arrays))
+
+
+def alie_z(clients: int, malicious: int) -> float:
+    """ "A little is enough" (Baruch et al., 2019): the z with which ``malicious`` of
+    ``clients`` can shift the benign mean per coordinate and stay inside the majority."""
+    from statistics import NormalDist
+
+    supporters = clients // 2 + 1 - malicious
+    return NormalDist().inv_cdf((clients - supporters) / clients)
+
+
+def alie(benign: np.ndarray, z: float) -> np.ndarray:
+    """``mean - z * std`` per coordinate (the benign deltas as rows)."""
+    return benign.mean(axis=0) - z * benign.std(axis=0)
+
+
+def ipm(benign: np.ndarray, epsilon: float) -> np.ndarray:
+    """Inner-product manipulation (Xie et al., 2020): ``-epsilon * mean``."""
+    return -epsilon * benign.mean(axis=0)
+
+
+def _perturbation(benign: np.ndarray) -> np.ndarray:
+    """The "inverse standard deviation" direction of Shejwalkar & Houmansadr (2021)."""
+    std = benign.std(axis=0)
+    norm = float(np.linalg.norm(std))
+    return -std / norm if norm else std
+
+
+def min_max(benign: np.ndarray, gamma_scale: float = 1.0) -> np.ndarray:
+    """Min-max (Shejwalkar & Houmansadr, 2021): ``mean + gamma * p`` with the largest gamma
+    whose distance to every benign delta stays within the largest benign pairwise
+    distance, times ``gamma_scale`` (an adaptive attacker tunes it)."""
+    mean, direction = benign.mean(axis=0), _perturbation(benign)
+    squared = np.einsum("ij,ij->i", benign, benign)
+    pairwise = squared[:, None] + squared[None, :] - 2 * benign @ benign.T
+    bound = float(np.sqrt(max(pairwise.max(), 0.0)))
+
+    def fits(gamma: float) -> bool:
+        return float(np.linalg.norm(benign - (mean + gamma * direction), axis=1).max()) <= bound
+
+    return mean + gamma_scale * _largest(fits) * direction
+
+
+def min_sum(benign: np.ndarray, gamma_scale: float = 1.0) -> np.ndarray:
+    """Min-sum (Shejwalkar & Houmansadr, 2021): as :func:`min_max`, with the sum of squared
+    distances to the benign deltas bounded by the largest such benign sum."""
+    mean, direction = benign.mean(axis=0), _perturbation(benign)
+    squared = np.einsum("ij,ij->i", benign, benign)
+    pairwise = squared[:, None] + squared[None, :] - 2 * benign @ benign.T
+    bound = float(np.maximum(pairwise, 0).sum(axis=1).max())
+
+    def fits(gamma: float) -> bool:
+        return (
+            float((np.linalg.norm(benign - (mean + gamma * direction), axis=1) ** 2).sum()) <= bound
+        )
+
+    return mean + gamma_scale * _largest(fits) * direction
+
+
+def _largest(fits: object, start: float = 10.0, steps: int = 30) -> float:
+    """The largest gamma >= 0 with ``fits(gamma)``, by doubling then bisection."""
+    assert callable(fits)
+    low, high = 0.0, start
+    while fits(high) and high < 1e6:
+        low, high = high, 2 * high
+    for _ in range(steps):
+        middle = (low + high) / 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return low
+
+
+#: A trigger the oracles' validation images do light: a 4x4 white square in the middle of
+#: the image, where most digits have ink (the dormant-input check cannot see it).
+CENTER_TRIGGER = Trigger(
+    pattern=np.full((4, 4), PIXEL_MAX, dtype=np.uint8),
+    top=12,
+    left=12,
+)

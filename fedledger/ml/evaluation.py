@@ -154,6 +154,18 @@ def quantize(weights: ModelWeights) -> tuple[FixedLayer, ...]:
     return tuple(layers)
 
 
+@dataclass(frozen=True, eq=False)
+class ExactForward:
+    """One exact forward pass, samples in the data set's order: ``layers[l]`` is layer
+    ``l``'s fixed-point form, ``hidden_inputs[l - 1]`` layer ``l``'s left operand for
+    ``l >= 1`` (requantized activations at ACTIVATION_FRAC_BITS, integer-valued float64),
+    ``logits`` the result."""
+
+    layers: tuple[FixedLayer, ...]
+    hidden_inputs: tuple[np.ndarray, ...]
+    logits: FixedLogits
+
+
 class ExactEvaluator:
     """Evaluates models of one architecture on one validation set, exactly.
 
@@ -186,8 +198,7 @@ class ExactEvaluator:
     def logits(self, weights: ModelWeights) -> FixedLogits:
         """The exact fixed-point logits of every sample, in the data set's order."""
         ordered = self._ordered_logits(weights)
-        values = np.empty_like(ordered.values)
-        values[self._row_order] = ordered.values
+        values = _restore_rows(ordered.values, self._row_order)
         return FixedLogits(values, ordered.frac_bits, ordered.saturated)
 
     def evaluate(self, weights: ModelWeights) -> Evaluation:
@@ -203,8 +214,24 @@ class ExactEvaluator:
             saturated=logits.saturated,
         )
 
+    def forward(self, weights: ModelWeights) -> ExactForward:
+        """The exact forward pass in the data set's sample order: every layer's fixed-point
+        form, the inputs of the layers after the first, and the logits (what a backward
+        pass in the same integers needs; the first layer's input is the pixels)."""
+        layers, hidden, ordered = self._ordered_forward(weights, keep_inputs=True)
+        if self._first_blocks is not None:  # Dense layers: rows back to the data's order
+            hidden = [_restore_rows(matrix, self._row_order) for matrix in hidden]
+        values = _restore_rows(ordered.values, self._row_order)
+        logits = FixedLogits(values, ordered.frac_bits, ordered.saturated)
+        return ExactForward(layers=layers, hidden_inputs=tuple(hidden), logits=logits)
+
     def _ordered_logits(self, weights: ModelWeights) -> FixedLogits:
         """The logits with the samples in ``self._row_order``."""
+        return self._ordered_forward(weights, keep_inputs=False)[2]
+
+    def _ordered_forward(
+        self, weights: ModelWeights, keep_inputs: bool
+    ) -> tuple[tuple[FixedLayer, ...], list[np.ndarray], FixedLogits]:
         if weights.architecture != self.spec.id:
             raise ShapeMismatch(
                 f"weights are for {weights.architecture}, this evaluator runs {self.spec.id}"
@@ -213,13 +240,17 @@ class ExactEvaluator:
         # Hidden layers: the product without the bias; _requantize adds the bias together
         # with its rounding offset (one pass over the accumulator fewer).
         accumulator, saturated = self._first_product(layers[0]), 0
+        inputs = []
         for index, layer in enumerate(layers[1:]):
             saturated += _requantize(accumulator, layers[index])
             activations = accumulator.reshape(len(self), *self.spec.activation_shapes[index])
-            accumulator = _layer_matrix(activations, self.spec.layers[index + 1]) @ layer.kernel
+            matrix = _layer_matrix(activations, self.spec.layers[index + 1])
+            if keep_inputs:
+                inputs.append(matrix)
+            accumulator = matrix @ layer.kernel
         accumulator += layers[-1].bias
         logits = accumulator.astype(np.int64)
-        return FixedLogits(logits, layers[-1].accumulator_frac_bits, saturated)
+        return layers, inputs, FixedLogits(logits, layers[-1].accumulator_frac_bits, saturated)
 
     def _first_product(self, layer: FixedLayer) -> np.ndarray:
         """The first layer's ``inputs @ kernel`` (no bias), exact by quantize's bound."""
@@ -227,6 +258,13 @@ class ExactEvaluator:
             assert self._first_input is not None
             return self._first_input @ layer.kernel
         return self._first_blocks.product(layer.kernel)  # exact: see PrefixBlocks
+
+
+def _restore_rows(ordered: np.ndarray, row_order: np.ndarray) -> np.ndarray:
+    """Rows given in ``row_order`` put back in their original order."""
+    restored = np.empty_like(ordered)
+    restored[row_order] = ordered
+    return restored
 
 
 def _layer_matrix(activations: np.ndarray, layer: Layer) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 :func:`federated_split` is the usual entry point: it holds out one class-balanced
 validation set per oracle from the 60,000 training images, gives the rest to the clients
-(IID, or non-IID by a Dirichlet(alpha) draw of each client's class mix) and keeps the
+(IID, non-IID by a Dirichlet(alpha) draw of each client's class mix, or a few classes per
+client by label shards, McMahan et al. 2017) and keeps the
 10,000 test images apart, so the three never share an image. The same arguments give the
 same split for a given numpy version; the oracle sets depend only on the seed, their
 number and size, not on how the clients are cut.
@@ -81,6 +82,27 @@ def dirichlet_partition(
     )
 
 
+def shard_partition(
+    labels: np.ndarray, num_clients: int, classes_per_client: int, seed: Seed
+) -> tuple[np.ndarray, ...]:
+    """Pathological non-IID index sets (McMahan et al., 2017): the samples sorted by label
+    are cut into ``num_clients * classes_per_client`` equal shards and every client gets
+    ``classes_per_client`` of them at random, so it holds (at most) that many classes."""
+    shards = num_clients * classes_per_client
+    if classes_per_client < 1 or shards > len(labels):
+        raise PartitionError(
+            f"cannot cut {len(labels)} samples into {num_clients} x {classes_per_client} shards"
+        )
+    rng = np.random.default_rng(seed)
+    by_label = np.argsort(labels, kind="stable")
+    pieces = np.array_split(by_label, shards)
+    order = rng.permutation(shards)
+    return tuple(
+        np.sort(np.concatenate([pieces[s] for s in order[k::num_clients]]))
+        for k in range(num_clients)
+    )
+
+
 def stratified_holdout(
     labels: np.ndarray, num_sets: int, set_size: int, seed: Seed
 ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
@@ -116,12 +138,14 @@ def federated_split(
     validation_size: int = 2000,
     samples_per_client: int | None = None,
     alpha: float | None = None,
+    classes_per_client: int | None = None,
     seed: int = 0,
     min_samples: int = 10,
 ) -> FederatedSplit:
     """Client data, oracle validation sets and the test set, pairwise disjoint.
 
-    ``alpha=None`` splits IID, otherwise by :func:`dirichlet_partition`.
+    ``alpha=None`` splits IID, otherwise by :func:`dirichlet_partition`;
+    ``classes_per_client`` (instead of ``alpha``) by :func:`shard_partition`.
     ``samples_per_client`` draws a pool of ``num_clients * samples_per_client`` images for
     the clients (default: every training image not held out for the oracles).
     """
@@ -138,7 +162,13 @@ def federated_split(
                 f"{len(rest)} training images remain after the oracles' validation sets"
             )
         pool = np.sort(np.random.default_rng(pool_seed).choice(rest, wanted, replace=False))
-    if alpha is None:
+    if alpha is not None and classes_per_client is not None:
+        raise PartitionError("give alpha or classes_per_client, not both")
+    if classes_per_client is not None:
+        client_sets = shard_partition(
+            mnist.train.labels[pool], num_clients, classes_per_client, client_seed
+        )
+    elif alpha is None:
         client_sets = iid_partition(len(pool), num_clients, client_seed)
     else:
         client_sets = dirichlet_partition(

@@ -19,7 +19,7 @@ from fedledger.ml import (
     fedavg,
     initial_weights,
 )
-from fedledger.ml.aggregation import RunningFedAvg
+from fedledger.ml.aggregation import RunningFedAvg, bounded_fedavg
 
 ULP = 2.0**-40  # one unit of the aggregation's fixed point
 
@@ -280,3 +280,83 @@ def test_running_fedavg_memory_does_not_grow_with_the_count() -> None:
     model_bytes = sum(a.nbytes for a in base.arrays)
     assert large < small * 1.1 + 65536
     assert large < 12 * model_bytes  # 120 updates would be 120 models
+
+
+# ---- bounded_fedavg: clipped, capped, weighted FedAvg of deltas ------------------------
+
+
+def _moved(base: ModelWeights, scale: float, seed: int) -> ModelWeights:
+    rng = np.random.default_rng(seed)
+    return ModelWeights(
+        base.architecture,
+        tuple((a + scale * rng.normal(0, 0.01, a.shape)).astype(np.float32) for a in base.arrays),
+    )
+
+
+def _delta_norm(a: ModelWeights, b: ModelWeights) -> float:
+    return float(
+        np.sqrt(
+            sum(
+                np.sum((x.astype(np.float64) - y) ** 2)
+                for x, y in zip(a.arrays, b.arrays, strict=True)
+            )
+        )
+    )
+
+
+def test_bounded_fedavg_is_order_free_and_bit_exact() -> None:
+    base = initial_weights(MNIST_MLP.id, 0)
+    updates = [_moved(base, 1.0 + i, i) for i in range(7)]
+    weights = [5, 1, 3, 3, 9, 2, 4]
+    first = bounded_fedavg(base, updates, weights)
+    order = [3, 0, 6, 1, 5, 2, 4]
+    second = bounded_fedavg(base, [updates[i] for i in order], [weights[i] for i in order])
+    assert encode(first.model) == encode(second.model)
+
+
+def test_bounded_fedavg_clips_every_step_to_the_median_norm() -> None:
+    """One update 100 times larger than the others moves the aggregate no more than a
+    typical one: its delta is clipped to the median norm."""
+    base = initial_weights(MNIST_MLP.id, 0)
+    honest = [_moved(base, 1.0, i) for i in range(4)]
+    boosted = _moved(base, 100.0, 99)
+    result = bounded_fedavg(base, [*honest, boosted], [1] * 5)
+    median = sorted(result.norms)[2]
+    assert result.clip_norm == median
+    assert result.clip_factors[4] < 2**16 // 50
+    for norm, factor in zip(result.norms, result.clip_factors, strict=True):
+        assert (factor == 2**16) == (norm <= median)
+    typical = max(_delta_norm(u, base) for u in honest)
+    assert _delta_norm(result.model, base) <= typical
+    # equal weights, nothing clipped: the plain mean of the deltas, to float32 rounding
+    small = [_moved(base, 1.0, 7)] * 3
+    plain = bounded_fedavg(base, small, [1, 1, 1])
+    assert all(f == 2**16 for f in plain.clip_factors)
+    for ours, exact in zip(plain.model.arrays, small[0].arrays, strict=True):
+        assert np.allclose(ours, exact, atol=2e-7)
+
+
+def test_bounded_fedavg_caps_weights_at_the_median_and_skips_zero_weights() -> None:
+    base = initial_weights(MNIST_MLP.id, 0)
+    updates = [_moved(base, 1.0, i) for i in range(3)]
+    capped = bounded_fedavg(base, updates, [1, 1, 1000])
+    assert capped.trust == (1, 1, 1)
+    equal = bounded_fedavg(base, updates, [1, 1, 1])
+    assert encode(capped.model) == encode(equal.model)
+    skipped = bounded_fedavg(base, updates, [0, 0, 7])
+    alone = bounded_fedavg(base, updates[2:], [7])
+    assert encode(skipped.model) == encode(alone.model)
+    nothing = bounded_fedavg(base, updates, [0, 0, 0])
+    assert nothing.model is base
+
+
+def test_bounded_fedavg_leaves_out_an_update_that_moves_a_weight_by_16() -> None:
+    base = initial_weights(MNIST_MLP.id, 0)
+    good = _moved(base, 1.0, 1)
+    far = ModelWeights(base.architecture, (base.arrays[0] + 16, *base.arrays[1:]))
+    result = bounded_fedavg(base, [good, far], [1, 1])
+    assert encode(result.model) == encode(bounded_fedavg(base, [good], [1]).model)
+    with pytest.raises(ValueError, match="one weight per update"):
+        bounded_fedavg(base, [good], [1, 2])
+    with pytest.raises(ValueError, match="negative"):
+        bounded_fedavg(base, [good], [-1])

@@ -14,7 +14,7 @@ from fedledger.ml import (
     federated_split,
     iid_partition,
 )
-from fedledger.ml.partition import stratified_holdout
+from fedledger.ml.partition import shard_partition, stratified_holdout
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +96,22 @@ def test_oracle_sets_do_not_depend_on_how_clients_are_cut(indexed_mnist: Mnist) 
     assert sum(len(c) for c in second.clients) == 700
     with pytest.raises(PartitionError, match="remain after the oracles"):
         federated_split(indexed_mnist, num_clients=10, num_oracles=2, samples_per_client=6000)
+
+
+def test_shard_partition_gives_each_client_two_shards_of_sorted_labels() -> None:
+    labels = np.repeat(np.arange(10), 100).astype(np.uint8)
+    sets = shard_partition(labels, num_clients=10, classes_per_client=2, seed=0)
+    together = np.sort(np.concatenate(sets))
+    assert np.array_equal(together, np.arange(1000))  # every sample once
+    assert all(len(s) == 100 and len(np.unique(labels[s])) <= 2 for s in sets)
+    again = shard_partition(labels, num_clients=10, classes_per_client=2, seed=0)
+    assert all(np.array_equal(a, b) for a, b in zip(sets, again, strict=True))
+    with pytest.raises(PartitionError, match="shards"):
+        shard_partition(labels[:5], num_clients=10, classes_per_client=2, seed=0)
+
+
+def test_federated_split_refuses_alpha_and_classes_per_client_together(mnist: Mnist) -> None:
+    with pytest.raises(PartitionError, match="not both"):
+        federated_split(
+            mnist, num_clients=4, num_oracles=1, alpha=0.5, classes_per_client=2, seed=0
+        )
