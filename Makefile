@@ -16,15 +16,24 @@ FLOWER_VENV := .venv-flower
 
 setup: $(VENV)/.installed node_modules/.installed
 
+# The set-up's own chatter (pip's and setuptools' warnings) goes to a log, shown only if a
+# step fails: what a person sees is one line per step.
 $(VENV)/.installed: pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
-	touch $@
+	@echo "setting up $(VENV): the package and its pinned dependencies (first run only;" \
+		"2-5 minutes, most of it TensorFlow; log in $(VENV)/setup.log)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --upgrade pip > $(VENV)/setup.log 2>&1 \
+		|| { cat $(VENV)/setup.log; exit 1; }
+	@$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]' >> $(VENV)/setup.log 2>&1 \
+		|| { cat $(VENV)/setup.log; exit 1; }
+	@touch $@
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
-	touch $@
+	@echo "setting up node_modules: solc, anvil, OpenZeppelin (first run only; about a minute)"
+	@npm ci --no-audit --no-fund --loglevel=error > .npm-setup.log 2>&1 \
+		|| { cat .npm-setup.log; rm -f .npm-setup.log; exit 1; }
+	@rm -f .npm-setup.log
+	@touch $@
 
 setup-ipfs: $(IPFS_DIR)/node_modules/.installed
 

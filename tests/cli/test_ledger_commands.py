@@ -109,6 +109,21 @@ def test_status_of_a_past_round_and_of_one_that_does_not_exist(cli: Cli) -> None
         assert "rounds run from 1 to 2" in cli.fails("status", "--round", bad)
 
 
+def test_round_close_follows_a_round_someone_else_closed(cli: Cli) -> None:
+    cli.bed.dev.increase_time(3_601)
+    cli.admin.coordinator.close_round()  # as an oracle node would: skipped, round 2 opens
+    output = cli.ok("round", "close", "--round", "1", "--wait")
+    assert "round 1 was already closed" in output and "skipped" in output
+    assert "has not opened yet" in cli.fails("round", "close", "--round", "9")
+    cli.bed.dev.increase_time(3_601)
+    cli.admin.coordinator.close_round()  # round 2 as well
+    shown = cli.json("round", "close", "--round", "2", "--wait")
+    assert shown["round"] == 2 and shown["state"] == "skipped" and shown["closed_by_someone_else"]
+    # Errors speak human units: the deadline as a time, relative to the chain's clock.
+    line = cli.fails("round", "close")
+    assert "RoundCloseTooEarly" in line and "(in 60 min)" in line
+
+
 def test_commands_without_a_deployment_say_to_deploy(cli: Cli) -> None:
     deployment_path(cli.project).unlink()
     for command in (["status"], ["participant", "model"], ["rewards", "balance", "--key", "dev:8"]):
