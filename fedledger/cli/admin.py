@@ -357,7 +357,7 @@ def set_reward(
         ledger,
         result,
         f"reward {render.tokens(rule.base, symbol)} + "
-        f"{render.tokens(rule.per_score_point, symbol, places=18)} per score point",
+        f"{render.tokens(units.per_logit(rule.per_score_point), symbol)} per logit of score",
         as_json,
         base=str(rule.base),
         per_score_point=str(rule.per_score_point),

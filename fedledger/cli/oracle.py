@@ -225,6 +225,7 @@ def _print_status(report: OracleStatus) -> None:
 
     from fedledger.chain import RoundState
     from fedledger.chain.codes import reason_name
+    from fedledger.units import format_score, words
 
     out = console()
     registered = "registered" if report.registered else "[red]not a registered oracle[/red]"
@@ -251,7 +252,7 @@ def _print_status(report: OracleStatus) -> None:
             vote.participant,
             enum_name(vote.status),
             "accept" if vote.accept else "reject",
-            str(vote.score),
-            "" if vote.reason is None else reason_name(vote.reason),
+            format_score(vote.score),
+            "" if vote.reason is None else words(reason_name(vote.reason)),
         )
     out.print(table)

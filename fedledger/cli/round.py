@@ -50,9 +50,9 @@ def close(
     """Close the current round: possible once its deadline has passed or its contribution
     target is met. Pending updates keep taking votes for the verification grace (then
     expire); a round with nothing accepted or pending is skipped at once, otherwise the
-    oracles aggregate the accepted ones when the grace ends or nothing is pending. Running oracle nodes close a round by themselves
-    shortly after its deadline: then this says so (and --wait follows the round to its
-    end)."""
+    oracles aggregate the accepted ones when the grace ends or nothing is pending.
+    Running oracle nodes close a round by themselves shortly after its deadline: then this
+    says so (and --wait follows the round to its end)."""
     _, ledger = open_ledger(network, key)
     with user_errors():
         current = ledger.coordinator.current_round()

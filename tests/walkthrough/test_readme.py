@@ -128,6 +128,9 @@ def test_the_readme_walkthrough_runs_as_written(fresh_project: Path, tmp_path: P
     logs = {p.name: p.read_text() for p in (fresh_project / ".fedledger" / "logs").glob("*")}
     assert shell.returncode == 0, "".join(f"\n--- {n}\n{t}" for n, t in logs.items()) + output
     assert "Traceback" not in output
+    # TensorFlow's start-up lines are silenced on `train` and `run`.
+    for noise in ("absl::InitializeLog", "cpu_feature_guard", "oneDNN"):
+        assert noise not in output, noise
     for name, text in logs.items():
         assert "Traceback" not in text, (name, text)
     # What the reader is told happens, happened.
