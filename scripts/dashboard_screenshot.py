@@ -4,9 +4,10 @@
 
 Starts `fedledger demo` (its own anvil, real oracle and participant processes, attackers
 included) in a temporary run directory, then `fedledger dashboard --eval` on the demo's
-project (``FEDLEDGER_ROOT`` = the run directory) with the MNIST test images as the
-evaluation set, waits until --rounds rounds are finalized, and photographs the page in
-headless Debian Chromium (/usr/bin/chromium, through Playwright). Stops both processes.
+project (``FEDLEDGER_ROOT`` = the run directory) with the MNIST test images the demo
+writes (data/test.npz) as the evaluation set, waits until --rounds rounds are finalized,
+and photographs the page in headless Debian Chromium (/usr/bin/chromium, through
+Playwright), then prints `fedledger rounds` of the same run. Stops both processes.
 """
 
 from __future__ import annotations
@@ -21,10 +22,6 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-import httpx
-
-from fedledger.ml import load_mnist, save_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = [
@@ -47,11 +44,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fedledger-screenshot-") as folder:
         work = Path(folder)
         run_dir = work / "demo"
-        eval_path = save_dataset(load_mnist().test, work / "mnist-test.npz")
+        eval_path = run_dir / "data" / "test.npz"  # the demo writes the MNIST test images
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
         demo_log = (work / "demo.log").open("w")
         demo = subprocess.Popen(
-            [sys.executable, "-m", "fedledger", "demo", "--out", str(run_dir)],
+            [sys.executable, "-m", "fedledger", "demo", "--out", str(run_dir), "--rounds", "20"],
             cwd=ROOT,
             env=env,
             stdout=demo_log,
@@ -75,34 +72,21 @@ def main() -> None:
                 raise SystemExit(f"the dashboard did not start: {line}")
             url = found.group(1)
             print(f"dashboard at {url}; waiting for {arguments.rounds} finalized rounds")
-            _wait(lambda: _finalized(url) >= arguments.rounds, demo)
-            _wait(lambda: _in_progress(url), demo)  # a round with submissions on the page
-            _photograph(url, arguments.out, arguments.width)
-            print(f"wrote {arguments.out}")
+            _photograph(url, arguments.out, arguments.width, arguments.rounds)
+            print(f"wrote {arguments.out}; `fedledger rounds` of the same run:")
+            subprocess.run(
+                [sys.executable, "-m", "fedledger", "rounds", "--eval", str(eval_path)],
+                env={**env, "FEDLEDGER_ROOT": str(run_dir)},
+                check=False,
+            )
         finally:
             for process in (dashboard, demo):
                 if process is not None and process.poll() is None:
                     process.send_signal(signal.SIGTERM)
                     process.wait(timeout=60)
             demo_log.close()
-
-
-def _state(url: str) -> dict[str, Any] | None:
-    try:
-        response = httpx.get(url + "api/state", timeout=30)
-    except httpx.TransportError:
-        return None
-    return response.json() if response.status_code == 200 else None
-
-
-def _finalized(url: str) -> int:
-    state = _state(url)
-    return 0 if state is None else sum(r["state"] == "finalized" for r in state["rounds"])
-
-
-def _in_progress(url: str) -> bool:
-    state = _state(url)
-    return bool(state and state["round"] and state["round"]["submissions"])
+            if demo.returncode:
+                print("the demo's output:", (work / "demo.log").read_text()[-3000:])
 
 
 def _wait(condition: Any, demo: subprocess.Popen[bytes]) -> None:
@@ -115,7 +99,9 @@ def _wait(condition: Any, demo: subprocess.Popen[bytes]) -> None:
         time.sleep(0.25)
 
 
-def _photograph(url: str, out: Path, width: int) -> None:
+def _photograph(url: str, out: Path, width: int, rounds: int) -> None:
+    """Once the page charts ``rounds`` finalized rounds and shows an update still waiting
+    for votes (a round in progress), photograph all of it."""
     from playwright.sync_api import sync_playwright
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -125,8 +111,13 @@ def _photograph(url: str, out: Path, width: int) -> None:
         )
         page = browser.new_page(viewport={"width": width, "height": 900})
         page.goto(url)
-        page.wait_for_selector("#accuracy-chart circle.point")
-        page.wait_for_timeout(1_000)  # one more refresh: every table filled
+        page.wait_for_function(
+            f"""document.querySelectorAll('#accuracy-chart circle.point').length >= {rounds}
+            && document.querySelector('#submissions tr[data-status=pending]') !== null
+            && document.getElementById('problem').hidden""",
+            timeout=PATIENCE * 1000,
+            polling=100,
+        )
         page.screenshot(path=str(out), full_page=True)
         browser.close()
 

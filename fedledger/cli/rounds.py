@@ -91,6 +91,8 @@ def rounds(
     for summary in history:
         if summary.produced_model is not None:
             out.print(f"round {summary.round} produced 0x{summary.produced_model.hex()}")
+        elif summary.skip_reason is not None:
+            out.print(f"round {summary.round} {summary.to_json(now, symbol)['skip_reason_text']}")
 
 
 def _table(

@@ -1,19 +1,13 @@
 """What the demo measures of a round beyond the chain's record: the accuracy plain FedAvg
-would have reached without verification, and the gas the round cost."""
+would have reached without verification. (Its counts, tokens and gas are the chain's:
+fedledger.queries.rounds.)"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from fedledger.chain import FedLedger
-from fedledger.chain.events import (
-    AggregateProposed,
-    ChainEvent,
-    RoundClosed,
-    RoundSkipped,
-    UpdateSubmitted,
-    VoteCast,
-)
+from fedledger.chain.events import UpdateSubmitted
 from fedledger.ml import ExactEvaluator, InvalidWeights, ModelWeights, fedavg
 from fedledger.storage import StorageError
 
@@ -38,14 +32,3 @@ def plain_fedavg_accuracy(
         return evaluator.evaluate(fedavg(updates)).accuracy
     except InvalidWeights:  # weights outside the exact evaluator's range: a wreck
         return None
-
-
-def round_gas(ledger: FedLedger, round_: int) -> int:
-    """Gas of every transaction of the round: submissions, votes, close, proposals."""
-    start = ledger.deployment.block_number
-    events: list[ChainEvent] = []
-    for event_type in (UpdateSubmitted, VoteCast, RoundClosed, AggregateProposed, RoundSkipped):
-        events += ledger.events(event_type, start, round=round_)
-    hashes = dict.fromkeys(event.tx_hash for event in events)
-    client = ledger.client
-    return sum(int(client.wait_for_receipt(tx)["gasUsed"], 16) for tx in hashes)

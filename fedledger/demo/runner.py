@@ -39,7 +39,6 @@ from fedledger.chain import (
     RoundRules,
     RoundState,
     StoragePolicy,
-    UpdateStatus,
     compile_contracts,
     deploy,
     open_client,
@@ -52,7 +51,7 @@ from fedledger.demo.cast import make_cast
 from fedledger.demo.children import POLL_SECONDS, died, start_children
 from fedledger.demo.config import DemoConfig
 from fedledger.demo.errors import DemoError
-from fedledger.demo.measures import plain_fedavg_accuracy, round_gas
+from fedledger.demo.measures import plain_fedavg_accuracy
 from fedledger.demo.processes import ProcessGroup, child_environment
 from fedledger.demo.report import DemoReport, ParticipantRecord, RoundRecord
 from fedledger.demo.workspace import NETWORK, Workspace
@@ -63,7 +62,7 @@ from fedledger.ml import (
     federated_split,
     load_mnist,
 )
-from fedledger.queries import read_rewards, read_verdicts, round_progress
+from fedledger.queries import RoundIndex, read_rewards, read_verdicts, round_progress
 from fedledger.storage import (
     BlobStore,
     cid_from_content_hash,
@@ -153,6 +152,7 @@ class Demo:
             config, self.workspace, self.project, self.admin_account, self.observer.stage
         )
         self.ledger = self._deploy()
+        self.history = RoundIndex(self.ledger)  # the rounds' counts, tokens and gas
         self.processes = stack.enter_context(
             ProcessGroup(child_environment(self.workspace.root, self.cast.child_env))
         )
@@ -222,6 +222,8 @@ class Demo:
             seed=config.seed,
         )
         self.test_evaluator = ExactEvaluator(split.test, config.architecture)
+        # The test images too, for `fedledger dashboard --eval` and `fedledger rounds --eval`.
+        self.workspace.write_dataset("test", split.test)
         return {
             "participant": [
                 str(self.workspace.write_dataset(f"participant-{i + 1:02d}", data))
@@ -282,7 +284,7 @@ class Demo:
                 coordinator.close_round()
         state = self._wait_for_end(round_)
         produced = coordinator.get_round(round_ + 1).global_model
-        verdicts = read_verdicts(self.ledger, round_)
+        (summary,) = [s for s in self.history.refresh() if s.round == round_]
         return RoundRecord(
             round=round_,
             state=state.name.lower(),
@@ -291,10 +293,10 @@ class Demo:
             plain_fedavg_accuracy=plain_fedavg_accuracy(
                 self.ledger, self._fetch, self.test_evaluator, round_
             ),
-            accepted=sum(v.status == UpdateStatus.ACCEPTED for v in verdicts),
-            rejected=sum(v.status == UpdateStatus.REJECTED for v in verdicts),
-            tokens_minted=sum(v.reward for v in verdicts),
-            gas_used=round_gas(self.ledger, round_),
+            accepted=summary.accepted,
+            rejected=summary.rejected,
+            tokens_minted=summary.tokens_minted,
+            gas_used=summary.gas_used,
             seconds=time.monotonic() - began,
         )
 

@@ -9,9 +9,10 @@ started by hand with the same command line::
 
     FEDLEDGER_ROOT=.fedledger/demo fedledger status
 
-Layout: ``brownie-config.yaml``, ``data/`` (one .npz per participant and per oracle),
-``logs/`` (one per process), ``keys/`` (keystores, with --rpc only), ``.fedledger/``
-(deployment file and, for the embedded store, the blobs), and the report.
+Layout: ``brownie-config.yaml``, ``data/`` (one .npz per participant and per oracle, and
+the test images ``test.npz``), ``logs/`` (one per process), ``keys/`` (keystores, with
+--rpc only), ``.fedledger/`` (deployment file and, for the embedded store, the blobs), and
+the report.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from fedledger.storage import BlobStore, StorageError, cid_from_content_hash
 
 class ModelAccuracy:
     """``accuracy(content_hash)`` -> 0..1, or None if the model cannot be fetched or read
-    (``failures`` says why, per model)."""
+    (``failures`` says why, per model; such a model is not tried again)."""
 
     def __init__(
         self, store: BlobStore, dataset: Dataset, source: Path, max_blob_bytes: int | None = None
@@ -43,6 +43,8 @@ class ModelAccuracy:
     def __call__(self, content_hash: bytes) -> float | None:
         if content_hash in self._known:
             return self._known[content_hash]
+        if content_hash in self.failures:  # tried once: a store timeout per poll would stall
+            return None
         try:
             cid = cid_from_content_hash(content_hash)
             blob = self.store.get(cid, max_bytes=self.max_blob_bytes)

@@ -4,6 +4,9 @@ dashboard's history table and chart).
 A :class:`RoundIndex` reads the deployment's round events once and then follows the chain
 (one ``eth_getLogs`` per :meth:`RoundIndex.refresh`), caching what it learnt about
 blocks and transactions, so a page that polls every second re-reads only what is new.
+Each refresh reads the last :data:`REREAD_BLOCKS` blocks again (events already counted
+are recognised by their position): a node may report a new block before its logs can be
+queried, and an event missed once would be missed forever.
 Gas is the sum over every transaction that carries an event of the round: submissions,
 votes, the close, the aggregate proposals (the one that finalizes included).
 """
@@ -44,6 +47,10 @@ ROUND_EVENTS: tuple[type[ChainEvent], ...] = (
     RoundFinalized,
     RoundSkipped,
 )
+
+#: Blocks before the last one read that every refresh reads again (a busy development
+#: chain mines several a second; seen on anvil: logs of the newest blocks answered late).
+REREAD_BLOCKS = 32
 
 #: ``accuracy(content_hash)``: test accuracy of a global model (0..1), None if unknown.
 AccuracyOf = Callable[[bytes], float | None]
@@ -138,6 +145,8 @@ class RoundIndex:
         self.ledger = ledger
         self.accuracy = accuracy
         self._stream = ledger.event_stream(ROUND_EVENTS)
+        self._first_block = self._stream.next_block
+        self._counted: set[tuple[int, int]] = set()  # positions of the events applied
         self._rounds: dict[int, RoundSummary] = {}
         self._block_times: dict[int, int] = {}
         # Every vote and aggregate proposal, in chain order (the oracles' liveness).
@@ -146,7 +155,14 @@ class RoundIndex:
 
     def refresh(self) -> list[RoundSummary]:
         """Read the events since the last refresh; every round so far, in order."""
-        self._apply(self._stream.poll())
+        resume = self._stream.next_block
+        self._stream.next_block = max(self._first_block, resume - REREAD_BLOCKS)
+        try:
+            events = self._stream.poll()
+        except BaseException:
+            self._stream.next_block = resume
+            raise
+        self._apply(events)
         for summary in self._rounds.values():
             if summary.produced_model is not None and summary.accuracy is None and self.accuracy:
                 summary.accuracy = self.accuracy(summary.produced_model)
@@ -164,24 +180,38 @@ class RoundIndex:
         return self._block_times[block]
 
     def _apply(self, events: Iterable[ChainEvent]) -> None:
-        client = self.ledger.client
         for event in events:
-            if isinstance(event, RoundOpened):
-                self._rounds[event.round] = RoundSummary(
-                    round=event.round,
-                    state=RoundState.OPEN,
-                    global_model=event.global_model,
-                    deadline=event.deadline,
-                    opened_at=self.block_time(event.block_number),
-                )
+            if event.position in self._counted:
                 continue
-            summary = self._rounds.get(getattr(event, "round", -1))
-            if summary is None:  # a round opened before the deployment block: not ours
-                continue
-            if event.tx_hash not in summary.transactions:
-                summary.transactions.add(event.tx_hash)
-                summary.gas_used += int(client.wait_for_receipt(event.tx_hash)["gasUsed"], 16)
-            self._count(summary, event)
+            applied = False
+            try:
+                applied = self._apply_one(event)
+            finally:
+                if applied:
+                    self._counted.add(event.position)
+                else:  # read it again (from its block) at the next refresh
+                    self._stream.next_block = min(self._stream.next_block, event.block_number)
+
+    def _apply_one(self, event: ChainEvent) -> bool:
+        """Count ``event``; False if its round's opening has not been read yet."""
+        if isinstance(event, RoundOpened):
+            self._rounds[event.round] = RoundSummary(
+                round=event.round,
+                state=RoundState.OPEN,
+                global_model=event.global_model,
+                deadline=event.deadline,
+                opened_at=self.block_time(event.block_number),
+            )
+            return True
+        summary = self._rounds.get(getattr(event, "round", -1))
+        if summary is None:
+            return False
+        if event.tx_hash not in summary.transactions:
+            receipt = self.ledger.client.wait_for_receipt(event.tx_hash)
+            summary.transactions.add(event.tx_hash)
+            summary.gas_used += int(receipt["gasUsed"], 16)
+        self._count(summary, event)
+        return True
 
     def _count(self, summary: RoundSummary, event: ChainEvent) -> None:
         if isinstance(event, UpdateSubmitted):

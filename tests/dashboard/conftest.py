@@ -25,6 +25,7 @@ from fedledger.chain.deployment import deployment_path
 from fedledger.config import ProjectConfig
 from fedledger.ml import Mnist, ModelWeights, encode, save_dataset
 from fedledger.storage import LocalStore, content_hash_from_cid
+from tests.cli.conftest import cli, cli_factory  # noqa: F401  (fixtures used here)
 from tests.fixtures.chain import TestbedFactory
 from tests.oracle.conftest import (  # noqa: F401  (fixtures used here)
     NODE_PARTICIPANTS,
@@ -112,14 +113,15 @@ def wait_for(
 
 @pytest.fixture
 def start_dashboard(chain_project: ProjectConfig) -> Iterator[Callable[..., Dashboard]]:
-    """``start_dashboard(*options)`` runs `fedledger dashboard --port 0 *options` in the
-    test project and returns once its API answers; stopped (by PID) after the test."""
+    """``start_dashboard(*options, root=None)`` runs `fedledger dashboard --port 0 *options`
+    in the test project (or the project at ``root``) and returns once its API answers;
+    stopped (by PID) after the test."""
     started: list[subprocess.Popen[str]] = []
 
-    def start(*options: str) -> Dashboard:
+    def start(*options: str, root: Path | None = None) -> Dashboard:
         process = subprocess.Popen(
             [sys.executable, "-m", "fedledger", "dashboard", "--port", "0", *options],
-            env={**os.environ, "FEDLEDGER_ROOT": str(chain_project.root)},
+            env={**os.environ, "FEDLEDGER_ROOT": str(root or chain_project.root)},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
