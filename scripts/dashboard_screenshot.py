@@ -72,10 +72,10 @@ def main() -> None:
                 raise SystemExit(f"the dashboard did not start: {line}")
             url = found.group(1)
             print(f"dashboard at {url}; waiting for {arguments.rounds} finalized rounds")
-            _photograph(url, arguments.out, arguments.width, arguments.rounds)
+            _photograph(url, arguments.out, arguments.width, arguments.rounds, demo)
             print(f"wrote {arguments.out}; `fedledger rounds` of the same run:")
             subprocess.run(
-                [sys.executable, "-m", "fedledger", "rounds", "--eval", str(eval_path)],
+                [sys.executable, "-m", "fedledger", "rounds"],
                 env={**env, "FEDLEDGER_ROOT": str(run_dir)},
                 check=False,
             )
@@ -99,9 +99,11 @@ def _wait(condition: Any, demo: subprocess.Popen[bytes]) -> None:
         time.sleep(0.25)
 
 
-def _photograph(url: str, out: Path, width: int, rounds: int) -> None:
-    """Once the page charts ``rounds`` finalized rounds and shows an update still waiting
-    for votes (a round in progress), photograph all of it."""
+def _photograph(
+    url: str, out: Path, width: int, rounds: int, demo: subprocess.Popen[bytes]
+) -> None:
+    """Once the page charts ``rounds`` finalized rounds and shows a round in progress
+    (updates accepted, the history row agreeing), photograph all of it."""
     from playwright.sync_api import sync_playwright
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -111,15 +113,26 @@ def _photograph(url: str, out: Path, width: int, rounds: int) -> None:
         )
         page = browser.new_page(viewport={"width": width, "height": 900})
         page.goto(url)
-        page.wait_for_function(
-            f"""document.querySelectorAll('#accuracy-chart circle.point').length >= {rounds}
-            && document.querySelector('#submissions tr[data-status=pending]') !== null
-            && document.getElementById('problem').hidden""",
-            timeout=PATIENCE * 1000,
-            polling=100,
-        )
+        _wait(lambda: _shown(page, rounds), demo)
         page.screenshot(path=str(out), full_page=True)
         browser.close()
+
+
+def _shown(page: Any, rounds: int) -> bool:
+    return bool(
+        page.evaluate(
+            f"""(() => {{
+              const round = document.getElementById('round-number').textContent;
+              const row = document.querySelector(`#rounds tbody tr[data-round="${{round}}"]`);
+              const accepted = document.querySelectorAll(
+                '#submissions tr[data-status=accepted]').length;
+              return document.querySelectorAll('#accuracy-chart circle.point').length >= {rounds}
+                && accepted > 0 && row !== null
+                && Number(row.children[2].textContent) === accepted
+                && document.getElementById('problem').hidden;
+            }})()"""
+        )
+    )
 
 
 if __name__ == "__main__":

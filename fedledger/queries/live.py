@@ -1,6 +1,10 @@
 """The dashboard's read model: the whole state of a deployment in one JSON document,
 followed live as the chain moves.
 
+The chain has no snapshot reads here: the events and the views are read one after the
+other, at most a block or two apart while the chain is busy, and the next read (one per
+new block) brings them together again.
+
 :class:`LiveLedger` re-reads the chain only when a new block has been mined (the round
 history incrementally, from the events since the last read; the views of the current
 round, the participants and the oracles anew) and recomputes only the times relative to
@@ -29,7 +33,7 @@ from fedledger.queries.accuracy import ModelAccuracy
 from fedledger.queries.errors import QueryError
 from fedledger.queries.oracles import OracleActivity, oracle_activity
 from fedledger.queries.participants import Rewards, known_participants, read_rewards
-from fedledger.queries.rounds import RoundIndex
+from fedledger.queries.rounds import RoundIndex, past
 from fedledger.queries.verdicts import UpdateVerdict, read_verdicts
 
 
@@ -131,6 +135,9 @@ class LiveLedger:
                 self._index.block_time,
             ),
         )
+        # Last: evaluating a new model takes a while, and the events and views above
+        # should describe (nearly) the same block.
+        self._index.evaluate()
         return self._snapshot
 
     # ---- JSON --------------------------------------------------------------------------
@@ -187,12 +194,12 @@ class LiveLedger:
             "state": info.state.name.lower(),
             "state_text": units.words(info.state),
             "opened_at": opened,
-            "opened_text": "" if opened is None else units.format_deadline(opened, now),
+            "opened_text": "" if opened is None else past(opened, now),
             "deadline": info.deadline,
             "deadline_text": units.format_deadline(info.deadline, now)
             + (" on the chain's clock" if info.state == RoundState.OPEN else ""),
             "closed_at": info.closed_at or None,
-            "closed_text": units.format_deadline(info.closed_at, now) if info.closed_at else "",
+            "closed_text": past(info.closed_at, now) if info.closed_at else "",
             "can_close": s.can_close,
             "accepted": info.accepted,
             "proposals": info.proposals,

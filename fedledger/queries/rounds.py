@@ -110,7 +110,7 @@ class RoundSummary:
             "gas_used": self.gas_used,
             "gas_text": f"{self.gas_used:,}",
             "opened_at": self.opened_at,
-            "opened_text": units.format_deadline(self.opened_at, now),
+            "opened_text": past(self.opened_at, now),
             "deadline": self.deadline,
             "deadline_text": units.format_deadline(self.deadline, now),
             "closed_at": self.closed_at,
@@ -121,6 +121,13 @@ class RoundSummary:
             "accuracy": self.accuracy,
             "accuracy_text": "" if self.accuracy is None else f"{100 * self.accuracy:.2f} %",
         }
+
+
+def past(timestamp: int, now: int) -> str:
+    """A moment that has happened, against the chain's clock: local time and how long ago
+    (``"just now"`` for the block being built, which carries the clock's own time)."""
+    ago = "just now" if timestamp >= now else units.format_relative(timestamp, now)
+    return f"{units.format_local_time(timestamp)} ({ago})"
 
 
 def _hex(value: bytes | None) -> str | None:
@@ -163,10 +170,17 @@ class RoundIndex:
             self._stream.next_block = resume
             raise
         self._apply(events)
-        for summary in self._rounds.values():
-            if summary.produced_model is not None and summary.accuracy is None and self.accuracy:
-                summary.accuracy = self.accuracy(summary.produced_model)
         return self.rounds
+
+    def evaluate(self) -> None:
+        """Fill in the accuracy of every produced model not evaluated yet. Slow (it fetches
+        and evaluates models), so kept apart from :meth:`refresh`: a reader that combines
+        events with the chain's views reads both first, then evaluates."""
+        if self.accuracy is None:
+            return
+        for summary in self._rounds.values():
+            if summary.produced_model is not None and summary.accuracy is None:
+                summary.accuracy = self.accuracy(summary.produced_model)
 
     @property
     def rounds(self) -> list[RoundSummary]:
@@ -244,4 +258,7 @@ class RoundIndex:
 
 def read_round_history(ledger: FedLedger, accuracy: AccuracyOf | None = None) -> list[RoundSummary]:
     """Every round of the deployment so far (one pass over its events)."""
-    return RoundIndex(ledger, accuracy).refresh()
+    index = RoundIndex(ledger, accuracy)
+    index.refresh()
+    index.evaluate()
+    return index.rounds
