@@ -1,0 +1,66 @@
+"""Near-identical updates are found with integers; independent trainings are not."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fedledger.ml import ModelWeights
+from oracle.duplicates import DUPLICATE_PER_MILLE, Step, first_duplicated
+
+
+def noisy(update: ModelWeights, base: ModelWeights, relative: float, seed: int) -> ModelWeights:
+    """``update`` plus Gaussian noise of ``relative`` times its step's mean magnitude."""
+    rng = np.random.default_rng(seed)
+    arrays = tuple(
+        a + (rng.normal(0, relative, a.shape) * np.abs(a - b).mean()).astype(np.float32)
+        for a, b in zip(update.arrays, base.arrays, strict=True)
+    )
+    return ModelWeights(update.architecture, arrays)
+
+
+def test_copies_and_lightly_noised_copies_are_duplicates(
+    node_genesis: ModelWeights, node_honest: list[ModelWeights]
+) -> None:
+    original = Step.of(node_honest[0], node_genesis)
+    assert Step.of(node_honest[0], node_genesis).duplicates(original)
+    for relative in (0.01, 0.1, 0.2):
+        copy = Step.of(noisy(node_honest[0], node_genesis, relative, seed=3), node_genesis)
+        assert copy.duplicates(original), relative
+        assert copy.per_mille_from(original) < DUPLICATE_PER_MILLE
+
+
+def test_independent_trainings_are_not_duplicates(
+    node_genesis: ModelWeights, node_honest: list[ModelWeights]
+) -> None:
+    steps = [Step.of(update, node_genesis) for update in node_honest]
+    for j, step in enumerate(steps):
+        for i in range(j):
+            assert not step.duplicates(steps[i])
+            assert step.per_mille_from(steps[i]) > 2 * DUPLICATE_PER_MILLE
+
+
+def test_the_first_duplicated_earlier_update_is_named(
+    node_genesis: ModelWeights, node_honest: list[ModelWeights]
+) -> None:
+    earlier = [
+        ("0xA", Step.of(node_honest[1], node_genesis)),
+        ("0xB", Step.of(node_honest[0], node_genesis)),
+    ]
+    copy = Step.of(noisy(node_honest[0], node_genesis, 0.05, seed=1), node_genesis)
+    found = first_duplicated(copy, earlier)
+    assert found is not None and found[0] == "0xB"
+    assert first_duplicated(Step.of(node_honest[2], node_genesis), earlier) is None
+
+
+def test_the_step_is_the_same_integers_from_any_array_layout(
+    node_genesis: ModelWeights, node_honest: list[ModelWeights]
+) -> None:
+    step = Step.of(node_honest[0], node_genesis)
+    assert step.values.dtype == np.int64
+    again = Step.of(
+        ModelWeights(
+            node_honest[0].architecture, tuple(np.asfortranarray(a) for a in node_honest[0].arrays)
+        ),
+        node_genesis,
+    )
+    assert np.array_equal(step.values, again.values) and step.l1 == again.l1
