@@ -102,10 +102,19 @@ def unreachable(detail: str) -> Decision:
 def judge(
     blob: bytes, global_model: ModelWeights, verifier: Verifier, *, max_bytes: int
 ) -> Decision:
-    """Decode ``blob`` as an update of ``global_model``'s round and verify it.
+    """Decode ``blob`` (a plaintext weights blob) as an update of ``global_model``'s round
+    and verify it. ``verifier`` must be built for the global model's architecture."""
+    update = decode_update(blob, global_model, max_bytes=max_bytes)
+    if isinstance(update, Decision):
+        return update
+    return verify_update(update, global_model, verifier)
 
-    ``verifier`` must be built for the global model's architecture.
-    """
+
+def decode_update(
+    blob: bytes, global_model: ModelWeights, *, max_bytes: int
+) -> ModelWeights | Decision:
+    """The weights in ``blob`` if they are an update of ``global_model``'s architecture,
+    else the reject vote the blob earns."""
     try:
         update = decode(blob, max_bytes=max_bytes)
     except UnknownArchitecture as exc:
@@ -121,6 +130,11 @@ def judge(
             f"the update is a {update.architecture} model; the round trains "
             f"{global_model.architecture}",
         )
+    return update
+
+
+def verify_update(update: ModelWeights, global_model: ModelWeights, verifier: Verifier) -> Decision:
+    """The verification rule's vote on a decoded update."""
     verdict = verifier.verify(global_model, update)
     diagnostics = {
         name: value

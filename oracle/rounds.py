@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from fedledger.chain import FedLedger
 from fedledger.chain.events import RoundOpened, RoundRulesChanged
 from fedledger.ml import ModelWeights
+from oracle.duplicates import Step
 from oracle.errors import NotYetOnChain
 from oracle.inspection import Decision
 
@@ -65,6 +66,10 @@ class RoundWork:
     global_model: ModelWeights | None = None  # decoded once, when first needed
     contributors: int | None = None  # updates the verifier assumes the round averages
     submissions: dict[str, bytes] = field(default_factory=dict)  # participant -> content hash
+    # participant -> (block, log index) of its UpdateSubmitted; the dicts are in chain order
+    submitted_at: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # participant -> its step from the global model, None when its update did not open
+    steps: dict[str, Step | None] = field(default_factory=dict)
     tasks: dict[str, UpdateTask] = field(default_factory=dict)  # participant -> outstanding
     finished: set[str] = field(default_factory=set)  # participants this oracle is done with
     accepted: dict[bytes, ModelWeights] = field(default_factory=dict)  # decoded, voted accept

@@ -1,0 +1,147 @@
+"""A sealed update's way in: open the envelope, decode, look for an earlier copy, verify.
+
+One :class:`SealedIntake` per node. It knows what the chain dictates about every update
+(the binding: chain id, coordinator, round, submitter), this oracle's key file and its
+key record on chain, and it keeps, per round, each update's fixed-point step from the
+global model for the duplicate check (:mod:`oracle.duplicates`).
+
+Order of the checks (the first failure names the vote): the envelope
+(:mod:`oracle.sealed`: ``MALFORMED``, ``NOT_A_RECIPIENT``, ``NOT_AUTHENTIC``), the
+weights (:func:`oracle.inspection.decode_update`), the duplicate check against every
+earlier update of the round in on-chain order (``DUPLICATE``), then the verification rule.
+An earlier update this oracle has not opened yet (after a restart, or fetched out of order)
+is fetched and opened first; one that cannot be opened (not sealed for this oracle,
+unreachable, not authentic) is left out of the comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fedledger.chain import EncryptionKeyInfo, FedLedger, ReasonCode
+from fedledger.crypto import OracleKeyFile
+from fedledger.ml import ModelWeights
+from fedledger.storage import BlobStore, StorageError, cid_from_content_hash
+from oracle.duplicates import Step, first_duplicated
+from oracle.inspection import Decision, decode_update, verify_update
+from oracle.rounds import RoundWork
+from oracle.sealed import CannotOpen, Submitted, open_update
+from oracle.verification import Verifier
+
+DUPLICATE = "duplicate"
+
+
+class SealedIntake:
+    """Opens and judges the sealed updates of the rounds a node works on."""
+
+    def __init__(
+        self, ledger: FedLedger, store: BlobStore, key_file: OracleKeyFile, *, max_bytes: int
+    ) -> None:
+        self.ledger = ledger
+        self.store = store
+        self.key_file = key_file
+        self.max_bytes = max_bytes
+        self._chain_id = ledger.deployment.chain_id
+        self._coordinator = ledger.coordinator.address
+        self._record: tuple[int, EncryptionKeyInfo] | None = None
+
+    def key_record(self, block: int) -> EncryptionKeyInfo:
+        """This oracle's on-chain key record, read again once a later submission needs it
+        (a rotation or a first registration may have happened since)."""
+        if self._record is None or self._record[0] < block:
+            info = self.ledger.coordinator.encryption_key_of(self.ledger.address)
+            self._record = (max(block, info.registered_at_block), info)
+        return self._record[1]
+
+    def submitted(self, work: RoundWork, participant: str) -> Submitted:
+        block = work.submitted_at.get(participant, (0, 0))[0]
+        return Submitted(self._chain_id, self._coordinator, work.number, participant, block)
+
+    def open(self, work: RoundWork, participant: str, blob: bytes) -> bytes | Decision:
+        """The plaintext, or the reject vote; CannotOpen when this oracle must not vote."""
+        submitted = self.submitted(work, participant)
+        return open_update(blob, submitted, self.key_file, self.key_record(submitted.block_number))
+
+    def judge(
+        self,
+        work: RoundWork,
+        participant: str,
+        blob: bytes,
+        global_model: ModelWeights,
+        verifier: Verifier,
+    ) -> Decision:
+        """The vote on ``participant``'s sealed ``blob`` (see the module's order of checks)."""
+        opened = self.open(work, participant, blob)
+        if isinstance(opened, Decision):
+            work.steps[participant] = None
+            return opened
+        update = decode_update(opened, global_model, max_bytes=self.max_bytes)
+        if isinstance(update, Decision):
+            work.steps[participant] = None
+            return update
+        step = Step.of(update, global_model)
+        work.steps[participant] = step
+        found = first_duplicated(step, self._earlier_steps(work, participant, global_model))
+        if found is not None:
+            original, per_mille = found
+            return Decision.reject(
+                ReasonCode.DUPLICATE,
+                DUPLICATE,
+                f"the same training as {original}'s earlier update of round {work.number} "
+                f"(step distance {per_mille} per mille)",
+            )
+        return verify_update(update, global_model, verifier)
+
+    def load_accepted(self, work: RoundWork, participant: str, content_hash: bytes) -> ModelWeights:
+        """An accepted update of ``work``'s round for the aggregate, fetched and opened.
+
+        Raises StorageError, CannotOpen or LookupError (it was accepted, so it opened for k
+        oracles: this one failing is its own problem, retried by the caller).
+        """
+        blob = self.store.get(cid_from_content_hash(content_hash), max_bytes=self.max_bytes)
+        opened = self.open(work, participant, blob)
+        if isinstance(opened, Decision):
+            raise LookupError(
+                f"the accepted update of {participant} does not open here: {opened.detail}"
+            )
+        update = (
+            decode_update(opened, work.global_model, max_bytes=self.max_bytes)
+            if (work.global_model is not None)
+            else None
+        )
+        if not isinstance(update, ModelWeights):
+            raise LookupError(f"the accepted update of {participant} does not decode here")
+        return update
+
+    def _earlier_steps(
+        self, work: RoundWork, participant: str, global_model: ModelWeights
+    ) -> Iterator[tuple[str, Step]]:
+        for earlier in work.submissions:
+            if earlier == participant:
+                return
+            if earlier not in work.steps:
+                self._load_step(work, earlier, global_model)
+            step = work.steps.get(earlier)
+            if step is not None:
+                yield earlier, step
+
+    def _load_step(self, work: RoundWork, participant: str, global_model: ModelWeights) -> None:
+        """Fetch and open an earlier update for its step. What cannot be read now (store
+        failing, this oracle's key missing) is left out and tried again for the next
+        update; what can never be read (not sealed for this oracle, not authentic, not
+        weights) is remembered as None."""
+        try:
+            blob = self.store.get(
+                cid_from_content_hash(work.submissions[participant]), max_bytes=self.max_bytes
+            )
+            opened = self.open(work, participant, blob)
+        except (StorageError, CannotOpen):
+            return
+        update = (
+            opened
+            if isinstance(opened, Decision)
+            else decode_update(opened, global_model, max_bytes=self.max_bytes)
+        )
+        work.steps[participant] = (
+            Step.of(update, global_model) if isinstance(update, ModelWeights) else None
+        )
