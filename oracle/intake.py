@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 from fedledger.chain import EncryptionKeyInfo, FedLedger, ReasonCode
 from fedledger.crypto import OracleKeyFile
-from fedledger.ml import ModelWeights
+from fedledger.ml import ModelWeights, decode
 from fedledger.storage import BlobStore, StorageError, cid_from_content_hash
 from oracle.duplicates import Step, first_duplicated
 from oracle.inspection import Decision, decode_update, verify_update
@@ -95,23 +95,17 @@ class SealedIntake:
     def load_accepted(self, work: RoundWork, participant: str, content_hash: bytes) -> ModelWeights:
         """An accepted update of ``work``'s round for the aggregate, fetched and opened.
 
-        Raises StorageError, CannotOpen or LookupError (it was accepted, so it opened for k
-        oracles: this one failing is its own problem, retried by the caller).
+        Raises StorageError, InvalidWeights or CannotOpen: k oracles opened
+        it, so a failure here is this node's problem, and the caller retries.
         """
         blob = self.store.get(cid_from_content_hash(content_hash), max_bytes=self.max_bytes)
         opened = self.open(work, participant, blob)
         if isinstance(opened, Decision):
-            raise LookupError(
-                f"the accepted update of {participant} does not open here: {opened.detail}"
+            raise CannotOpen(
+                f"the accepted update of {participant} does not open here: {opened.detail}",
+                level="error",
             )
-        update = (
-            decode_update(opened, work.global_model, max_bytes=self.max_bytes)
-            if (work.global_model is not None)
-            else None
-        )
-        if not isinstance(update, ModelWeights):
-            raise LookupError(f"the accepted update of {participant} does not decode here")
-        return update
+        return decode(opened, max_bytes=self.max_bytes)
 
     def _earlier_steps(
         self, work: RoundWork, participant: str, global_model: ModelWeights

@@ -46,10 +46,12 @@ from fedledger.chain.errors import (
     WrongRound,
 )
 from fedledger.chain.events import RoundOpened, UpdateSubmitted
+from fedledger.crypto import OracleKeyFile
 from fedledger.ml import Dataset, InvalidWeights, ModelWeights
 from fedledger.storage import BlobStore, StorageError, cid_from_content_hash
 from oracle.errors import NotYetOnChain
 from oracle.fetcher import BlobFetcher
+from oracle.intake import SealedIntake
 from oracle.logs import NodeLog
 from oracle.proposing import Proposing
 from oracle.rounds import RoundWork, contribution_target, round_opened_block
@@ -76,6 +78,7 @@ class OracleNode(Voting, Proposing):
         ledger: FedLedger,
         store: BlobStore,
         validation: Dataset,
+        key_file: OracleKeyFile,
         settings: NodeSettings | None = None,
         *,
         log: NodeLog | None = None,
@@ -89,6 +92,7 @@ class OracleNode(Voting, Proposing):
         self._fetcher: BlobFetcher[tuple[int, str]] = BlobFetcher(
             store, max_bytes=self.settings.max_blob_bytes, workers=self.settings.fetch_workers
         )
+        self.intake = SealedIntake(ledger, store, key_file, max_bytes=self.settings.max_blob_bytes)
         self._stream: EventStream | None = None
         self._rounds: dict[int, RoundWork] = {}
         self._proposed: dict[bytes, ModelWeights] = {}  # this node's aggregate, by content hash
@@ -117,7 +121,9 @@ class OracleNode(Voting, Proposing):
             validation_samples=len(self.validation),
             poll_interval=self.settings.poll_interval,
             once=once,
+            encryption_key=self.intake.key_file.current.public_key,
         )
+        self._check_encryption_key()
         complete = True
         try:
             while not self._stop_requested:
@@ -134,6 +140,22 @@ class OracleNode(Voting, Proposing):
             self.close()
             self.log.info("stopped", "stop requested" if self._stop_requested else "work done")
         return complete
+
+    def _check_encryption_key(self) -> None:
+        """Warn when participants cannot seal for this node's key file."""
+        try:
+            registered = self.intake.key_record(0)
+        except ChainError as exc:
+            self.log.error("error", f"cannot read the encryption key: {exc}", stage="chain")
+            return
+        if registered.current != self.intake.key_file.current.public_key:
+            self.log.warning(
+                "key-not-registered",
+                f"the current key of {self.intake.key_file.path} is not this oracle's "
+                "encryption key on chain, so participants do not seal updates for it; run "
+                "`fedledger oracle key register`",
+                on_chain=registered.current,
+            )
 
     def close(self) -> None:
         """Abandon fetches in flight (the node keeps no state that needs saving)."""
@@ -257,7 +279,9 @@ class OracleNode(Voting, Proposing):
                 )
                 self.log.info("round", "round opened", round=event.round, model=event.global_model)
             elif isinstance(event, UpdateSubmitted) and event.round in self._rounds:
-                self._rounds[event.round].submissions[event.participant] = event.content_hash
+                work = self._rounds[event.round]
+                work.submissions[event.participant] = event.content_hash
+                work.submitted_at[event.participant] = event.position
         for number in [n for n in self._rounds if n < current_round]:
             self._drop_tasks(self._rounds.pop(number))
 

@@ -17,8 +17,10 @@ from fedledger.chain.events import AggregateProposed, RoundFinalized, UpdateAcce
 from fedledger.ml import InvalidWeights, ModelWeights, decode, encode, fedavg
 from fedledger.storage import BlobStore, StorageError, cid_from_content_hash, store_blob
 from oracle.errors import NotYetOnChain
+from oracle.intake import SealedIntake
 from oracle.logs import NodeLog
 from oracle.rounds import RoundWork
+from oracle.sealed import CannotOpen
 from oracle.settings import NodeSettings, StepReport
 
 #: Reverts of a proposal that mean the round no longer awaits this oracle's.
@@ -37,6 +39,7 @@ class Proposing:
     _registered: bool | None
     _stop_requested: bool
     _proposed: dict[bytes, ModelWeights]
+    intake: SealedIntake
 
     def _propose_round(self, work: RoundWork, report: StepReport) -> None:
         if work.proposed:
@@ -54,7 +57,7 @@ class Proposing:
             return
         try:
             aggregate, updates = self._aggregate(work)
-        except (StorageError, InvalidWeights, NotYetOnChain) as exc:
+        except (StorageError, InvalidWeights, NotYetOnChain, CannotOpen) as exc:
             self._round_failed(work, report, "aggregate", str(exc))
             return
         blob = encode(aggregate)
@@ -128,7 +131,10 @@ class Proposing:
             digest = work.submissions.get(event.participant) or (
                 coordinator.get_update(work.number, event.participant).content_hash
             )
-            models.append(work.accepted.get(digest) or self._load(digest))
+            models.append(
+                work.accepted.get(digest)
+                or self.intake.load_accepted(work, event.participant, digest)
+            )
         if not models:
             raise NotYetOnChain(f"round {work.number} is closed with no accepted update")
         return fedavg(models), len(models)

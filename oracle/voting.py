@@ -20,9 +20,11 @@ from fedledger.chain.events import UpdateAccepted, UpdateDisputed, UpdateRejecte
 from fedledger.ml import ModelWeights
 from fedledger.storage import BlobNotFound, BlobStore, StorageError, cid_from_content_hash
 from oracle.fetcher import BlobFetcher, Fetched
-from oracle.inspection import Decision, judge, storage_rejection, unreachable
+from oracle.inspection import Decision, storage_rejection, unreachable
+from oracle.intake import SealedIntake
 from oracle.logs import NodeLog
 from oracle.rounds import RoundWork, UpdateTask
+from oracle.sealed import CannotOpen
 from oracle.settings import NodeSettings, StepReport
 from oracle.verification import Verifier
 
@@ -49,6 +51,7 @@ class Voting:
     _registered: bool | None
     _stop_requested: bool
     _fetcher: BlobFetcher[tuple[int, str]]
+    intake: SealedIntake
 
     def _global_model(self, work: RoundWork, report: StepReport) -> ModelWeights | None:
         raise NotImplementedError
@@ -121,9 +124,16 @@ class Voting:
         if fetched.blob is not None:
             started = time.perf_counter()
             try:
-                verdict = judge(
-                    fetched.blob, global_model, verifier, max_bytes=self.settings.max_blob_bytes
+                verdict = self.intake.judge(
+                    work, task.participant, fetched.blob, global_model, verifier
                 )
+            except CannotOpen as exc:
+                # This oracle's key is missing, not the participant's fault: no vote.
+                log = self.log.error if exc.level == "error" else self.log.warning
+                log("cannot-open", str(exc), round=work.number, participant=task.participant)
+                report.blocked |= exc.level == "error"
+                work.finish(task.participant)
+                return
             except Exception as exc:
                 # A blob that trips a bug here must not take the node down (it would again
                 # after every restart); no vote either: the fault is not proven to be theirs.

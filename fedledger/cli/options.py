@@ -34,6 +34,8 @@ _ERROR_FAMILIES = (
     ("fedledger.participant.client", "ParticipantError"),
     ("fedledger.queries.errors", "QueryError"),
     ("fedledger.demo.errors", "DemoError"),
+    ("fedledger.crypto.errors", "EnvelopeError"),
+    ("fedledger.crypto.keys", "KeyFileError"),
 )
 
 

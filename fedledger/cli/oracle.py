@@ -1,4 +1,5 @@
-"""``fedledger oracle run|status``: run an oracle node and see what it did (docs/oracle.md)."""
+"""``fedledger oracle run|status|key``: run an oracle node, see what it did, manage its
+encryption key (docs/oracle.md, docs/security.md)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from fedledger.cli.options import (
     store_options,
     user_errors,
 )
+from fedledger.cli.oracle_key import key as key_commands
+from fedledger.cli.oracle_key import key_file_option, load_key_file
 from fedledger.cli.render import console, enum_name
 from oracle.logs import LogFormat, NodeLog, json_value, stream_sink
 
@@ -36,16 +39,22 @@ def oracle() -> None:
     """Run an oracle node: verify model updates on your own validation data, vote on each,
     and propose every round's aggregate.
 
-    An operator needs three things: the key of a registered oracle account (the admin
-    registers it), a private validation set (an .npz file with `images`, uint8 N x 28 x 28,
-    and `labels`), and the network's deployment file, which `fedledger deploy` writes.
-    The node keeps no state of its own: the chain records what it has voted and proposed,
-    so it can be stopped and started at any time. See docs/oracle.md.
+    An operator needs four things: the key of a registered oracle account (the admin
+    registers it), an encryption key file registered on chain (`fedledger oracle key
+    create`, then `register`: participants seal their updates for it), a private
+    validation set (an .npz file with `images`, uint8 N x 28 x 28, and `labels`), and the
+    network's deployment file, which `fedledger deploy` writes. The node keeps no state of
+    its own: the chain records what it has voted and proposed, so it can be stopped and
+    started at any time. See docs/oracle.md.
     """
+
+
+oracle.add_command(key_commands)
 
 
 @oracle.command(short_help="Run the node: verify updates, vote, propose aggregates.")
 @key_option
+@key_file_option
 @click.option(
     "--validation",
     "validation_path",
@@ -94,6 +103,7 @@ def oracle() -> None:
 )
 def run(
     key: str | None,
+    key_file: Path | None,
     validation_path: Path,
     network: str | None,
     store_kind: str | None,
@@ -119,6 +129,7 @@ def run(
     with user_errors():
         settings = config.network(network)
     account = resolve_key(settings, key)
+    encryption_keys = load_key_file(config, account.address, key_file)
     with user_errors():
         validation = load_dataset(validation_path)
         if len(validation) == 0:
@@ -132,7 +143,7 @@ def run(
         stack.callback(store.close)  # also ends fetches still waiting on the store
         stream = _log_stream(stack, log_file)
         log = NodeLog(account.address, [stream_sink(stream, LogFormat(log_format))])
-        node = OracleNode(ledger, store, validation, node_settings, log=log)
+        node = OracleNode(ledger, store, validation, encryption_keys, node_settings, log=log)
         with _stop_on_signals(node.request_stop):
             complete = node.run(once=once)
     if not complete:

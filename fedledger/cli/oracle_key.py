@@ -16,6 +16,7 @@ import click
 from fedledger.cli import render
 from fedledger.cli.context import open_ledger
 from fedledger.cli.options import json_option, key_option, network_option, user_errors
+from oracle.key_files import default_key_file
 
 if TYPE_CHECKING:
     from fedledger.chain import FedLedger
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     from fedledger.crypto import OracleKeyFile
 
 F = TypeVar("F")
-KEY_FILE_DIR = "encryption-keys"
 
 
 def key_file_option(command: F) -> F:
@@ -36,10 +36,6 @@ def key_file_option(command: F) -> F:
         help="This oracle's encryption key file [default: .fedledger/encryption-keys/"
         "<oracle address>.json in the project].",
     )(command)
-
-
-def default_key_file(config: ProjectConfig, address: str) -> Path:
-    return config.state_dir / KEY_FILE_DIR / f"{address}.json"
 
 
 def load_key_file(config: ProjectConfig, address: str, path: Path | None) -> OracleKeyFile:

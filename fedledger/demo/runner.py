@@ -47,6 +47,7 @@ from fedledger.chain import (
 from fedledger.chain.anvil import free_port
 from fedledger.chain.errors import RoundNotOpen
 from fedledger.config import ProjectConfig, mnist_directory
+from fedledger.crypto import OracleKeyFile
 from fedledger.demo.cast import make_cast
 from fedledger.demo.children import POLL_SECONDS, died, start_children
 from fedledger.demo.config import DemoConfig
@@ -68,6 +69,7 @@ from fedledger.storage import (
     cid_from_content_hash,
     open_store,
 )
+from oracle.key_files import default_key_file
 
 #: Wall-clock seconds the oracles get to finalize a closed round before the demo gives up.
 AGGREGATION_WAIT_SECONDS = 300.0
@@ -264,7 +266,14 @@ class Demo:
         )
         deployment = deploy(client, cast.admin, artifacts, params, network=NETWORK)
         save_deployment(self.project, deployment)
-        return FedLedger(client, deployment, cast.admin)
+        ledger = FedLedger(client, deployment, cast.admin)
+        self.observer.stage(f"registering {config.oracles} oracles' encryption keys")
+        for account in cast.oracles:
+            keys = OracleKeyFile.create(default_key_file(self.project, account.address))
+            ledger.with_account(account).coordinator.register_encryption_key(
+                keys.current.public_key
+            )
+        return ledger
 
     # ---- rounds --------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from fedledger import units
 from fedledger.chain import FedLedger, GlobalModel, ParticipantInfo, RoundState
 from fedledger.chain.coordinator import required_stake
 from fedledger.chain.errors import RoundNotOpen, SubmissionDeadlinePassed, WrongRound
+from fedledger.crypto import Binding, seal
 from fedledger.ml import Dataset, ModelWeights, decode, encode
 from fedledger.participant.behaviours import UpdateMaker, derive_seed, require_behaviour
 from fedledger.storage import BlobStore, cid_from_content_hash, store_blob
@@ -72,6 +73,16 @@ class Submission:
     tx_hash: str
     block_number: int
     gas_used: int
+    sealed_for: tuple[str, ...] = ()  # the oracles that can read the update
+    not_sealed_for: tuple[str, ...] = ()  # live oracles without an encryption key
+
+
+@dataclass(frozen=True)
+class Recipients:
+    """The live oracles a sealed update is for, and those it cannot be for (no key)."""
+
+    keys: dict[str, bytes]  # oracle -> its registered X25519 public key
+    without_key: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -152,14 +163,56 @@ class ParticipantClient:
     def submit(
         self, weights: ModelWeights, num_samples: int, round_: int | None = None
     ) -> Submission:
-        """Encode, upload and submit ``weights`` for ``round_`` (default: the current one)."""
-        return self.submit_blob(encode(weights), num_samples, round_)
+        """Encode and seal ``weights`` for the live oracles, upload and submit them for
+        ``round_`` (default: the current one)."""
+        round_ = self.latest_model().round if round_ is None else round_
+        self._require_can_submit(round_)
+        recipients = self.recipients()
+        sealed = self.seal(encode(weights), round_, recipients)
+        submission = self.submit_blob(sealed, num_samples, round_)
+        return replace(
+            submission,
+            sealed_for=tuple(recipients.keys),
+            not_sealed_for=recipients.without_key,
+        )
+
+    def recipients(self) -> Recipients:
+        """The live oracles' encryption keys, read from the chain.
+
+        Raises ParticipantError when fewer than k oracles have a key: no update could
+        reach k accept votes. With k or more, the others are listed (they cannot judge
+        the update; :meth:`submit` reports them in ``not_sealed_for``).
+        """
+        coordinator = self.ledger.coordinator
+        keys = coordinator.encryption_keys()
+        quorum = coordinator.quorum()
+        with_key = {oracle: key for oracle, key in keys.items() if key != bytes(32)}
+        without = tuple(oracle for oracle in keys if oracle not in with_key)
+        if len(with_key) < max(quorum, 1):
+            raise ParticipantError(
+                f"only {len(with_key)} of {len(keys)} oracles have an encryption key and "
+                f"{quorum} must accept an update, so no update can be accepted; the "
+                f"operators of {', '.join(without) or 'the oracles'} must run `fedledger "
+                "oracle key create` and `fedledger oracle key register`"
+            )
+        return Recipients(with_key, without)
+
+    def seal(self, blob: bytes, round_: int, recipients: Recipients | None = None) -> bytes:
+        """``blob`` sealed for the live oracles' keys, bound to this chain, coordinator,
+        round and account (only those oracles can read it; a copy under any other
+        address or round fails to authenticate)."""
+        recipients = recipients or self.recipients()
+        binding = Binding(
+            self.ledger.deployment.chain_id, self.ledger.coordinator.address, round_, self.address
+        )
+        return bytes(seal(blob, binding, list(recipients.keys.values())))
 
     def submit_blob(self, blob: bytes, num_samples: int, round_: int | None = None) -> Submission:
-        """Upload ``blob`` as it is and submit its content hash.
+        """Upload ``blob`` as it is (not sealed) and submit its content hash.
 
         No local check of the bytes: :meth:`submit` is the normal path. This one exists for
-        tools and tests that need to send what an honest client never would.
+        tools and tests that need to send what an honest client never would (a copy of
+        another participant's sealed blob, a blob sealed by :meth:`seal`).
         """
         round_ = self.latest_model().round if round_ is None else round_
         self._require_can_submit(round_)

@@ -20,6 +20,7 @@ import pytest
 
 from fedledger.chain import FedLedger, ReasonCode, UpdateStatus
 from fedledger.chain.events import VoteCast
+from fedledger.crypto import Binding, OracleKeyFile, seal
 from fedledger.ml import (
     MNIST_CNN,
     MNIST_MLP,
@@ -155,6 +156,7 @@ class NodeBed:
     store: BlobStore  # the participants' client of the store
     new_store: Callable[[int], BlobStore]
     validation: list[Dataset]
+    key_files: list[OracleKeyFile]  # one per oracle, registered on chain
     records: list[LogRecord] = field(default_factory=list)
 
     def participant(self, index: int) -> FedLedger:
@@ -163,11 +165,34 @@ class NodeBed:
     def upload(self, blob: bytes) -> bytes:
         return content_hash_from_cid(self.store.put(blob))
 
-    def submit(self, index: int, blob: bytes | None = None, *, digest: bytes | None = None) -> str:
-        """Upload ``blob`` (unless only a ``digest`` is given) and submit it for participant
-        ``index`` in the current round; returns the participant's address."""
+    def seal(self, index: int, blob: bytes, round_: int | None = None) -> bytes:
+        """``blob`` sealed by participant ``index`` for every oracle's key, as the client
+        does (for the current round unless ``round_`` is given)."""
+        participant = self.participant(index)
+        round_ = participant.coordinator.current_round() if round_ is None else round_
+        binding = Binding(
+            self.bed.deployment.chain_id,
+            participant.coordinator.address,
+            round_,
+            participant.address,
+        )
+        # The live oracles' keys, read from the chain as the participant client does.
+        keys = [key for key in participant.coordinator.encryption_keys().values() if any(key)]
+        return bytes(seal(blob, binding, keys))
+
+    def submit(
+        self,
+        index: int,
+        blob: bytes | None = None,
+        *,
+        digest: bytes | None = None,
+        sealed: bool = True,
+    ) -> str:
+        """Seal ``blob`` for the oracles (unless ``sealed`` is False), upload it and submit it
+        for participant ``index`` in the current round (only ``digest`` when given); returns
+        the participant's address."""
         if blob is not None:
-            digest = self.upload(blob)
+            digest = self.upload(self.seal(index, blob) if sealed else blob)
         assert digest is not None
         participant = self.participant(index)
         round_ = participant.coordinator.current_round()
@@ -196,6 +221,7 @@ class NodeBed:
             ledger,
             store or self.new_store(NODE_BLOB_CAP),
             self.validation[oracle],
+            self.key_files[oracle],
             NodeSettings(**options),  # type: ignore[arg-type]
             log=NodeLog(ledger.address, [self.records.append]),
         )
@@ -226,13 +252,27 @@ def node_bed(
     node_store_factory: Callable[[int], BlobStore],
     node_genesis: ModelWeights,
     node_validation: list[Dataset],
+    tmp_path: Path,
 ) -> NodeBed:
-    """3 oracles with k = 2, NODE_PARTICIPANTS participants, round 1 open on the genesis
-    model, which is in the store; reverted after the test."""
+    """3 oracles with k = 2, each with an encryption key registered, NODE_PARTICIPANTS
+    participants, round 1 open on the genesis model, which is in the store; reverted after
+    the test."""
     store = node_store_factory(UPLOAD_CAP)
     genesis = content_hash_from_cid(store.put(encode(node_genesis)))
     bed = chain_testbed_factory(participants=NODE_PARTICIPANTS, genesis_model=genesis)
-    return NodeBed(bed, store, node_store_factory, node_validation)
+    key_files = register_encryption_keys(bed, tmp_path / "encryption-keys")
+    return NodeBed(bed, store, node_store_factory, node_validation, key_files)
+
+
+def register_encryption_keys(bed: Testbed, folder: Path) -> list[OracleKeyFile]:
+    """A key file per oracle in ``folder`` (named by address, where `fedledger oracle run`
+    looks by default when ``folder`` is the project's), each key registered on chain."""
+    key_files = []
+    for oracle in bed.oracles:
+        keys = OracleKeyFile.create(folder / f"{oracle.address}.json")
+        oracle.coordinator.register_encryption_key(keys.current.public_key)
+        key_files.append(keys)
+    return key_files
 
 
 def settle(

@@ -5,6 +5,7 @@ with SIGKILL mid-round that restarts into a finalized round without a double vot
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from fedledger.config import ProjectConfig
 from fedledger.ml import Dataset, ModelWeights, encode, fedavg, save_dataset
 from fedledger.storage import LocalStore, content_hash_from_cid, content_hash_of_blob
 from fedledger.threads import thread_environment
+from oracle.key_files import KEY_FILE_DIR
 from oracle.node import NodeSettings
 from tests.fixtures.chain import TestbedFactory
 from tests.oracle.conftest import (
@@ -32,6 +34,7 @@ from tests.oracle.conftest import (
     UPLOAD_CAP,
     BadBlobs,
     NodeBed,
+    register_encryption_keys,
 )
 
 #: How long a test waits for a process or the chain before it fails.
@@ -67,7 +70,11 @@ def cli_bed(
     genesis = content_hash_from_cid(store.put(encode(node_genesis)))
     bed = chain_testbed_factory(participants=NODE_PARTICIPANTS, genesis_model=genesis)
     save_deployment(chain_project, replace(bed.deployment, network="anvil"))
-    return NodeBed(bed, store, new_store, node_validation)
+    # In the project's default place: `fedledger oracle run` finds them without --key-file.
+    folder = chain_project.state_dir / KEY_FILE_DIR
+    shutil.rmtree(folder, ignore_errors=True)  # the project outlives each test's chain
+    keys = register_encryption_keys(bed, folder)
+    return NodeBed(bed, store, new_store, node_validation, keys)
 
 
 @dataclass

@@ -140,6 +140,13 @@ def test_an_account_that_is_not_an_oracle_waits_until_the_admin_adds_it(
     node_bed.bed.admin.coordinator.add_oracle(node.address, 3)  # 4 oracles, k = 3
     settle([node])
     assert node_bed.logged("registered")
-    assert [(vote.oracle, vote.participant) for vote in node_bed.votes()] == [
-        (node.address, address)
-    ]
+    # No key on chain: nothing is sealed for this oracle, it cannot judge and says so.
+    assert node_bed.votes() == []
+    assert "has no encryption key on chain" in node_bed.logged("cannot-open")[0].message
+    node_bed.bed.outsider.coordinator.register_encryption_key(
+        node.intake.key_file.current.public_key
+    )
+    later = node_bed.submit(1, encode(node_honest[1]))  # sealed for its key too
+    settle([node])
+    assert [(vote.oracle, vote.participant) for vote in node_bed.votes()] == [(node.address, later)]
+    assert address != later

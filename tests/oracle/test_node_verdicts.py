@@ -99,7 +99,7 @@ def test_a_tampered_blob_is_a_hash_mismatch(
     node_bed: NodeBed, node_honest: list[ModelWeights]
 ) -> None:
     # The embedded store's files can be edited behind its back; an IPFS node's blocks not.
-    blob = bytearray(encode(node_honest[2]))
+    blob = bytearray(node_bed.seal(0, encode(node_honest[2])))
     digest = node_bed.upload(bytes(blob))
     assert isinstance(node_bed.store, LocalStore)
     path = node_bed.store.path_for(Cid.parse(cid_from_content_hash(digest)))
@@ -120,7 +120,7 @@ def test_a_store_outage_is_never_a_vote_against_the_participant(
     blobs = tmp_path / "blobs"
     node = node_bed.node(0)
     node.step()  # loads the round's global model while the store works
-    digest = node_bed.upload(encode(node_honest[0]))
+    digest = node_bed.upload(node_bed.seal(0, encode(node_honest[0])))
     address = node_bed.submit(0, digest=digest)
     # The store breaks: its directory is replaced by a file, so every read fails.
     blobs.rename(tmp_path / "blobs-away")
