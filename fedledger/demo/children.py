@@ -8,6 +8,7 @@ from fedledger.demo.config import DemoConfig
 from fedledger.demo.processes import Child, ProcessGroup
 from fedledger.demo.workspace import NETWORK, Workspace
 from fedledger.participant import derive_seed
+from fedledger.participant.behaviours import COPIERS
 
 #: Seconds between two looks at the chain while waiting (the demo's and its children's).
 POLL_SECONDS = 0.25
@@ -38,18 +39,24 @@ def start_children(
     behaviours = config.behaviours()
     for index, account in enumerate(cast.participants):
         name = f"participant-{index + 1:02d}"
+        # A copier's partner is participant 1 (honest): a colluder trains its run again
+        # (its data and seed), which is the plaintext a partner would hand over.
+        copier = behaviours[index] in COPIERS
+        source = 0 if copier else index
         arguments = [
             "participant", "run",
-            "--data", paths["participant"][index],
+            "--data", paths["participant"][source],
             "--rounds", str(config.rounds),
             "--behaviour", behaviours[index],
             "--epochs", str(config.epochs),
-            "--seed", str(derive_seed(config.seed, index)),
+            "--seed", str(derive_seed(config.seed, source)),
             "--key", cast.keys[account.address],
             "--poll-interval", str(POLL_SECONDS),
             "--json",
             *common,
         ]  # fmt: skip
+        if copier:
+            arguments += ["--partner", str(cast.participants[0].address)]
         processes.start(name, "participant", account.address, arguments, workspace.log_path(name))
     malicious = ", ".join(b for b in behaviours if b != "honest") or "none"
     return (

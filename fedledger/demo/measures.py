@@ -8,23 +8,25 @@ from collections.abc import Callable
 
 from fedledger.chain import FedLedger
 from fedledger.chain.events import UpdateSubmitted
+from fedledger.crypto import EnvelopeError
 from fedledger.ml import ExactEvaluator, InvalidWeights, ModelWeights, fedavg
 from fedledger.storage import StorageError
 
 
 def plain_fedavg_accuracy(
     ledger: FedLedger,
-    fetch: Callable[[bytes], ModelWeights],
+    open_update: Callable[[UpdateSubmitted], ModelWeights],
     evaluator: ExactEvaluator,
     round_: int,
 ) -> float | None:
     """Test accuracy of what plain FedAvg would have made of the round: every submitted
-    update averaged, unverified (updates that do not even decode are left out)."""
+    update averaged, unverified (updates that do not open or decode are left out, copies of
+    another participant's sealed blob among them)."""
     updates = []
     for event in ledger.events(UpdateSubmitted, ledger.deployment.block_number, round=round_):
         try:
-            updates.append(fetch(event.content_hash))
-        except (StorageError, InvalidWeights):
+            updates.append(open_update(event))
+        except (StorageError, InvalidWeights, EnvelopeError):
             continue
     if not updates:
         return None

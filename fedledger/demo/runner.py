@@ -46,8 +46,9 @@ from fedledger.chain import (
 )
 from fedledger.chain.anvil import free_port
 from fedledger.chain.errors import RoundNotOpen
+from fedledger.chain.events import UpdateSubmitted
 from fedledger.config import ProjectConfig, mnist_directory
-from fedledger.crypto import OracleKeyFile
+from fedledger.crypto import Binding, OracleKeyFile, open_envelope
 from fedledger.demo.cast import make_cast
 from fedledger.demo.children import POLL_SECONDS, died, start_children
 from fedledger.demo.config import DemoConfig
@@ -300,7 +301,7 @@ class Demo:
             global_model_hash="0x" + produced.hex(),
             test_accuracy=self.test_evaluator.evaluate(self._fetch(produced)).accuracy,
             plain_fedavg_accuracy=plain_fedavg_accuracy(
-                self.ledger, self._fetch, self.test_evaluator, round_
+                self.ledger, self._open_update, self.test_evaluator, round_
             ),
             accepted=summary.accepted,
             rejected=summary.rejected,
@@ -377,6 +378,20 @@ class Demo:
     def _fetch(self, digest: bytes) -> ModelWeights:
         blob = self.store.get(cid_from_content_hash(digest))
         return decode(blob, max_bytes=self.project.storage.max_blob_bytes)
+
+    def _open_update(self, event: UpdateSubmitted) -> ModelWeights:
+        """A submitted update, opened with the first oracle's key file (the demo made the
+        oracles' keys, so it can read what they read); EnvelopeError if it does not open."""
+        keys = OracleKeyFile.load(default_key_file(self.project, self.cast.oracles[0].address))
+        binding = Binding(
+            self.ledger.deployment.chain_id,
+            self.ledger.coordinator.address,
+            event.round,
+            event.participant,
+        )
+        blob = self.store.get(cid_from_content_hash(event.content_hash))
+        plaintext = open_envelope(blob, binding, [pair.private_key for pair in keys.keys])
+        return decode(plaintext, max_bytes=self.project.storage.max_blob_bytes)
 
     # ---- report --------------------------------------------------------------------------
 

@@ -283,3 +283,21 @@ CENTER_TRIGGER = Trigger(
     top=12,
     left=12,
 )
+
+
+#: A colluder's noise on its partner's update, relative to the step's mean magnitude: enough
+#: to change every byte, far too little to look like another training (docs/security.md).
+COLLUDER_NOISE_RELATIVE = 0.05
+
+
+def noisy_copy(
+    global_model: ModelWeights, update: ModelWeights, relative: float, seed: int
+) -> ModelWeights:
+    """``update`` plus Gaussian noise of ``relative`` times the mean magnitude of its step
+    from ``global_model`` (the colluder's copy of a partner's plaintext)."""
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for u, g in zip(update.arrays, global_model.arrays, strict=True):
+        scale = relative * float(np.mean(np.abs(u.astype(np.float64) - g)))
+        arrays.append((u + rng.normal(0.0, scale, u.shape)).astype(np.float32))
+    return ModelWeights(update.architecture, tuple(arrays))

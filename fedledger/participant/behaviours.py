@@ -23,8 +23,14 @@ if TYPE_CHECKING:
     from fedledger.ml.training_config import ProgressCallback, TrainingConfig
 
 #: How a participant produces its update. ``honest`` trains on its data; the others are
-#: the attacks of :mod:`fedledger.ml.attacks` (the demo's malicious participants).
-BEHAVIOURS = ("honest", "sign_flip", "noise", "free_rider", "label_flip")
+#: the attacks of :mod:`fedledger.ml.attacks` (the demo's malicious participants), and the
+#: two copiers: ``copycat`` submits another participant's sealed blob of the round as it is
+#: (:meth:`~fedledger.participant.client.ParticipantClient.run` does the copying), and
+#: ``colluder`` trains its partner's run again (its partner's data and seed: the plaintext
+#: a partner would hand over), adds tiny noise and seals it as its own, after its partner.
+BEHAVIOURS = ("honest", "sign_flip", "noise", "free_rider", "label_flip", "copycat", "colluder")
+#: The behaviours that submit only after another participant (a partner) has.
+COPIERS = ("copycat", "colluder")
 
 
 def derive_seed(seed: int, *path: int) -> int:
@@ -76,9 +82,12 @@ class UpdateMaker:
         ``honest`` trains on ``dataset``; ``sign_flip`` reverses and scales the honest
         update; ``noise`` adds Gaussian noise to the global model; ``free_rider`` returns
         the global model disguised by tiny noise, without training; ``label_flip`` trains
-        on the data with every label shifted by one class. Seeds come from ``config.seed``.
+        on the data with every label shifted by one class; ``colluder`` trains (on its
+        partner's data) and adds tiny noise. Seeds come from ``config.seed``.
         """
         require_behaviour(behaviour)
+        if behaviour == "copycat":
+            raise ValueError("a copycat makes no update: it submits a copy of another's blob")
         if behaviour == "noise":
             return attacks.gaussian_noise(global_weights, attacks.NOISE_STD, config.seed)
         if behaviour == "free_rider":
@@ -87,6 +96,10 @@ class UpdateMaker:
         trained = self._trainer_for(global_weights).train(global_weights, data, config, progress)
         if behaviour == "sign_flip":
             return attacks.sign_flip(global_weights, trained)
+        if behaviour == "colluder":
+            return attacks.noisy_copy(
+                global_weights, trained, attacks.COLLUDER_NOISE_RELATIVE, config.seed + 1
+            )
         return trained
 
     def _trainer_for(self, global_weights: ModelWeights) -> LocalTrainer:

@@ -29,9 +29,15 @@ from fedledger import units
 from fedledger.chain import FedLedger, GlobalModel, ParticipantInfo, RoundState
 from fedledger.chain.coordinator import required_stake
 from fedledger.chain.errors import RoundNotOpen, SubmissionDeadlinePassed, WrongRound
+from fedledger.chain.events import UpdateSubmitted
 from fedledger.crypto import Binding, seal
 from fedledger.ml import Dataset, ModelWeights, decode, encode
-from fedledger.participant.behaviours import UpdateMaker, derive_seed, require_behaviour
+from fedledger.participant.behaviours import (
+    COPIERS,
+    UpdateMaker,
+    derive_seed,
+    require_behaviour,
+)
 from fedledger.storage import BlobStore, cid_from_content_hash, store_blob
 
 if TYPE_CHECKING:
@@ -304,6 +310,19 @@ class ParticipantClient:
                 )
             time.sleep(self.poll_interval)
 
+    def _wait_for_submission(self, round_: int, partner: str | None) -> bytes | None:
+        """The content hash ``partner`` (or any other participant) submitted in ``round_``,
+        once there is one; None if the round stops taking submissions first."""
+        start = self.ledger.deployment.block_number
+        while True:
+            for event in self.ledger.events(UpdateSubmitted, start, round=round_):
+                if event.participant != self.address and partner in (None, event.participant):
+                    return event.content_hash
+            model = self.latest_model()
+            if model.round != round_ or model.state != RoundState.OPEN:
+                return None
+            time.sleep(self.poll_interval)
+
     # ---- the loop ----------------------------------------------------------------------
 
     def run(
@@ -317,6 +336,7 @@ class ParticipantClient:
         timeout: float | None = None,
         progress: ProgressCallback | None = None,
         on_wait: Callable[[GlobalModel], None] | None = None,
+        partner: str | None = None,
     ) -> Iterator[SentUpdate]:
         """Take part in ``rounds`` rounds: for each open round not yet submitted to, fetch
         the global model, make the update (one :class:`UpdateMaker` for every round, so
@@ -328,6 +348,10 @@ class ParticipantClient:
         outcome. Resumes where the chain says it left off (a restarted participant does not
         submit twice). A round whose deadline passes before the submission lands is
         skipped. Stops with :class:`ParticipantError` once the participant is banned.
+
+        The copiers (``copycat``, ``colluder``) first wait for ``partner``'s submission of
+        the round (any other participant's when ``partner`` is None); a copycat then submits
+        that blob as it is.
         """
         require_behaviour(behaviour)  # before waiting for a round, not after
         samples = len(dataset) if num_samples is None else num_samples
@@ -340,10 +364,24 @@ class ParticipantClient:
             started = time.monotonic()
             fetched = self.fetch_global_model(model)
             round_config = replace(config, seed=derive_seed(config.seed, model.round))
-            update = maker.make(behaviour, fetched.weights, dataset, round_config, progress)
+            copied = None
+            if behaviour in COPIERS:
+                copied = self._wait_for_submission(model.round, partner)
+                if copied is None:  # the round ended with nothing to copy
+                    last = model.round
+                    continue
+            if behaviour != "copycat":
+                update = maker.make(behaviour, fetched.weights, dataset, round_config, progress)
             trained = time.monotonic()
             try:
-                submission = self.submit(update, samples, model.round)
+                if behaviour == "copycat":
+                    assert copied is not None
+                    blob = self.store.get(
+                        cid_from_content_hash(copied), max_bytes=self.max_blob_bytes
+                    )
+                    submission = self.submit_blob(blob, samples, model.round)
+                else:
+                    submission = self.submit(update, samples, model.round)
             except (SubmissionClosed, SubmissionDeadlinePassed, RoundNotOpen, WrongRound):
                 last = model.round  # the round ended while we trained: take the next one
                 continue

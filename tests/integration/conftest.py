@@ -23,9 +23,9 @@ from fedledger.demo.runner import Demo
 SMALL = DemoConfig(
     oracles=3,
     quorum=2,
-    participants=6,
-    malicious=4,
-    attacks=("sign_flip", "noise", "free_rider", "label_flip"),
+    participants=8,
+    malicious=6,
+    attacks=("sign_flip", "noise", "free_rider", "label_flip", "copycat", "colluder"),
     rounds=2,
     seed=3,
     samples_per_participant=600,

@@ -1,5 +1,5 @@
 """The whole flow on the embedded chain and store: real anvil, three `fedledger oracle run`
-and six `fedledger participant run` processes (two honest, one per attack), two rounds.
+and eight `fedledger participant run` processes (two honest, one per attack), two rounds.
 Everything is checked against the chain and the store, not against the demo's own word."""
 
 from __future__ import annotations
@@ -15,9 +15,19 @@ import pytest
 from fedledger.chain import ReasonCode, RoundState, UpdateStatus
 from fedledger.chain.events import RoundFinalized, Transfer, UpdateAccepted, UpdateSubmitted
 from fedledger.config import mnist_directory
-from fedledger.ml import ExactEvaluator, decode, encode, fedavg, load_mnist
+from fedledger.crypto import Binding, OracleKeyFile, open_envelope
+from fedledger.ml import (
+    ExactEvaluator,
+    InvalidWeights,
+    ModelWeights,
+    decode,
+    encode,
+    fedavg,
+    load_mnist,
+)
 from fedledger.queries import read_verdicts
 from fedledger.storage import cid_from_content_hash, content_hash_of_blob
+from oracle.key_files import default_key_file
 from tests.integration.conftest import SMALL, Flow
 
 HONEST = [i for i, b in enumerate(SMALL.behaviours()) if b == "honest"]
@@ -27,6 +37,27 @@ ROUNDS = range(1, SMALL.rounds + 1)
 
 def address(flow: Flow, index: int) -> str:
     return flow.demo.cast.participants[index].address
+
+
+def opened(flow: Flow, event: UpdateSubmitted) -> ModelWeights:
+    """The plaintext of a submitted update, opened with the first oracle's key file."""
+    ledger = flow.demo.ledger
+    keys = OracleKeyFile.load(
+        default_key_file(flow.demo.project, flow.demo.cast.oracles[0].address)
+    )
+    binding = Binding(
+        ledger.deployment.chain_id, ledger.coordinator.address, event.round, event.participant
+    )
+    blob = flow.demo.store.get(cid_from_content_hash(event.content_hash))
+    return decode(open_envelope(blob, binding, [pair.private_key for pair in keys.keys]))
+
+
+def test_updates_in_the_store_are_sealed(local_flow: Flow) -> None:
+    ledger, store = local_flow.demo.ledger, local_flow.demo.store
+    for event in ledger.events(UpdateSubmitted, round=1):
+        blob = store.get(cid_from_content_hash(event.content_hash))
+        with pytest.raises(InvalidWeights):  # nobody without an oracle's key can read it
+            decode(blob)
 
 
 def test_every_round_is_finalized_on_chain(local_flow: Flow) -> None:
@@ -59,18 +90,24 @@ def test_honest_updates_are_accepted_and_rewarded_by_the_rule(local_flow: Flow) 
         assert (info.accepted, info.rejected, info.banned) == (SMALL.rounds, 0, False)
 
 
+#: Why each attack is rejected: the copiers by their sealing and their plaintext, the
+#: others by the verification rule.
+EXPECTED_REASON = {"copycat": ReasonCode.NOT_AUTHENTIC, "colluder": ReasonCode.DUPLICATE}
+
+
 @pytest.mark.parametrize("index", MALICIOUS, ids=[SMALL.behaviours()[i] for i in MALICIOUS])
-def test_each_attack_is_rejected_for_failing_verification_and_earns_nothing(
+def test_each_attack_is_rejected_with_its_reason_and_earns_nothing(
     local_flow: Flow, index: int
 ) -> None:
     ledger = local_flow.demo.ledger
     participant = address(local_flow, index)
+    reason = EXPECTED_REASON.get(SMALL.behaviours()[index], ReasonCode.FAILED_VERIFICATION)
     for round_ in ROUNDS:
         (verdict,) = read_verdicts(ledger, round_, participant)
         assert verdict.status == UpdateStatus.REJECTED
-        assert verdict.reason == ReasonCode.FAILED_VERIFICATION
+        assert verdict.reason == reason
         assert verdict.reward == 0 and verdict.reject_votes >= SMALL.quorum
-        assert all(vote.reason == ReasonCode.FAILED_VERIFICATION for vote in verdict.votes)
+        assert all(vote.reason == reason for vote in verdict.votes)
     assert ledger.token.balance_of(participant) == 0
     assert not ledger.events(Transfer, to=participant)  # never minted anything
     info = ledger.coordinator.get_participant(participant)
@@ -78,12 +115,12 @@ def test_each_attack_is_rejected_for_failing_verification_and_earns_nothing(
 
 
 def test_each_global_model_is_the_exact_average_of_the_accepted_updates(local_flow: Flow) -> None:
-    ledger, store = local_flow.demo.ledger, local_flow.demo.store
+    ledger = local_flow.demo.ledger
     for round_ in ROUNDS:
         accepted = {event.participant for event in ledger.events(UpdateAccepted, round=round_)}
         assert accepted == {address(local_flow, i) for i in HONEST}
         updates = [
-            decode(store.get(cid_from_content_hash(event.content_hash)))
+            opened(local_flow, event)
             for event in ledger.events(UpdateSubmitted, round=round_)
             if event.participant in accepted
         ]

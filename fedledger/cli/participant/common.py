@@ -115,4 +115,17 @@ def submission_json(submission: Submission) -> dict[str, Any]:
         "tx_hash": submission.tx_hash,
         "block": submission.block_number,
         "gas_used": submission.gas_used,
+        "sealed_for": list(submission.sealed_for),
+        "not_sealed_for": list(submission.not_sealed_for),
     }
+
+
+def unsealed_warning(submission: Submission) -> str | None:
+    """The warning for live oracles the update could not be sealed for (no key)."""
+    if not submission.not_sealed_for:
+        return None
+    return (
+        f"warning: sealed for {len(submission.sealed_for)} oracles; "
+        f"{', '.join(submission.not_sealed_for)} registered no encryption key and cannot "
+        "judge this update (their operators run `fedledger oracle key register`)"
+    )

@@ -15,12 +15,14 @@ from fedledger import units
 from fedledger.cli import render
 from fedledger.cli.context import open_participant
 from fedledger.cli.options import key_option, network_option, store_options, user_errors
+from fedledger.cli.params import Address
 from fedledger.cli.participant.common import (
     DATA,
     progress_bar,
     submission_json,
     training_config,
     training_options,
+    unsealed_warning,
 )
 from fedledger.cli.participant.submit import UINT64_MAX
 from fedledger.participant import BEHAVIOURS
@@ -54,6 +56,13 @@ def _outcome_json(sent: SentUpdate, verdict: UpdateVerdict, seconds: float) -> d
     help="Misbehave on purpose (attacks of fedledger.ml.attacks), to see the oracles at work.",
 )
 @click.option(
+    "--partner",
+    type=Address(),
+    default=None,
+    help="copycat and colluder: the participant whose submission of each round to wait for "
+    "(and copy) [default: the first other participant to submit].",
+)
+@click.option(
     "--samples",
     type=click.IntRange(min=1, max=UINT64_MAX),
     default=None,
@@ -76,6 +85,7 @@ def run(
     data: Path,
     rounds: int,
     behaviour: str,
+    partner: str | None,
     samples: int | None,
     timeout: float | None,
     poll_interval: float,
@@ -164,8 +174,12 @@ def run(
             timeout=timeout,
             progress=bar,
             on_wait=waiting_for_round,
+            partner=partner,
         )
         for sent in sent_updates:
+            warning = unsealed_warning(sent.submission)
+            if warning:
+                click.echo(warning, err=True)
             if not as_json:
                 summary = round_progress(ledger, sent.round).summary()
                 out.print(f"round {sent.round}: submitted {sent.submission.cid}; {summary}")

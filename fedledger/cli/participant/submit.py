@@ -1,4 +1,4 @@
-"""``fedledger participant submit``: upload a weights file and submit it."""
+"""``fedledger participant submit``: seal a weights file for the oracles, upload it, submit it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,12 @@ from fedledger.cli.options import (
     store_options,
     user_errors,
 )
-from fedledger.cli.participant.common import DATA, rows_table, submission_json
+from fedledger.cli.participant.common import (
+    DATA,
+    rows_table,
+    submission_json,
+    unsealed_warning,
+)
 
 #: Rounds and sample counts are uint64 on chain.
 UINT64_MAX = 2**64 - 1
@@ -50,7 +55,8 @@ def submit(
     ipfs_api: str | None,
     as_json: bool,
 ) -> None:
-    """Upload the weights in FILE and submit them for the current round.
+    """Seal the weights in FILE for the live oracles, upload and submit them for the
+    current round (only the oracles can read them; docs/security.md).
 
     The file must decode as weights of the global model's architecture (anything else
     would only be rejected by the oracles and count against you).
@@ -77,9 +83,13 @@ def submit(
                 ("CID", submission.cid),
                 ("content hash", render.hex32(submission.content_hash) or "-"),
                 ("samples", f"{submission.num_samples:,}"),
+                ("sealed for", f"{len(submission.sealed_for)} oracles (only they can read it)"),
                 ("transaction", f"{submission.tx_hash} (gas {submission.gas_used:,})"),
             ],
         )
     )
+    warning = unsealed_warning(submission)
+    if warning:
+        click.echo(warning, err=True)
     hint = render.command_hint("participant status --wait", key=key, network=network)
     render.console().print(f"follow the verdict with: {hint}")
