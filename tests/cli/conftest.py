@@ -22,6 +22,7 @@ from fedledger.chain import FedLedger, save_deployment
 from fedledger.chain.deployment import deployment_path
 from fedledger.cli import main
 from fedledger.config import ProjectConfig
+from fedledger.crypto import generate_key_pair
 from fedledger.ml import MNIST_MLP, ModelWeights, encode, initial_weights
 from fedledger.storage import LocalStore, content_hash_of_blob
 from tests.fixtures.chain import Testbed, TestbedFactory
@@ -75,13 +76,21 @@ class Cli:
 
 
 def deploy_cli_bed(
-    project: ProjectConfig, factory: TestbedFactory, *, start: bool = True, **overrides: Any
+    project: ProjectConfig,
+    factory: TestbedFactory,
+    *,
+    start: bool = True,
+    encryption_keys: int | None = None,
+    **overrides: Any,
 ) -> Cli:
     store = LocalStore(project.storage.local_root, max_blob_bytes=project.storage.max_blob_bytes)
     genesis = initial_weights(MNIST_MLP.id, 0)
     blob = encode(genesis)
     store.put(blob)
     bed = factory(genesis_model=content_hash_of_blob(blob) if start else None, **overrides)
+    # Participants seal for the oracles' keys; these tests vote as the oracles themselves.
+    for oracle in bed.oracles[:encryption_keys]:
+        oracle.coordinator.register_encryption_key(generate_key_pair().public_key)
     # The commands look for the deployment of the project's default network.
     save_deployment(project, dataclasses.replace(bed.deployment, network="anvil"))
     return Cli(project, bed, store, genesis, blob)
@@ -94,8 +103,9 @@ CliFactory = Callable[..., Cli]
 def cli_factory(
     chain_project: ProjectConfig, chain_testbed_factory: TestbedFactory
 ) -> Iterator[CliFactory]:
-    """``cli_factory(start=True, **deploy_testbed options)`` -> Cli; the chain is reverted and
-    the deployment file removed after the test."""
+    """``cli_factory(start=True, encryption_keys=None, **deploy_testbed options)`` -> Cli
+    (``encryption_keys``: how many oracles register one, default all); the chain is reverted
+    and the deployment file removed after the test."""
     yield functools.partial(deploy_cli_bed, chain_project, chain_testbed_factory)
     deployment_path(chain_project).unlink(missing_ok=True)
 
