@@ -100,14 +100,17 @@ def test_submit_uploads_the_update_and_signs_the_submission(cli: Cli, update_fil
     )
     participant = dev_account(8).address
     (event,) = cli.admin.events(UpdateSubmitted, round=1)
+    # What went to the store and the chain is the update sealed for the three oracles.
+    sealed = cli.store.get(shown["cid"])
+    assert sealed[:4] == b"FLEV" and blob[:1000] not in sealed
     assert (event.participant, event.content_hash, event.num_samples) == (
         participant,
-        content_hash_of_blob(blob),
+        content_hash_of_blob(sealed),
         600,
     )
-    assert shown["cid"] == cid_from_content_hash(content_hash_of_blob(blob))
+    assert shown["cid"] == cid_from_content_hash(event.content_hash)
     assert shown["tx_hash"] == event.tx_hash and shown["gas_used"] > 0
-    assert cli.store.get(shown["cid"]) == blob
+    assert shown["sealed_for"] == [oracle.address for oracle in cli.bed.oracles]
 
     line = cli.fails(
         "participant", "submit", str(update_file), "--samples", "600", "--key", PARTICIPANT_KEYS[0]
@@ -234,7 +237,8 @@ def test_verdicts_survive_the_deletion_of_rejected_records(
         ReasonCode.NON_FINITE,
         3,
     )
-    assert verdict.content_hash == content_hash_of_blob(update.read_bytes())
+    (submitted,) = cli.admin.events(UpdateSubmitted, round=1)  # the sealed blob's hash
+    assert verdict.content_hash == submitted.content_hash
     shown = cli.json("participant", "status", "--key", "dev:8")
     assert (shown["status"], shown["reason"]) == ("rejected", "NON_FINITE")
     assert cli.admin.coordinator.latest_model().state == RoundState.OPEN

@@ -186,9 +186,10 @@ def test_verification_keeps_the_model_far_better_than_plain_fedavg(local_flow: F
     assert report.rounds[-1].test_accuracy > report.rounds[0].test_accuracy > 0.6
     assert report.genesis_accuracy < 0.2
     for record in report.rounds:
-        # The sign-flipped update (x5) and the noise wreck the unverified average.
+        # The sign-flipped update (x5) and the noise wreck the unverified average (less so
+        # since the colluder's copy of an honest update is in it too).
         assert record.plain_fedavg_accuracy is not None
-        assert record.plain_fedavg_accuracy < record.test_accuracy - 0.15
+        assert record.plain_fedavg_accuracy < record.test_accuracy - 0.1
 
 
 def test_the_command_with_the_same_seed_gives_the_same_global_models(
