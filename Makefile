@@ -69,6 +69,7 @@ bench: setup setup-ipfs
 	$(BIN)/python scripts/bench_storage.py --json results/storage.json
 	$(BIN)/python scripts/bench_ml.py --json results/ml.json
 	$(BIN)/python scripts/bench_signing.py --json results/signing.json
+	$(BIN)/python scripts/bench_sealing.py --json results/sealing.json
 
 bench-attacks: setup
 	$(BIN)/python scripts/bench_attacks.py --json docs/bench_attacks.json \

@@ -70,6 +70,7 @@ from fedledger.ml import (  # noqa: E402
     load_mnist,
     robust,
 )
+from oracle.duplicates import Step, first_duplicated  # noqa: E402
 from oracle.verification import Verifier, VerifierParams  # noqa: E402
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ ATTACKS = (
     "label_flip",
     "backdoor",
     "sample_inflation",
+    "copycat",
 )
 METHODS = ("fedavg", "verified", "krum", "median", "trimmed_mean")
 VERIFYING_METHODS = ("verified",)
@@ -220,9 +222,26 @@ def submissions(
         elif attack == "sample_inflation":
             update = trainer.train(global_model, data, config)
             count *= attacks.INFLATION_FACTOR
+        elif attack == "copycat":
+            update = None  # filled in below, from the partner's plaintext
         else:
             raise ValueError(f"unknown attack {attack!r}")
         out.append((update, count))
+    if attack == "copycat":
+        # Colluders re-seal the first honest client's plaintext with tiny noise (an exact
+        # copy of its sealed blob fails to authenticate: tests/oracle/test_copies.py).
+        partner = next(u for u in (update for update, _ in out) if u is not None)
+        out = [
+            (
+                u
+                if u is not None
+                else attacks.noisy_copy(
+                    global_model, partner, attacks.COLLUDER_NOISE_RELATIVE, client
+                ),
+                n,
+            )
+            for client, (u, n) in enumerate(out)
+        ]
     return out
 
 
@@ -281,7 +300,15 @@ def run(
             new = robust.trimmed_mean(updates, setting.malicious_fraction)
         elif method == "verified":
             kept = []
-            for update, bad in zip(updates, is_bad, strict=True):
+            steps: list[tuple[str, Step]] = []  # the oracles' duplicate check, in order
+            # Copiers submit after the partner whose plaintext they copy: honest ones first.
+            for update, bad in sorted(zip(updates, is_bad, strict=True), key=lambda p: p[1]):
+                step = Step.of(update, global_model)
+                if first_duplicated(step, steps) is not None:
+                    offered[bad] += 1
+                    checks["duplicate"] = checks.get("duplicate", 0) + 1
+                    continue
+                steps.append(("", step))
                 verdicts = [v.verify(global_model, update) for v in verifiers]
                 outcome = settle(verdicts, setting.quorum)
                 offered[bad] += 1
