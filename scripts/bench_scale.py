@@ -65,6 +65,7 @@ from fedledger.chain.events import (
     VoteCast,
 )
 from fedledger.config import ProjectConfig, load_config, mnist_directory
+from fedledger.crypto import Binding, OracleKeyFile, seal
 from fedledger.demo.processes import ProcessGroup, child_environment
 from fedledger.demo.workspace import NETWORK, Workspace
 from fedledger.ml import (
@@ -76,6 +77,7 @@ from fedledger.ml import (
     load_mnist,
 )
 from fedledger.storage import content_hash_from_cid, open_store
+from oracle.key_files import default_key_file
 
 ORACLES, QUORUM = 3, 2
 NOISE_STD = 1e-3
@@ -229,6 +231,13 @@ def run_size(n: int, base: ProjectConfig, out: Path, console: Console) -> dict[s
         deployment = deploy(client, admin, artifacts, params, network=NETWORK)
         save_deployment(project, deployment)
         ledger = FedLedger(client, deployment, admin)
+        keys = []  # each oracle's encryption key, where `oracle run` looks for it
+        for account in oracles:
+            key_file = OracleKeyFile.create(default_key_file(project, account.address))
+            ledger.with_account(account).coordinator.register_encryption_key(
+                key_file.current.public_key
+            )
+            keys.append(key_file.current.public_key)
 
         processes = stack.enter_context(ProcessGroup(child_environment(workspace.root)))
         nodes = []
@@ -250,7 +259,16 @@ def run_size(n: int, base: ProjectConfig, out: Path, console: Console) -> dict[s
             processes,
         )
 
-        blobs = noisy_updates(genesis, n, seed=n)
+        blobs = [  # sealed for the oracles by each participant, as the client does
+            bytes(
+                seal(
+                    blob,
+                    Binding(deployment.chain_id, ledger.coordinator.address, 1, account.address),
+                    keys,
+                )
+            )
+            for account, blob in zip(participants, noisy_updates(genesis, n, seed=n), strict=True)
+        ]
         cids = [store.put(blob) for blob in blobs]
         signed = sign_submissions(ledger, participants, cids)
         console.print(f"N = {n}: oracles ready; submitting {n} updates ...")

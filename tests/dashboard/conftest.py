@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ from fedledger.chain.deployment import deployment_path
 from fedledger.config import ProjectConfig
 from fedledger.ml import Mnist, ModelWeights, encode, save_dataset
 from fedledger.storage import LocalStore, content_hash_from_cid
+from oracle.key_files import KEY_FILE_DIR
 from tests.cli.conftest import cli, cli_factory  # noqa: F401  (fixtures used here)
 from tests.fixtures.chain import TestbedFactory
 from tests.oracle.conftest import (  # noqa: F401  (fixtures used here)
@@ -35,6 +37,7 @@ from tests.oracle.conftest import (  # noqa: F401  (fixtures used here)
     node_genesis,
     node_honest,
     node_validation,
+    register_encryption_keys,
 )
 
 #: How long a test waits for the server, the chain or the page before it fails.
@@ -77,7 +80,10 @@ def dash_bed(
     genesis = content_hash_from_cid(store.put(encode(node_genesis)))
     bed = chain_testbed_factory(participants=NODE_PARTICIPANTS, genesis_model=genesis)
     save_deployment(chain_project, replace(bed.deployment, network="anvil"))
-    yield NodeBed(bed, store, new_store, node_validation)
+    folder = chain_project.state_dir / KEY_FILE_DIR
+    shutil.rmtree(folder, ignore_errors=True)  # the project outlives each test's chain
+    keys = register_encryption_keys(bed, folder)
+    yield NodeBed(bed, store, new_store, node_validation, keys)
     deployment_path(chain_project).unlink(missing_ok=True)
 
 
