@@ -1,18 +1,31 @@
 # FedLedger: every target sets up what it needs (Python venv, npm tools) on first use.
 #   make demo   end-to-end federated learning on the embedded chain and store
-#   make test   the whole test suite (also installs the js-ipfs daemon the tests start)
+#   make test   the whole test suite (also builds geth and Kubo, which the tests start)
+#   make tools  build geth and Kubo into tools/bin once (Go module proxy; reused after)
 #   make bench  the quick benchmarks (gas, storage, ML); JSON figures land in results/
 #   make bench-attacks  the attack benchmark (about an hour on 2 cores; resumable)
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-IPFS_DIR := tests/ipfs
+# The consortium's programs, built from the Go module proxy into tools/bin (git-ignored).
+# These pins are the only place their versions are named.
+#  - geth v1.13.15: the last release that seals Clique blocks (v1.14 removed it); Go >= 1.23
+#    links it only with -checklinkname=0 (fjl/memsize reaches into the runtime).
+#  - Kubo v0.43.1: its go.mod replaces go-libp2p with a fork the proxy does not serve;
+#    the fork only waited for a go-libp2p release on quic-go v0.62 / webtransport-go
+#    v0.13, which v0.50.0 is, so we build with that release instead of the fork.
+TOOLS_BIN     := tools/bin
+GETH_VERSION  := v1.13.15
+KUBO_VERSION  := v0.43.1
+KUBO_LIBP2P   := v0.50.0
+GETH := $(TOOLS_BIN)/geth
+IPFS := $(TOOLS_BIN)/ipfs
 # Flower, the reference peer of the robust aggregators, in a venv of its own (its pins
 # conflict with ours: docs/verification.md); tests/ml/test_robust_flower.py runs it.
 FLOWER_VENV := .venv-flower
 
-.PHONY: setup setup-ipfs setup-flower setup-browser demo test bench bench-attacks lint clean
+.PHONY: setup tools setup-flower setup-browser demo test bench bench-attacks lint clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -35,10 +48,27 @@ node_modules/.installed: package.json package-lock.json
 	@rm -f .npm-setup.log
 	@touch $@
 
-setup-ipfs: $(IPFS_DIR)/node_modules/.installed
+tools: $(GETH).$(GETH_VERSION) $(IPFS).$(KUBO_VERSION)
 
-$(IPFS_DIR)/node_modules/.installed: $(IPFS_DIR)/package.json $(IPFS_DIR)/package-lock.json
-	cd $(IPFS_DIR) && npm ci --no-audit --no-fund
+# The stamp carries the version: changing a pin above rebuilds that program.
+$(GETH).$(GETH_VERSION):
+	mkdir -p $(TOOLS_BIN)
+	GOBIN=$(abspath $(TOOLS_BIN)) GOFLAGS=-buildvcs=false go install -trimpath \
+		-ldflags=-checklinkname=0 github.com/ethereum/go-ethereum/cmd/geth@$(GETH_VERSION)
+	$(GETH) version | grep -q "$(patsubst v%,%,$(GETH_VERSION))-stable"
+	touch $@
+
+$(IPFS).$(KUBO_VERSION):
+	mkdir -p $(TOOLS_BIN)
+	go mod download github.com/ipfs/kubo@$(KUBO_VERSION)
+	rm -rf $(TOOLS_BIN)/kubo-src
+	cp -r "$$(go env GOMODCACHE)/github.com/ipfs/kubo@$(KUBO_VERSION)" $(TOOLS_BIN)/kubo-src
+	chmod -R u+w $(TOOLS_BIN)/kubo-src
+	cd $(TOOLS_BIN)/kubo-src && go mod edit -dropreplace=github.com/libp2p/go-libp2p \
+		-require=github.com/libp2p/go-libp2p@$(KUBO_LIBP2P) && \
+		GOFLAGS=-buildvcs=false go build -mod=mod -trimpath -o $(abspath $(IPFS)) ./cmd/ipfs
+	rm -rf $(TOOLS_BIN)/kubo-src
+	$(IPFS) version | grep -q "$(patsubst v%,%,$(KUBO_VERSION))"
 	touch $@
 
 setup-flower: $(FLOWER_VENV)/.installed
@@ -60,10 +90,10 @@ setup-browser:
 demo: setup
 	$(BIN)/fedledger demo $(ARGS)
 
-test: setup setup-ipfs setup-flower setup-browser
+test: setup tools setup-flower setup-browser
 	$(BIN)/pytest $(ARGS)
 
-bench: setup setup-ipfs
+bench: setup tools
 	mkdir -p results
 	$(BIN)/python scripts/bench_gas.py --json results/gas.json
 	$(BIN)/python scripts/bench_storage.py --json results/storage.json

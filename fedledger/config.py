@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,7 +25,8 @@ MNIST_DIRECTORY = Path("data") / "mnist"
 ENVIRONMENT = {
     "FEDLEDGER_ROOT": "project directory holding brownie-config.yaml (default: search upwards)",
     "FEDLEDGER_NETWORK": "network name from brownie-config.yaml (default: networks.default)",
-    "FEDLEDGER_RPC_URL": "JSON-RPC URL of the `external` network",
+    "FEDLEDGER_RPC_URL": "JSON-RPC URL of the `external` network; on `consortium`, another "
+    "organisation's geth (default: organisation 1's)",
     "FEDLEDGER_STORE": "blob store: local or ipfs (default: storage.default)",
     "FEDLEDGER_IPFS_API": "Kubo RPC API URL (default: storage.ipfs_api)",
     "FEDLEDGER_KEYSTORE": "encrypted keystore file of the signing account (see --key)",
@@ -48,6 +49,10 @@ class CompilerSettings:
     remappings: tuple[str, ...]
 
 
+#: Compiler keys a network may override (``networks.<name>.compiler``), as named in the file.
+_NETWORK_COMPILER_KEYS = {"evm_version": "evm_version"}
+
+
 @dataclass(frozen=True)
 class NetworkSettings:
     name: str
@@ -57,6 +62,18 @@ class NetworkSettings:
     poa: bool = False
     accounts: int = 10
     block_time: float | None = None
+    #: Blocks an event must be buried under before oracles, participants and the demo act
+    #: on it (0: at once, right for an automining dev chain that never reorganises).
+    confirmations: int = 0
+    #: The well-known anvil dev accounts hold ether here (the embedded chain, and the
+    #: local consortium whose genesis funds them); ``--key dev:N`` is allowed.
+    dev_accounts: bool = False
+    #: Compiler settings this network overrides (e.g. ``evm_version: paris``).
+    compiler: tuple[tuple[str, str], ...] = ()
+    #: Organisations running a node each (the consortium; 1 for a single node).
+    orgs: int = 1
+    #: The ``port`` of the file, whatever FEDLEDGER_RPC_URL says (the consortium's first port).
+    base_port: int | None = None
 
     @property
     def port(self) -> int:
@@ -93,6 +110,14 @@ class ProjectConfig:
     def state_dir(self) -> Path:
         """Run state the tools write (deployments, the embedded chain's pid file, blobs)."""
         return self.root / ".fedledger"
+
+    def compiler_for(self, network: str | None = None) -> CompilerSettings:
+        """The compiler settings for contracts deployed on ``network``: the global ones with
+        the network's ``compiler:`` overrides (None: the default network's)."""
+        overrides = self.network(network).compiler
+        if not overrides:
+            return self.compiler
+        return replace(self.compiler, **dict(overrides))
 
     def network(self, name: str | None = None) -> NetworkSettings:
         """The named network, or the default one; raises ConfigError for an unknown name."""
@@ -208,19 +233,35 @@ def _positive(section: dict[str, Any], key: str, default: N, kind: Callable[[Any
 
 
 def _parse_network(name: str, spec: dict[str, Any]) -> NetworkSettings:
-    if "host_env" in spec:
-        url = os.environ.get(spec["host_env"], "")
-    else:
+    # host_env names a variable that carries the URL (e.g. another organisation's node);
+    # host/port, if given too, are the URL when it is unset.
+    url = os.environ.get(spec["host_env"], "") if "host_env" in spec else ""
+    if not url and "host" in spec:
         url = str(spec["host"])
         if spec.get("port") is not None:
             url = f"{url}:{spec['port']}"
     block_time = spec.get("block_time")
+    compiler_raw = spec.get("compiler") or {}
+    unknown = sorted(set(compiler_raw) - set(_NETWORK_COMPILER_KEYS))
+    if unknown:
+        raise ValueError(
+            f"networks.{name}.compiler: {', '.join(unknown)} cannot be set per network "
+            f"(allowed: {', '.join(sorted(_NETWORK_COMPILER_KEYS))})"
+        )
+    embedded = bool(spec.get("embedded", False))
     return NetworkSettings(
         name=name,
         rpc_url=url,
         chain_id=spec.get("chain_id"),
-        embedded=bool(spec.get("embedded", False)),
+        embedded=embedded,
         poa=bool(spec.get("poa", False)),
         accounts=int(spec.get("accounts", 10)),
         block_time=float(block_time) if block_time is not None else None,
+        confirmations=int(spec.get("confirmations", 0)),
+        dev_accounts=bool(spec.get("dev_accounts", embedded)),
+        orgs=int(spec.get("orgs", 1)),
+        base_port=int(spec["port"]) if spec.get("port") is not None else None,
+        compiler=tuple(
+            sorted((_NETWORK_COMPILER_KEYS[key], str(value)) for key, value in compiler_raw.items())
+        ),
     )

@@ -32,7 +32,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fedledger.storage import BlobStore, CidProfile, IpfsStore, LocalStore, compute_cid
-from tests.fixtures.ipfs import JsIpfsDaemon
+from tests.fixtures.ipfs import KuboDaemon
 
 T = TypeVar("T")
 MB = 1_000_000
@@ -162,7 +162,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fedledger-bench-storage-") as scratch:
         scratch_dir = Path(scratch)
         console.print("starting js-ipfs ...")
-        with JsIpfsDaemon.start(scratch_dir / "ipfs-repo") as daemon:
+        with KuboDaemon.start(scratch_dir / "ipfs-repo") as daemon:
             local = LocalStore(scratch_dir / "blobs", max_blob_bytes=CAP_BYTES)
             with IpfsStore(
                 daemon.api_url, max_blob_bytes=CAP_BYTES, timeout_seconds=TIMEOUT_SECONDS

@@ -9,7 +9,7 @@ the contract enums live in :mod:`fedledger.chain.codes`.
 
 from fedledger.chain.anvil import Anvil, DevControls, EmbeddedChain
 from fedledger.chain.artifacts import ArtifactSet, ContractArtifact
-from fedledger.chain.client import ChainClient, EventStream, TxResult, connect_web3
+from fedledger.chain.client import ChainClient, EventStream, StreamChanges, TxResult, connect_web3
 from fedledger.chain.codes import ReasonCode, RoundState, SkipReason, StoragePolicy, UpdateStatus
 from fedledger.chain.compiler import compile_contracts
 from fedledger.chain.coordinator import (
@@ -62,6 +62,7 @@ __all__ = [
     "RoundRules",
     "RoundState",
     "SkipReason",
+    "StreamChanges",
     "StoragePolicy",
     "TxResult",
     "UpdateInfo",

@@ -91,7 +91,7 @@ class Anvil:
             port=settings.port if port is None else port,
             accounts=settings.accounts if accounts is None else accounts,
             chain_id=settings.chain_id or 31337,
-            hardfork=config.compiler.evm_version,
+            hardfork=config.compiler_for(settings.name).evm_version,
             block_time=settings.block_time,
             log_path=log_path,
         )

@@ -388,12 +388,27 @@ def _is_nonce_error(exc: RpcError) -> bool:
     return "nonce" in message or "already known" in message or "underpriced" in message
 
 
+@dataclass(frozen=True)
+class StreamChanges:
+    """What one :meth:`EventStream.poll_changes` saw: events newly buried deep enough, in
+    chain order, and earlier-delivered events whose blocks a reorganisation replaced (the
+    consumer undoes them; the new chain's events arrive as ``added``)."""
+
+    added: list[ChainEvent]
+    removed: list[ChainEvent]
+    reorg_from: int | None = None  # first block that changed, if a reorganisation was seen
+
+
 class EventStream:
     """Follows the chain from ``from_block`` on: each :meth:`poll` returns the events of the
     chosen types emitted since the previous poll, in chain order (one ``eth_getLogs`` per
     poll, so it works with any node, no filters or subscriptions kept on the server).
 
-    ``confirmations`` holds back the newest blocks (for chains that can reorganise).
+    ``confirmations`` holds back the newest blocks: an event is delivered once that many
+    blocks are built on top of its block (0: at once, for a dev chain that never
+    reorganises). Deeper reorganisations are still detected: the stream remembers the hash
+    of every block it read up to (the last ``history`` of them) and, when one changed,
+    reports the events it delivered from that block on as removed and reads them again.
     ``next_block`` is the resume point to persist across restarts.
     """
 
@@ -405,6 +420,7 @@ class EventStream:
         from_block: int = 0,
         *,
         confirmations: int = 0,
+        history: int = 128,
     ) -> None:
         self.client = client
         self.addresses = list(addresses)
@@ -416,11 +432,57 @@ class EventStream:
         ]
         self.next_block = from_block
         self.confirmations = confirmations
+        self.history = history
+        self._hashes: dict[int, str] = {}  # block number -> hash, of the blocks read up to
+        self._delivered: list[ChainEvent] = []  # events of the blocks in _hashes' window
 
     def poll(self) -> list[ChainEvent]:
+        """The events delivered by this poll (removed ones are dropped: see poll_changes)."""
+        return self.poll_changes().added
+
+    def poll_changes(self) -> StreamChanges:
+        removed: list[ChainEvent] = []
+        fork = self._fork_point()
+        if fork is not None:
+            removed = [event for event in self._delivered if event.block_number >= fork]
+            self._delivered = [event for event in self._delivered if event.block_number < fork]
+            self._hashes = {n: h for n, h in self._hashes.items() if n < fork}
+            self.next_block = min(self.next_block, fork)
         last = self.client.block_number() - self.confirmations
         if last < self.next_block:
-            return []
+            return StreamChanges([], removed, fork)
         events = self.client._logs(self.addresses, self.topics, self.next_block, last)
+        self._hashes[last] = self._block_hash(last)
         self.next_block = last + 1
-        return events
+        self._delivered.extend(events)
+        self._trim()
+        return StreamChanges(events, removed, fork)
+
+    def _fork_point(self) -> int | None:
+        """The first remembered block whose hash changed, or None if the newest is intact
+        (a block's hash covers all its ancestors, so checking the newest is enough)."""
+        if not self._hashes:
+            return None
+        newest = max(self._hashes)
+        if self._block_hash(newest) == self._hashes[newest]:
+            return None
+        changed = newest
+        for number in sorted(self._hashes, reverse=True):
+            if self._block_hash(number) != self._hashes[number]:
+                changed = number
+            else:
+                return number + 1
+        # Every remembered block changed: re-read from just after the oldest one's parent.
+        oldest_delivered = min((e.block_number for e in self._delivered), default=changed)
+        return min(changed, oldest_delivered)
+
+    def _block_hash(self, number: int) -> str:
+        block = self.client.rpc("eth_getBlockByNumber", [hex(number), False])
+        return str(block["hash"]) if block else ""
+
+    def _trim(self) -> None:
+        if len(self._hashes) <= self.history:
+            return
+        keep = sorted(self._hashes)[-self.history :]
+        self._hashes = {number: self._hashes[number] for number in keep}
+        self._delivered = [e for e in self._delivered if e.block_number > keep[0]]

@@ -24,7 +24,7 @@ from solcx.exceptions import SolcError
 
 from fedledger.chain.artifacts import ArtifactSet
 from fedledger.chain.exceptions import CompilerError
-from fedledger.config import CONFIG_FILE, ProjectConfig
+from fedledger.config import CONFIG_FILE, CompilerSettings, ProjectConfig
 
 SOLC_WRAPPER = Path(__file__).with_name("solc.js")
 
@@ -39,14 +39,16 @@ _OUTPUT_SELECTION = {
 
 def compile_contracts(
     config: ProjectConfig,
+    network: str | None = None,
     *,
     extra_sources: Sequence[Path] = (),
     force: bool = False,
 ) -> ArtifactSet:
     """Compile every ``.sol`` file under the contracts directory (plus ``extra_sources``,
-    e.g. test-only contracts), or return the cached result for identical inputs."""
+    e.g. test-only contracts) with the compiler settings of ``network`` (the default
+    network's if None), or return the cached result for identical inputs."""
     sources = _read_sources(config, extra_sources)
-    standard_input = _standard_input(config, sources)
+    standard_input = _standard_input(config, sources, config.compiler_for(network))
     key = _cache_key(config, standard_input)
     cache_file = artifact_path(config, key)
     if cache_file.is_file() and not force:
@@ -110,8 +112,9 @@ def _read_sources(config: ProjectConfig, extra: Sequence[Path]) -> dict[str, str
     return sources
 
 
-def _standard_input(config: ProjectConfig, sources: dict[str, str]) -> dict[str, Any]:
-    compiler = config.compiler
+def _standard_input(
+    config: ProjectConfig, sources: dict[str, str], compiler: CompilerSettings
+) -> dict[str, Any]:
     installed = npm_package_version(config, "solc")
     if installed != compiler.solc_version:
         raise CompilerError(

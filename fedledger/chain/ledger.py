@@ -40,7 +40,7 @@ def open_client(
     config: ProjectConfig, network: str | None = None, artifacts: ArtifactSet | None = None
 ) -> ChainClient:
     """A client for a configured network, decoding with the (compiled or given) artifacts."""
-    artifacts = artifacts or compile_contracts(config)
+    artifacts = artifacts or compile_contracts(config, network)
     return ChainClient(connect_web3(config.network(network)), abi_registry(artifacts))
 
 
@@ -165,7 +165,7 @@ def _artifacts_for(config: ProjectConfig, deployment: Deployment) -> ArtifactSet
     recorded = load_artifacts(config, deployment.artifacts_key)
     if recorded is not None:
         return recorded
-    current = compile_contracts(config)
+    current = compile_contracts(config, deployment.network)
     if current.key != deployment.artifacts_key:
         raise DeploymentError(
             f"the deployment on {deployment.network!r} was made from other contract sources "

@@ -59,6 +59,11 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "deploy": ("fedledger.cli.deploy", "deploy", "Compile and deploy the contracts."),
     "chain": ("fedledger.cli.chain", "chain", "Start, stop and inspect the embedded anvil chain."),
     "store": ("fedledger.cli.store", "store", "Put, get and compute CIDs of blobs."),
+    "consortium": (
+        "fedledger.cli.consortium",
+        "consortium",
+        "Start, stop and inspect a local consortium (geth signers and Kubo nodes).",
+    ),
 }
 
 

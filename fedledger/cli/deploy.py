@@ -220,7 +220,7 @@ def deploy(
         settings = config.network(network)
         account = resolve_key(settings, key)
         _warn_if_replacing(config, settings.name)
-        artifacts = compile_contracts(config)
+        artifacts = compile_contracts(config, settings.name)
         client = open_client(config, settings.name, artifacts)
         deployment = deploy_contracts(client, account, artifacts, params, network=settings.name)
         previous = archive_deployment(config, settings.name)

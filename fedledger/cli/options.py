@@ -99,9 +99,9 @@ def resolve_key(network: NetworkSettings, key: str | None) -> LocalAccount:
             index_text = key.removeprefix(DEV_KEY_PREFIX)
             if not index_text.isdigit():
                 raise AccountError(f"--key {key!r}: expected dev:N with N a dev account number")
-            if not network.embedded:
+            if not network.dev_accounts:
                 raise AccountError(
-                    f"--key {key}: dev accounts exist only on the embedded chain, not on "
+                    f"--key {key}: dev accounts exist only on the embedded chain and the local consortium, not on "
                     f"{network.name!r}; pass a keystore file or set FEDLEDGER_PRIVATE_KEY"
                 )
             return resolve_account(network, dev_index=int(index_text), environ={})

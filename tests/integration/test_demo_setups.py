@@ -22,12 +22,12 @@ from fedledger.demo.runner import Demo
 from fedledger.queries import read_verdicts
 from fedledger.storage import IpfsStore, cid_from_content_hash
 from tests.fixtures.chain import TEST_ACCOUNTS
-from tests.fixtures.ipfs import JsIpfsDaemon
+from tests.fixtures.ipfs import KuboDaemon
 from tests.integration.conftest import small_config
 
 
 def test_the_flow_with_an_ipfs_node_as_the_store(
-    chain_config: ProjectConfig, ipfs_daemon: JsIpfsDaemon, tmp_path: Path
+    chain_config: ProjectConfig, ipfs_daemon: KuboDaemon, tmp_path: Path
 ) -> None:
     config = small_config(
         tmp_path / "run",

@@ -1,5 +1,5 @@
 """Fixtures of the oracle-node tests: a deployment whose genesis model is a real blob in a real
-store (the embedded store in a temporary directory, or the js-ipfs test daemon), trained
+store (the embedded store in a temporary directory, or the Kubo test daemon), trained
 updates and attacks on it, and in-process nodes with small validation sets.
 
 The node tests drive :class:`oracle.node.OracleNode` in-process where they can (fast,
@@ -38,7 +38,7 @@ from oracle.logs import LogRecord, NodeLog
 from oracle.node import NodeSettings, OracleNode, StepReport
 from oracle.settings import Backoff
 from tests.fixtures.chain import TEST_ROUND_RULES, Testbed, TestbedFactory
-from tests.fixtures.ipfs import JsIpfsDaemon
+from tests.fixtures.ipfs import KuboDaemon
 
 #: Validation samples per oracle: small keeps every verification at a few milliseconds.
 NODE_VALIDATION_SIZE = 500
@@ -123,7 +123,7 @@ def node_store_kind(request: pytest.FixtureRequest) -> str:
     return str(getattr(request, "param", "local"))
 
 
-#: ``@both_stores``: run the test against the embedded store and the js-ipfs daemon.
+#: ``@both_stores``: run the test against the embedded store and the Kubo daemon.
 both_stores = pytest.mark.parametrize("node_store_kind", ["local", "ipfs"], indirect=True)
 
 
@@ -134,7 +134,7 @@ def node_store_factory(
     """``factory(cap)``: a new client of this test's store (a directory, or the daemon)."""
     opened: list[BlobStore] = []
     if node_store_kind == "ipfs":
-        daemon: JsIpfsDaemon = request.getfixturevalue("ipfs_daemon")
+        daemon: KuboDaemon = request.getfixturevalue("ipfs_daemon")
 
         def factory(cap: int) -> BlobStore:
             opened.append(IpfsStore(daemon.api_url, max_blob_bytes=cap, timeout_seconds=1.0))

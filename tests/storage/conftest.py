@@ -10,7 +10,7 @@ import pytest
 
 from fedledger.config import CONFIG_FILE, ProjectConfig, find_root, load_config
 from fedledger.storage import CidProfile, IpfsStore, LocalStore
-from tests.fixtures.ipfs import JsIpfsDaemon
+from tests.fixtures.ipfs import KuboDaemon
 from tests.storage.support import SHORT_TIMEOUT
 
 
@@ -34,7 +34,7 @@ def local_store(project: ProjectConfig) -> Iterator[LocalStore]:
 
 
 @pytest.fixture
-def ipfs_store(ipfs_daemon: JsIpfsDaemon) -> Iterator[IpfsStore]:
+def ipfs_store(ipfs_daemon: KuboDaemon) -> Iterator[IpfsStore]:
     """An IpfsStore on the session's daemon, putting with the default (CIDv0) profile."""
     with IpfsStore(
         ipfs_daemon.api_url, max_blob_bytes=64 * 1024 * 1024, timeout_seconds=SHORT_TIMEOUT
@@ -43,7 +43,7 @@ def ipfs_store(ipfs_daemon: JsIpfsDaemon) -> Iterator[IpfsStore]:
 
 
 @pytest.fixture
-def ipfs_raw_leaves_store(ipfs_daemon: JsIpfsDaemon) -> Iterator[IpfsStore]:
+def ipfs_raw_leaves_store(ipfs_daemon: KuboDaemon) -> Iterator[IpfsStore]:
     """The same, putting with the CIDv1 raw-leaves profile."""
     with IpfsStore(
         ipfs_daemon.api_url,

@@ -9,7 +9,7 @@ import httpx
 
 from fedledger.config import ProjectConfig
 from fedledger.storage import CidProfile
-from tests.fixtures.ipfs import JsIpfsDaemon
+from tests.fixtures.ipfs import KuboDaemon
 
 #: Timeout of stores that are expected to miss: short, so that the tests stay fast.
 SHORT_TIMEOUT = 2.0
@@ -31,7 +31,7 @@ def with_storage(config: ProjectConfig, **changes: object) -> ProjectConfig:
     return replace(config, storage=replace(config.storage, **changes))
 
 
-def daemon_add(daemon: JsIpfsDaemon, data: bytes, profile: CidProfile = CidProfile.V0) -> str:
+def daemon_add(daemon: KuboDaemon, data: bytes, profile: CidProfile = CidProfile.V0) -> str:
     """The CID the daemon itself answers to `ipfs add` without pinning (our IpfsStore is
     not involved)."""
     response = httpx.post(

@@ -22,7 +22,7 @@ from fedledger.storage import (
     content_hash_of_blob,
 )
 from fedledger.storage.cid import CHUNK_SIZE, DAG_PB, MAX_LINKS, RAW, matches
-from tests.fixtures.ipfs import JsIpfsDaemon
+from tests.fixtures.ipfs import KuboDaemon
 from tests.storage.support import blob, daemon_add
 
 # The sizes the issue lists: below, at and just above one chunk, several chunks, and
@@ -45,19 +45,19 @@ EMPTY_RAW = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
 
 @pytest.mark.parametrize("profile", list(CidProfile), ids=lambda profile: profile.value)
 @pytest.mark.parametrize("size", list(SIZES.values()), ids=list(SIZES))
-def test_cid_equals_the_daemons(ipfs_daemon: JsIpfsDaemon, size: int, profile: CidProfile):
+def test_cid_equals_the_daemons(ipfs_daemon: KuboDaemon, size: int, profile: CidProfile):
     data = blob(size)
     assert str(compute_cid(data, profile)) == daemon_add(ipfs_daemon, data, profile)
 
 
-def test_empty_blob_cids_equal_the_daemons(ipfs_daemon: JsIpfsDaemon):
+def test_empty_blob_cids_equal_the_daemons(ipfs_daemon: KuboDaemon):
     assert daemon_add(ipfs_daemon, b"", CidProfile.V0) == EMPTY_V0
     assert daemon_add(ipfs_daemon, b"", CidProfile.V1_RAW_LEAVES) == EMPTY_RAW
     assert str(compute_cid(b"", CidProfile.V0)) == EMPTY_V0
     assert str(compute_cid(b"", CidProfile.V1_RAW_LEAVES)) == EMPTY_RAW
 
 
-def test_two_level_size_really_builds_two_levels(ipfs_daemon: JsIpfsDaemon):
+def test_two_level_size_really_builds_two_levels(ipfs_daemon: KuboDaemon):
     # The root of 175 leaves links a full node of 174 leaves and a node holding the last
     # one; if it linked leaves directly, the test above would not cover the second level.
     cid = daemon_add(ipfs_daemon, blob(SIZES["two levels"]), CidProfile.V0)

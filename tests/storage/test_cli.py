@@ -12,7 +12,7 @@ from fedledger.cli import main
 from fedledger.config import ProjectConfig
 from fedledger.storage import CidProfile, compute_cid
 from fedledger.storage.cid import CHUNK_SIZE
-from tests.fixtures.ipfs import JsIpfsDaemon
+from tests.fixtures.ipfs import KuboDaemon
 from tests.storage.support import blob
 
 
@@ -71,7 +71,7 @@ def test_put_shows_cid_content_hash_and_store(project: ProjectConfig, blob_file:
 
 
 def test_put_then_get_through_ipfs(
-    project: ProjectConfig, ipfs_daemon: JsIpfsDaemon, blob_file: Path, tmp_path: Path
+    project: ProjectConfig, ipfs_daemon: KuboDaemon, blob_file: Path, tmp_path: Path
 ):
     api = ["--store", "ipfs", "--ipfs-api", ipfs_daemon.api_url]
     put = run("put", "-q", str(blob_file), *api)

@@ -6,7 +6,7 @@ import pytest
 
 from fedledger.config import ConfigError, ProjectConfig, load_config
 from fedledger.storage import BlobTooLarge, IpfsStore, LocalStore, open_store
-from tests.fixtures.ipfs import JsIpfsDaemon
+from tests.fixtures.ipfs import KuboDaemon
 from tests.storage.support import blob, with_storage
 
 
@@ -21,7 +21,7 @@ def test_default_is_the_embedded_store_under_the_project(project: ProjectConfig)
         assert store.get(cid) == b"in the project"
 
 
-def test_limits_come_from_the_configuration(project: ProjectConfig, ipfs_daemon: JsIpfsDaemon):
+def test_limits_come_from_the_configuration(project: ProjectConfig, ipfs_daemon: KuboDaemon):
     config = with_storage(project, max_blob_bytes=10, timeout_seconds=1.5)
     with open_store(config, kind="ipfs", ipfs_api=ipfs_daemon.api_url) as store:
         assert isinstance(store, IpfsStore)
@@ -33,7 +33,7 @@ def test_limits_come_from_the_configuration(project: ProjectConfig, ipfs_daemon:
 
 
 def test_ipfs_api_comes_from_the_configuration_unless_given(
-    project: ProjectConfig, ipfs_daemon: JsIpfsDaemon
+    project: ProjectConfig, ipfs_daemon: KuboDaemon
 ):
     config = with_storage(project, default="ipfs", ipfs_api=ipfs_daemon.api_url)
     with open_store(config) as store:

@@ -1,4 +1,4 @@
-"""The IPFS backend against a real js-ipfs daemon (tests/fixtures/ipfs.py)."""
+"""The IPFS backend against a real Kubo daemon (tests/fixtures/ipfs.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from fedledger.storage import (
 )
 from fedledger.storage.cid import CHUNK_SIZE
 from fedledger.storage.ipfs import CLIENT_GRACE_SECONDS
-from tests.fixtures.ipfs import JsIpfsDaemon
+from tests.fixtures.ipfs import KuboDaemon
 from tests.storage.support import SHORT_TIMEOUT, blob, daemon_add
 
 BUSY_MACHINE_SLACK = 2.0
@@ -34,7 +34,7 @@ def test_is_a_blob_store(ipfs_store: IpfsStore):
 
 
 def test_version_answers(ipfs_store: IpfsStore):
-    assert ipfs_store.version() == "0.18.1"  # js-ipfs 0.66.1 reports its ipfs-core version
+    assert ipfs_store.version() == "0.43.1"
 
 
 @pytest.mark.parametrize("size", [0, 1_000, CHUNK_SIZE + 1, 3 * 1024 * 1024])
@@ -64,7 +64,7 @@ def test_put_pins(ipfs_store: IpfsStore):
     assert pins.status_code == 200, pins.text
 
 
-def test_pin_of_a_blob_added_unpinned(ipfs_daemon: JsIpfsDaemon, ipfs_store: IpfsStore):
+def test_pin_of_a_blob_added_unpinned(ipfs_daemon: KuboDaemon, ipfs_store: IpfsStore):
     added = daemon_add(ipfs_daemon, blob(3_000, seed=5))
     pin_ls = f"{ipfs_store.api_url}/api/v0/pin/ls"
     assert httpx.post(pin_ls, params={"arg": added}).status_code == 500  # not pinned yet
@@ -113,7 +113,7 @@ def test_stream_cap_holds_even_if_the_announced_size_lies(ipfs_store: IpfsStore)
         ipfs_store._cat(cid, limit=1_000, deadline=time.monotonic() + SHORT_TIMEOUT)
 
 
-def test_put_over_the_cap_is_refused(ipfs_daemon: JsIpfsDaemon):
+def test_put_over_the_cap_is_refused(ipfs_daemon: KuboDaemon):
     with (
         IpfsStore(ipfs_daemon.api_url, max_blob_bytes=100, timeout_seconds=SHORT_TIMEOUT) as store,
         pytest.raises(BlobTooLarge, match="over the 100-byte cap"),
@@ -122,10 +122,10 @@ def test_put_over_the_cap_is_refused(ipfs_daemon: JsIpfsDaemon):
 
 
 def test_tampered_block_in_the_daemon_is_detected(
-    ipfs_daemon: JsIpfsDaemon, ipfs_raw_leaves_store: IpfsStore
+    ipfs_daemon: KuboDaemon, ipfs_raw_leaves_store: IpfsStore
 ):
     # The daemon serves whatever its blockstore holds; only our check stands between a
-    # damaged block and the caller. js-ipfs files each block under the base32 of its
+    # damaged block and the caller. Kubo (flatfs) files each block under the base32 of its
     # multihash, so flip a byte in the blob's (raw) block on disk.
     cid = ipfs_raw_leaves_store.put(blob(1_500, seed=8))
     key = base64.b32encode(Cid.parse(cid).multihash).decode().rstrip("=")
