@@ -76,6 +76,11 @@ class NetworkSettings:
     base_port: int | None = None
 
     @property
+    def has_dev_accounts(self) -> bool:
+        """Whether ``--key dev:N`` (anvil's well-known accounts) is allowed here."""
+        return self.embedded or self.dev_accounts
+
+    @property
     def port(self) -> int:
         """TCP port of the RPC URL (the embedded chain listens on it)."""
         tail = self.rpc_url.rsplit(":", 1)[-1].split("/", 1)[0]
@@ -258,7 +263,7 @@ def _parse_network(name: str, spec: dict[str, Any]) -> NetworkSettings:
         accounts=int(spec.get("accounts", 10)),
         block_time=float(block_time) if block_time is not None else None,
         confirmations=int(spec.get("confirmations", 0)),
-        dev_accounts=bool(spec.get("dev_accounts", embedded)),
+        dev_accounts=bool(spec.get("dev_accounts", False)),
         orgs=int(spec.get("orgs", 1)),
         base_port=int(spec["port"]) if spec.get("port") is not None else None,
         compiler=tuple(

@@ -270,10 +270,38 @@ class OracleNode(Voting, Proposing):
         """Poll the deployment's events and keep the rounds from ``current_round`` on."""
         if self._stream is None:
             start = round_opened_block(self.ledger, current_round)
-            self._stream = self.ledger.event_stream([RoundOpened, UpdateSubmitted], start)
-            self.log.info("catch-up", round=current_round, from_block=start)
-        for event in self._stream.poll():
+            self._stream = self.ledger.event_stream(
+                [RoundOpened, UpdateSubmitted],
+                start,
+                confirmations=self.settings.confirmations,
+            )
+            self.log.info(
+                "catch-up",
+                round=current_round,
+                from_block=start,
+                confirmations=self.settings.confirmations,
+            )
+        changes = self._stream.poll_changes()
+        if changes.removed:
+            self.log.warning(
+                "reorg",
+                "a reorganisation replaced blocks this node had read; undoing their events",
+                from_block=changes.reorg_from,
+                removed=len(changes.removed),
+            )
+        for event in reversed(changes.removed):
             if isinstance(event, RoundOpened):
+                work = self._rounds.get(event.round)
+                if work is not None and work.opened_at == event.position:
+                    self._drop_tasks(work)
+                    del self._rounds[event.round]
+            elif isinstance(event, UpdateSubmitted) and event.round in self._rounds:
+                self._fetcher.discard((event.round, event.participant))
+                self._rounds[event.round].forget_submission(event.participant)
+        for event in changes.added:
+            if isinstance(event, RoundOpened):
+                if event.round in self._rounds:  # read again after a reorganisation
+                    continue
                 self._rounds[event.round] = RoundWork(
                     event.round, event.position, event.global_model
                 )

@@ -41,7 +41,38 @@ class Proposing:
     _proposed: dict[bytes, ModelWeights]
     intake: SealedIntake
 
+    def _pin(self, content_hash: bytes, round_: int) -> None:
+        raise NotImplementedError
+
+    def _check_unconfirmed_proposal(self, work: RoundWork, report: StepReport) -> None:
+        """Like the votes (oracle.voting): a proposal a reorganisation dropped is made again."""
+        tx_hash = work.unconfirmed_proposal
+        if tx_hash is None:
+            return
+        client = self.ledger.client
+        receipt = client.rpc("eth_getTransactionReceipt", [tx_hash])
+        if receipt is not None:
+            confirmed_head = client.block_number() - self.settings.confirmations
+            if int(receipt["blockNumber"], 16) <= confirmed_head:
+                work.unconfirmed_proposal = None
+            else:
+                report.waiting = True
+            return
+        if client.rpc("eth_getTransactionByHash", [tx_hash]) is not None:
+            report.waiting = True
+            return
+        work.unconfirmed_proposal = None
+        work.proposed = False
+        client.reset()
+        self.log.warning(
+            "reorg",
+            "a reorganisation dropped this node's proposal; proposing again",
+            round=work.number,
+            tx=tx_hash,
+        )
+
     def _propose_round(self, work: RoundWork, report: StepReport) -> None:
+        self._check_unconfirmed_proposal(work, report)
         if work.proposed:
             return
         if time.monotonic() < work.retry_at:
@@ -81,6 +112,8 @@ class Proposing:
             self._round_failed(work, report, "propose", f"proposal not sent: {exc}")
             return
         work.proposed = True
+        if self.settings.confirmations:
+            work.unconfirmed_proposal = tx.tx_hash
         report.proposals += 1
         # The aggregate becomes the next round's global model if k oracles agree: keep it.
         self._proposed = {digest: aggregate}
@@ -135,6 +168,7 @@ class Proposing:
                 work.accepted.get(digest)
                 or self.intake.load_accepted(work, event.participant, digest)
             )
+            self._pin(digest, work.number)  # every organisation keeps every accepted update
         if not models:
             raise NotYetOnChain(f"round {work.number} is closed with no accepted update")
         return fedavg(models), len(models)

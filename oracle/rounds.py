@@ -74,6 +74,10 @@ class RoundWork:
     finished: set[str] = field(default_factory=set)  # participants this oracle is done with
     accepted: dict[bytes, ModelWeights] = field(default_factory=dict)  # decoded, voted accept
     proposed: bool = False
+    #: This node's votes whose transactions are not yet ``confirmations`` deep:
+    #: participant -> (tx hash, decision). A reorganisation may drop one; it is cast again.
+    unconfirmed_votes: dict[str, tuple[str, Decision]] = field(default_factory=dict)
+    unconfirmed_proposal: str | None = None  # tx hash of this node's proposal, likewise
     failures: int = 0  # round-level failures in a row (global model, aggregate)
     retry_at: float = 0.0  # monotonic time of the next round-level attempt
 
@@ -86,6 +90,20 @@ class RoundWork:
         for participant, content_hash in self.submissions.items():
             if participant not in self.tasks and participant not in self.finished:
                 self.tasks[participant] = UpdateTask(participant, content_hash)
+
+    def forget_submission(self, participant: str) -> None:
+        """A reorganisation removed the submission's event: it is not (yet) on the chain."""
+        self.submissions.pop(participant, None)
+        self.tasks.pop(participant, None)
+        if participant not in self.unconfirmed_votes:
+            self.finished.discard(participant)
+
+    def reopen(self, participant: str, decision: Decision) -> None:
+        """Vote again with ``decision``: the earlier vote's transaction left the chain."""
+        self.finished.discard(participant)
+        content_hash = self.submissions.get(participant)
+        if content_hash is not None:
+            self.tasks[participant] = UpdateTask(participant, content_hash, decision=decision)
 
     def finish(self, participant: str) -> None:
         self.tasks.pop(participant, None)

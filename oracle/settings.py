@@ -45,11 +45,21 @@ class NodeSettings:
     #: The verification rule's constants; ``contributors`` is the default for rounds whose
     #: rules set no contribution target (see :func:`oracle.rounds.contribution_target`).
     verifier_params: VerifierParams = field(default_factory=VerifierParams)
+    #: Blocks an event (and this node's own transaction) must be buried under before the
+    #: node acts on it or counts it as done: the network's ``confirmations``.
+    confirmations: int = 0
 
     @classmethod
-    def from_config(cls, config: ProjectConfig, **overrides: Any) -> NodeSettings:
-        """The settings for a project: its blob size cap, and ``overrides``."""
-        return cls(**{"max_blob_bytes": config.storage.max_blob_bytes, **overrides})
+    def from_config(
+        cls, config: ProjectConfig, network: str | None = None, **overrides: Any
+    ) -> NodeSettings:
+        """The settings for a project: its blob size cap, the network's confirmations,
+        and ``overrides``."""
+        defaults = {
+            "max_blob_bytes": config.storage.max_blob_bytes,
+            "confirmations": config.network(network).confirmations,
+        }
+        return cls(**{**defaults, **overrides})
 
 
 @dataclass

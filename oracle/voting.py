@@ -59,10 +59,50 @@ class Voting:
     def _verifier_for(self, global_model: ModelWeights, work: RoundWork) -> Verifier:
         raise NotImplementedError
 
+    def _pin(self, content_hash: bytes, round_: int) -> None:
+        """Keep an accepted update (or an aggregate) in this organisation's store for good,
+        so the model history survives the loss of any other organisation."""
+        try:
+            self.store.pin(cid_from_content_hash(content_hash))
+        except StorageError as exc:  # the vote stands; the pin is retried by an operator
+            self.log.error("error", f"cannot pin: {exc}", stage="pin", round=round_)
+
+    def _check_unconfirmed_votes(self, work: RoundWork, report: StepReport) -> None:
+        """Votes buried ``confirmations`` deep are done; a vote whose transaction a
+        reorganisation dropped is cast again (the contract refuses a second vote, and the
+        node asks it first), so no vote is lost and none counted twice."""
+        if not work.unconfirmed_votes:
+            return
+        client = self.ledger.client
+        confirmed_head = client.block_number() - self.settings.confirmations
+        for participant, (tx_hash, decision) in list(work.unconfirmed_votes.items()):
+            receipt = client.rpc("eth_getTransactionReceipt", [tx_hash])
+            if receipt is not None and int(receipt["blockNumber"], 16) <= confirmed_head:
+                del work.unconfirmed_votes[participant]
+                continue
+            if receipt is not None:
+                report.waiting = True
+                continue
+            # Not on the chain this node follows (any more): pending again, or dropped.
+            if client.rpc("eth_getTransactionByHash", [tx_hash]) is not None:
+                report.waiting = True  # back in the pool after a reorganisation
+                continue
+            del work.unconfirmed_votes[participant]
+            client.reset()  # the dropped transaction's nonce is free again
+            self.log.warning(
+                "reorg",
+                "a reorganisation dropped this node's vote; voting again",
+                round=work.number,
+                participant=participant,
+                tx=tx_hash,
+            )
+            work.reopen(participant, decision)
+
     def _vote_round(self, work: RoundWork, report: StepReport) -> None:
         global_model = self._global_model(work, report)
         if global_model is None:
             return
+        self._check_unconfirmed_votes(work, report)
         verifier = self._verifier_for(global_model, work)
         work.new_tasks()
         for fetched in self._fetcher.collect():
@@ -239,7 +279,10 @@ class Voting:
             return
         if decision.accept and decision.update is not None:
             work.accepted[task.content_hash] = decision.update
+            self._pin(task.content_hash, work.number)
         work.finish(task.participant)
+        if self.settings.confirmations:
+            work.unconfirmed_votes[task.participant] = (tx.tx_hash, decision)
         report.votes += 1
         self.log.info(
             "vote",

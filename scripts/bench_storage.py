@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/bench_storage.py [--json PATH] [--repeat N]
 
-Starts its own js-ipfs daemon (the one the tests use; `make setup-ipfs` installs it) and an
+Starts its own Kubo daemon (the one the tests use; `make tools` builds it) and an
 embedded store in a temporary directory, moves 1, 10 and 50 MB blobs (1 MB = 10^6 bytes)
 through each, and prints a table of MB/s (median of --repeat runs, fresh random bytes
 each run so that no store can deduplicate). Targets (docs/storage.md): the CID of 50 MB
@@ -28,7 +28,7 @@ from typing import TypeVar
 from rich.console import Console
 from rich.table import Table
 
-# The js-ipfs launcher lives with the test fixtures (one copy, shared with pytest).
+# The Kubo launcher lives with the test fixtures (one copy, shared with pytest).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fedledger.storage import BlobStore, CidProfile, IpfsStore, LocalStore, compute_cid
@@ -161,7 +161,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="fedledger-bench-storage-") as scratch:
         scratch_dir = Path(scratch)
-        console.print("starting js-ipfs ...")
+        console.print("starting Kubo ...")
         with KuboDaemon.start(scratch_dir / "ipfs-repo") as daemon:
             local = LocalStore(scratch_dir / "blobs", max_blob_bytes=CAP_BYTES)
             with IpfsStore(
@@ -183,7 +183,7 @@ def main() -> None:
                 "platform": platform.platform(),
                 "cpus": os.cpu_count(),
                 "python": platform.python_version(),
-                "ipfs_daemon": f"js-ipfs (ipfs-core {ipfs_version})",
+                "ipfs_daemon": f"Kubo {ipfs_version}",
             },
             "repeat": args.repeat,
             "mb": MB,

@@ -157,7 +157,7 @@ def resolve_account(
         except ValueError as exc:
             raise AccountError(f"{PRIVATE_KEY_ENV} is not a valid private key: {exc}") from None
 
-    if network.dev_accounts:
+    if network.has_dev_accounts:
         if not 0 <= dev_index < network.accounts:
             raise AccountError(
                 f"dev account {dev_index} does not exist: the embedded chain has "

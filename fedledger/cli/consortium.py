@@ -48,9 +48,9 @@ def up(orgs: int | None, fresh: bool, network: str) -> None:
     A stopped consortium starts again on its existing chain and stores, unless --fresh.
     """
     from fedledger.consortium.network import (
+        PORT_STRIDE,
         Consortium,
         OrgPorts,
-        PORT_STRIDE,
         read_state,
         state_path,
         write_state,
@@ -137,7 +137,9 @@ def _print_state(config: ProjectConfig, network: str) -> bool:
     if state is None:
         click.echo(f"{network}: not running (start it with `fedledger consortium up`)")
         return False
-    table = Table(title=f"{network}: chain id {state.chain_id}, block period {state.block_period} s")
+    table = Table(
+        title=f"{network}: chain id {state.chain_id}, block period {state.block_period} s"
+    )
     for column in ("org", "geth RPC", "block", "peers", "Kubo API", "ipfs peers", "oracle key"):
         table.add_column(column)
     any_running = False

@@ -99,10 +99,11 @@ def resolve_key(network: NetworkSettings, key: str | None) -> LocalAccount:
             index_text = key.removeprefix(DEV_KEY_PREFIX)
             if not index_text.isdigit():
                 raise AccountError(f"--key {key!r}: expected dev:N with N a dev account number")
-            if not network.dev_accounts:
+            if not network.has_dev_accounts:
                 raise AccountError(
-                    f"--key {key}: dev accounts exist only on the embedded chain and the local consortium, not on "
-                    f"{network.name!r}; pass a keystore file or set FEDLEDGER_PRIVATE_KEY"
+                    f"--key {key}: dev accounts exist only on the embedded chain and the "
+                    f"local consortium, not on {network.name!r}; pass a keystore file or set "
+                    "FEDLEDGER_PRIVATE_KEY"
                 )
             return resolve_account(network, dev_index=int(index_text), environ={})
         keystore = Path(key) if key is not None else None

@@ -137,7 +137,7 @@ def run(
         ledger = FedLedger.connect(config, settings.name, account=account)
         store = open_store(config, kind=store_kind, ipfs_api=ipfs_api)
     node_settings = NodeSettings.from_config(
-        config, poll_interval=poll_interval, unreachable_after=unreachable_after
+        config, settings.name, poll_interval=poll_interval, unreachable_after=unreachable_after
     )
     with ExitStack() as stack:
         stack.callback(store.close)  # also ends fetches still waiting on the store

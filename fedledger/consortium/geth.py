@@ -68,7 +68,9 @@ def clique_genesis(
         "difficulty": "0x1",
         "gasLimit": hex(GAS_LIMIT),
         "extradata": extra,
-        "alloc": {address.lower().removeprefix("0x"): {"balance": hex(FUNDING)} for address in funded},
+        "alloc": {
+            address.lower().removeprefix("0x"): {"balance": hex(FUNDING)} for address in funded
+        },
     }
 
 

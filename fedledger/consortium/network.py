@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -172,10 +172,14 @@ class Consortium:
         geth_bin = tool_path(config, "geth")
         ipfs_bin = tool_path(config, "ipfs")
         period = int(block_period or network.block_time or 1)
-        plan = list(ports) if ports is not None else [
-            OrgPorts.from_base((network.base_port or network.port) + PORT_STRIDE * i)
-            for i in range(orgs)
-        ]
+        plan = (
+            list(ports)
+            if ports is not None
+            else [
+                OrgPorts.from_base((network.base_port or network.port) + PORT_STRIDE * i)
+                for i in range(orgs)
+            ]
+        )
         if len(plan) != orgs:
             raise ValueError(f"{orgs} organisations need {orgs} port sets, got {len(plan)}")
         directory.mkdir(parents=True, exist_ok=True)
@@ -216,7 +220,9 @@ class Consortium:
         return cls(network, directory, members, period)
 
     @classmethod
-    def reopen(cls, config: ProjectConfig, network: NetworkSettings, state: ConsortiumState) -> Self:
+    def reopen(
+        cls, config: ProjectConfig, network: NetworkSettings, state: ConsortiumState
+    ) -> Self:
         """The consortium a state file describes, on its existing data (after `down`)."""
         directory = Path(state.directory)
         members = []

@@ -85,9 +85,12 @@ def wait_for_verdict(
     timeout: float | None = None,
     poll_interval: float = 0.5,
     on_poll: Callable[[UpdateVerdict, float], None] | None = None,
+    confirmations: int = 0,
 ) -> UpdateVerdict:
     """Poll until ``participant``'s update of ``round_`` is settled (accepted, rejected,
-    disputed or expired). Read-only: works for any address, no blob store needed.
+    disputed or expired), its settlement ``confirmations`` blocks deep (the network's
+    setting: a verdict a reorganisation could still undo is not reported). Read-only:
+    works for any address, no blob store needed.
 
     ``on_poll(verdict_so_far, seconds_waited)`` hears every poll while it is pending (for
     a progress line). The timeout's message says how many votes came and what to check.
@@ -97,7 +100,8 @@ def wait_for_verdict(
     while True:
         status = ledger.coordinator.get_update(round_, participant).status
         if status != UpdateStatus.PENDING:
-            (verdict,) = read_verdicts(ledger, round_, participant)
+            confirmed = ledger.client.block_number() - confirmations if confirmations else None
+            (verdict,) = read_verdicts(ledger, round_, participant, to_block=confirmed)
             if verdict.settled:
                 return verdict
             if verdict.status == UpdateStatus.NONE:
@@ -131,7 +135,11 @@ def _no_verdict(ledger: FedLedger, verdict: UpdateVerdict, timeout: float) -> st
 
 
 def read_verdicts(
-    ledger: FedLedger, round_: int, participant: str | None = None
+    ledger: FedLedger,
+    round_: int,
+    participant: str | None = None,
+    *,
+    to_block: int | None = None,
 ) -> list[UpdateVerdict]:
     """The verdicts on the updates of ``round_``: every submission of the round in chain
     order, or only ``participant``'s (a one-element list, status ``NONE`` if it did not
@@ -145,15 +153,16 @@ def read_verdicts(
     filters: dict[str, Any] = {"round": round_}
     if participant is not None:
         filters["participant"] = participant
-    submitted = {e.participant: e for e in ledger.events(UpdateSubmitted, start, **filters)}
+    end = to_block  # None: to the latest block
+    submitted = {e.participant: e for e in ledger.events(UpdateSubmitted, start, end, **filters)}
     votes: dict[str, list[Vote]] = {}
-    for cast in ledger.events(VoteCast, start, **filters):
+    for cast in ledger.events(VoteCast, start, end, **filters):
         votes.setdefault(cast.participant, []).append(
             Vote(cast.oracle, cast.accept, cast.score, cast.reason, cast.block_number)
         )
-    accepted = {e.participant: e for e in ledger.events(UpdateAccepted, start, **filters)}
-    rejected = {e.participant: e for e in ledger.events(UpdateRejected, start, **filters)}
-    disputed = {e.participant for e in ledger.events(UpdateDisputed, start, **filters)}
+    accepted = {e.participant: e for e in ledger.events(UpdateAccepted, start, end, **filters)}
+    rejected = {e.participant: e for e in ledger.events(UpdateRejected, start, end, **filters)}
+    disputed = {e.participant for e in ledger.events(UpdateDisputed, start, end, **filters)}
 
     verdicts = []
     for address in [participant] if participant is not None else list(submitted):
@@ -169,6 +178,8 @@ def read_verdicts(
             status = UpdateStatus.DISPUTED
         elif submission is not None:  # pending, or expired at close: the view says which
             status = ledger.coordinator.get_update(round_, address).status
+            if to_block is not None and status != UpdateStatus.EXPIRED:
+                status = UpdateStatus.PENDING  # settled after to_block: not final yet
         verdicts.append(
             UpdateVerdict(
                 round=round_,

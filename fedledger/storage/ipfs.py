@@ -1,4 +1,4 @@
-"""The IPFS backend: any node that speaks the Kubo RPC HTTP API (Kubo, js-ipfs).
+"""The IPFS backend: any node that speaks the Kubo RPC HTTP API (tested against Kubo 0.43).
 
 We talk to ``/api/v0`` with httpx instead of ``ipfshttpclient``: its last release
 (0.7.0, 2021) refuses every current daemon in ``connect()`` (``VersionMismatch``) and is
@@ -38,8 +38,9 @@ from fedledger.storage.errors import (
 #: How much longer than the daemon's own timeout the client waits, so that the daemon's
 #: clear "timed out" answer normally arrives before our connection gives up.
 CLIENT_GRACE_SECONDS = 2.0
-# Substrings of daemon error messages that mean "this block is not to be had".
-_MISSING_MARKERS = ("timed out", "not found", "could not find")
+# Substrings of daemon error messages that mean "this block is not to be had" (Kubo says
+# "context deadline exceeded" when its own timeout= passes while it looks for a block).
+_MISSING_MARKERS = ("timed out", "not found", "could not find", "context deadline exceeded")
 
 
 class IpfsStore:

@@ -14,7 +14,13 @@ import click
 from fedledger import units
 from fedledger.cli import render
 from fedledger.cli.context import open_participant
-from fedledger.cli.options import key_option, network_option, store_options, user_errors
+from fedledger.cli.options import (
+    key_option,
+    network_option,
+    project_config,
+    store_options,
+    user_errors,
+)
 from fedledger.cli.params import Address
 from fedledger.cli.participant.common import (
     DATA,
@@ -28,7 +34,7 @@ from fedledger.cli.participant.submit import UINT64_MAX
 from fedledger.participant import BEHAVIOURS
 
 if TYPE_CHECKING:
-    from fedledger.chain import GlobalModel
+    from fedledger.chain import FedLedger, GlobalModel
     from fedledger.participant import SentUpdate
     from fedledger.queries import UpdateVerdict
 
@@ -190,6 +196,7 @@ def run(
                 timeout=timeout,
                 poll_interval=client.poll_interval,
                 on_poll=waiting_for_verdict,
+                confirmations=_confirmations(client.ledger),
             )
             seconds = time.monotonic() - sent.started
             if as_json:
@@ -211,3 +218,8 @@ def _outcome_line(sent: SentUpdate, verdict: UpdateVerdict, symbol: str) -> str:
     if verdict.reward:
         text += f", reward {render.tokens(verdict.reward, symbol)}"
     return text
+
+
+def _confirmations(ledger: FedLedger) -> int:
+    """The network's ``confirmations``: a verdict is final once that deep."""
+    return project_config().network(ledger.deployment.network).confirmations

@@ -10,9 +10,16 @@ from rich.table import Table
 from fedledger import units
 from fedledger.cli import render
 from fedledger.cli.context import open_ledger
-from fedledger.cli.options import json_option, key_option, network_option, user_errors
+from fedledger.cli.options import (
+    json_option,
+    key_option,
+    network_option,
+    project_config,
+    user_errors,
+)
 
 if TYPE_CHECKING:
+    from fedledger.chain import FedLedger
     from fedledger.queries import UpdateVerdict
 
 
@@ -106,10 +113,20 @@ def status(
                     )
 
                 verdict = wait_for_verdict(
-                    ledger, round_, address, timeout=timeout, on_poll=progress
+                    ledger,
+                    round_,
+                    address,
+                    timeout=timeout,
+                    on_poll=progress,
+                    confirmations=_confirmations(ledger),
                 )
         symbol = ledger.token.symbol()
     if as_json:
         render.print_json(render.verdict_json(verdict))
     else:
         render.console().print(_verdict_table(verdict, symbol))
+
+
+def _confirmations(ledger: FedLedger) -> int:
+    """The network's ``confirmations``: a verdict is final once that deep."""
+    return project_config().network(ledger.deployment.network).confirmations
