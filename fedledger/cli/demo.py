@@ -24,10 +24,12 @@ from fedledger.cli.options import (
     key_option,
     project_config,
     rejection_limit_option,
+    resolve_key,
     reward_base_option,
     reward_per_logit_option,
     user_errors,
 )
+from fedledger.config import ProjectConfig
 from fedledger.demo import ATTACKS, DemoConfig, DemoObserver, DemoReport, RoundRecord, run_demo
 from fedledger.demo.config import (
     ARCH_ALIASES,
@@ -118,6 +120,14 @@ def _attack_list(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     metavar="URL",
     help="Use this chain instead of starting anvil (its deadlines are waited for).",
 )
+@click.option(
+    "--network",
+    "consortium",
+    default=None,
+    metavar="NAME",
+    help="Run on the consortium `fedledger consortium up` started (e.g. consortium): each "
+    "oracle and participant uses one organisation's geth and Kubo.",
+)
 @key_option
 @click.option(
     "--round-duration",
@@ -166,6 +176,7 @@ def demo(
     store_kind: str,
     ipfs_api: str | None,
     rpc: str | None,
+    consortium: str | None,
     key: str | None,
     round_duration: int | None,
     contribution_target: int,
@@ -185,6 +196,10 @@ def demo(
     FEDLEDGER_PRIVATE_KEY, and funds the accounts the demo creates).
     """
     base = project_config()
+    organisations: tuple[tuple[str, str], ...] = ()
+    if consortium is not None:
+        organisations = _consortium_nodes(base, consortium)
+        rpc, ipfs_api, store_kind = organisations[0][0], organisations[0][1], "ipfs"
     with user_errors():
         config = DemoConfig(
             oracles=oracles,
@@ -203,6 +218,8 @@ def demo(
             store=store_kind,
             ipfs_api=ipfs_api,
             rpc=rpc,
+            consortium=consortium,
+            organisations=organisations,
             round_duration=round_duration,
             contribution_target=contribution_target,
             reward_base=reward_base,
@@ -212,7 +229,10 @@ def demo(
             out=out or base.state_dir / "demo",
             json_path=json_path,
         )
-        admin = _rpc_admin(rpc, key) if rpc else None
+        if consortium is not None:
+            admin = resolve_key(base.network(consortium), key)
+        else:
+            admin = _rpc_admin(rpc, key) if rpc else None
     console = render.console()
     table = _round_table()
     status = Spinner("dots", "starting")
@@ -240,6 +260,21 @@ def demo(
     target = config.json_path or config.out / "demo.json"
     json_file, plot_file = report.write(target)
     _print_report(report, json_file, plot_file)
+
+
+def _consortium_nodes(base: ProjectConfig, network: str) -> tuple[tuple[str, str], ...]:
+    """Each running organisation's (geth RPC, Kubo API), from `consortium up`'s state."""
+    from fedledger.consortium.network import org_status, read_state
+
+    with user_errors():
+        base.network(network)
+    state = read_state(base, network)
+    if state is None or not all(org_status(org).geth_running for org in state.orgs):
+        raise click.ClickException(
+            f"the consortium {network!r} is not running: start it with "
+            f"`fedledger consortium up --network {network}`"
+        )
+    return tuple((org.rpc_url, org.ipfs_api) for org in state.orgs)
 
 
 def _rpc_admin(rpc: str, key: str | None) -> LocalAccount:

@@ -10,6 +10,8 @@ from fedledger.demo.workspace import NETWORK, Workspace
 from fedledger.participant import derive_seed
 from fedledger.participant.behaviours import COPIERS
 
+#: The variable that points a child at its organisation's geth (the demo network's host_env).
+RPC_URL_ENV = "FEDLEDGER_RPC_URL"
 #: Seconds between two looks at the chain while waiting (the demo's and its children's).
 POLL_SECONDS = 0.25
 
@@ -22,10 +24,20 @@ def start_children(
     paths: dict[str, list[str]],
 ) -> str:
     """Start every oracle and participant process; returns a line saying what started."""
-    common = ["--network", NETWORK, "--store", config.store]
-    if config.ipfs_api:
-        common += ["--ipfs-api", config.ipfs_api]
+
+    def nodes_of(index: int) -> tuple[list[str], dict[str, str]]:
+        """The store options and environment of child ``index``: on a consortium, its
+        organisation's Kubo and geth (FEDLEDGER_RPC_URL), else the demo's."""
+        organisation = config.organisation_of(index)
+        if organisation is None:
+            api = ["--ipfs-api", config.ipfs_api] if config.ipfs_api else []
+            return ["--network", NETWORK, "--store", config.store, *api], {}
+        rpc_url, ipfs_api = organisation
+        options = ["--network", NETWORK, "--store", "ipfs", "--ipfs-api", ipfs_api]
+        return options, {RPC_URL_ENV: rpc_url}
+
     for index, account in enumerate(cast.oracles):
+        common, env = nodes_of(index)
         name = f"oracle-{index + 1}"
         arguments = [
             "oracle", "run",
@@ -35,9 +47,12 @@ def start_children(
             "--log-format", "json",
             *common,
         ]  # fmt: skip
-        processes.start(name, "oracle", account.address, arguments, workspace.log_path(name))
+        processes.start(
+            name, "oracle", account.address, arguments, workspace.log_path(name), env=env
+        )
     behaviours = config.behaviours()
     for index, account in enumerate(cast.participants):
+        common, env = nodes_of(index)
         name = f"participant-{index + 1:02d}"
         # A copier's partner is participant 1 (honest): a colluder trains its run again
         # (its data and seed), which is the plaintext a partner would hand over.
@@ -57,11 +72,16 @@ def start_children(
         ]  # fmt: skip
         if copier:
             arguments += ["--partner", str(cast.participants[0].address)]
-        processes.start(name, "participant", account.address, arguments, workspace.log_path(name))
+        processes.start(
+            name, "participant", account.address, arguments, workspace.log_path(name), env=env
+        )
     malicious = ", ".join(b for b in behaviours if b != "honest") or "none"
+    where = (
+        f", spread over {len(config.organisations)} organisations" if config.organisations else ""
+    )
     return (
         f"started {config.oracles} oracle and {config.participants} participant processes "
-        f"(malicious: {malicious}); logs in {workspace.logs_dir}"
+        f"(malicious: {malicious}){where}; logs in {workspace.logs_dir}"
     )
 
 

@@ -52,6 +52,11 @@ class DemoConfig:
     store: str = "local"
     ipfs_api: str | None = None
     rpc: str | None = None
+    #: On a consortium (``--network consortium``): its network's name, and each
+    #: organisation's (geth RPC URL, Kubo API URL). Oracle i talks only to organisation
+    #: i mod N's nodes, participant j to organisation j mod N's.
+    consortium: str | None = None
+    organisations: tuple[tuple[str, str], ...] = ()
     round_duration: int | None = None  # None: EMBEDDED_ROUND_SECONDS or RPC_ROUND_SECONDS
     contribution_target: int = 0
     aggregation_timeout: int = 600
@@ -85,6 +90,8 @@ class DemoConfig:
             raise DemoError("rounds and epochs must be at least 1")
         if self.store not in STORE_KINDS:
             raise DemoError(f"store must be one of {', '.join(STORE_KINDS)}")
+        if self.organisations and (self.rpc is None or self.store != "ipfs"):
+            raise DemoError("a consortium demo runs on its organisations' geth and Kubo nodes")
         _ = self.architecture  # raises DemoError for an unknown architecture
 
     @property
@@ -111,6 +118,12 @@ class DemoConfig:
     def alpha_or_none(self) -> float | None:
         """The Dirichlet alpha, or None for an IID split."""
         return self.alpha if self.partition == "dirichlet" else None
+
+    def organisation_of(self, index: int) -> tuple[str, str] | None:
+        """(RPC URL, Kubo API) of the organisation whose nodes child ``index`` uses."""
+        if not self.organisations:
+            return None
+        return self.organisations[index % len(self.organisations)]
 
     def behaviours(self) -> list[str]:
         """Each participant's behaviour: honest, then the malicious ones cycling attacks."""

@@ -79,9 +79,17 @@ class ProcessGroup:
         self.stop()
 
     def start(
-        self, name: str, role: str, address: str, arguments: Sequence[str], log_path: Path
+        self,
+        name: str,
+        role: str,
+        address: str,
+        arguments: Sequence[str],
+        log_path: Path,
+        *,
+        env: Mapping[str, str] | None = None,
     ) -> Child:
-        """Run ``fedledger <arguments>`` with this interpreter, output to ``log_path``."""
+        """Run ``fedledger <arguments>`` with this interpreter, output to ``log_path``;
+        ``env`` adds to the group's environment (e.g. the organisation's node)."""
         log = log_path.open("ab")
         self._logs.append(log)
         process = subprocess.Popen(
@@ -89,7 +97,7 @@ class ProcessGroup:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=self.env,
+            env={**self.env, **(env or {})},
             start_new_session=True,
         )
         child = Child(name, role, address, process, log_path)

@@ -184,6 +184,18 @@ class Demo:
     def _start_chain(self) -> dict[str, Any]:
         """The run's network entry: a fresh anvil, or the --rpc node."""
         config = self.config
+        if config.consortium is not None:
+            # Children find their organisation's geth in FEDLEDGER_RPC_URL; the demo itself
+            # uses the first organisation's. Confirmations and compiler as the network's.
+            settings = self.base.network(config.consortium)
+            return {
+                "host_env": "FEDLEDGER_RPC_URL",
+                "host": config.rpc,
+                "chain_id": settings.chain_id,
+                "poa": settings.poa,
+                "confirmations": settings.confirmations,
+                "compiler": dict(settings.compiler),
+            }
         if not config.embedded:
             poa = self.base.networks.get("external")
             return {"host": config.rpc, "poa": bool(poa and poa.poa)}
