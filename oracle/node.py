@@ -339,6 +339,8 @@ class OracleNode(Voting, Proposing):
             cid = cid_from_content_hash(work.global_hash)
             self._round_failed(work, report, "global-model", f"cannot load {cid}: {exc}")
             return None
+        if source == "store":  # another oracle's aggregate: this organisation keeps it too
+            self._pin(work.global_hash, work.number)
         work.failures = 0
         work.global_model = model
         self._proposed.clear()

@@ -134,7 +134,10 @@ class Voting:
     def _needs_my_vote(self, round_: int, participant: str) -> bool:
         """Whether the update is still Pending and this oracle has not voted on it."""
         coordinator = self.ledger.coordinator
-        status = coordinator.get_update(round_, participant).status
+        update = coordinator.get_update(round_, participant)
+        status = update.status
+        if status == UpdateStatus.ACCEPTED:  # settled without this vote: keep a copy all the same
+            self._pin(update.content_hash, round_)
         if status != UpdateStatus.PENDING:
             self.log.info(
                 "skip",

@@ -62,7 +62,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "consortium": (
         "fedledger.cli.consortium",
         "consortium",
-        "Start, stop and inspect a local consortium (geth signers and Kubo nodes).",
+        "Start, stop and inspect a local geth + Kubo consortium.",
     ),
 }
 

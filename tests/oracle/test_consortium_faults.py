@@ -41,7 +41,7 @@ from fedledger.chain.events import AggregateProposed, RoundFinalized, VoteCast
 from fedledger.config import NetworkSettings, ProjectConfig
 from fedledger.consortium.network import Consortium, Organisation, block_number
 from fedledger.ml import Dataset, ModelWeights, encode
-from fedledger.storage import IpfsStore, content_hash
+from fedledger.storage import IpfsStore, cid_from_content_hash, content_hash
 from oracle.logs import LogRecord, NodeLog
 from oracle.node import NodeSettings, OracleNode
 from oracle.settings import Backoff
@@ -355,3 +355,17 @@ def test_a_signer_cut_off_seals_competing_blocks_and_loses_nothing(
     assert len({proposal.content_hash for proposal in proposals}) == 1  # one aggregate hash
     model = bed.ledger.coordinator.latest_model()
     assert model.round == 2 and model.content_hash == proposals[0].content_hash
+    # Every organisation keeps the accepted updates and the aggregate.
+    kept = [bed.ledger.coordinator.get_update(1, p).content_hash for p in (carried, first, third)]
+    for org in bed.group.orgs:
+        for digest in [*kept, model.content_hash]:
+            cid = cid_from_content_hash(digest)
+            api = org.kubo.api_url
+            wait_for(lambda api=api, cid=cid: _pinned(api, cid), f"{org.name} pins {cid}")
+
+
+def _pinned(api: str, cid: str) -> bool:
+    answer = httpx.post(
+        f"{api}/api/v0/pin/ls", params={"arg": cid, "type": "recursive"}, timeout=30
+    )
+    return answer.status_code == 200 and cid in answer.text
