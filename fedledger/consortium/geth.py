@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
+import httpx
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_keys import keys
@@ -158,8 +159,9 @@ class GethNode:
             )
         return self
 
-    def command(self) -> list[str]:
+    def command(self, *, mine: bool = True) -> list[str]:
         address = self.signer.address
+        sealing = ["--mine"] if mine else []
         return [
             str(self.executable),
             "--config", str(self.datadir / "config.toml"),
@@ -168,26 +170,29 @@ class GethNode:
             "--port", str(self.p2p_port),
             "--nodiscover", "--nat", "none", "--maxpeers", "50",
             "--http", "--http.addr", self.host, "--http.port", str(self.rpc_port),
-            "--http.api", "eth,net,web3,clique,admin,txpool",
+            "--http.api", "eth,net,web3,clique,admin,txpool,miner",
             "--ws", "--ws.addr", self.host, "--ws.port", str(self.ws_port),
             "--ws.api", "eth,net,web3",
             "--authrpc.port", "0",
             "--ipcdisable",
             "--syncmode", "full", "--gcmode", "archive",
-            "--mine", "--miner.etherbase", address,
+            *sealing, "--miner.etherbase", address,
             "--unlock", address, "--password", str(self._password_file()),
             "--allow-insecure-unlock",
             "--rpc.txfeecap", "0",
             "--verbosity", "2",
         ]  # fmt: skip
 
-    def start(self, ready_timeout: float = 60.0) -> Self:
-        """Start geth in its own session; returns once its RPC answers."""
+    def start(self, ready_timeout: float = 60.0, *, mine: bool = True) -> Self:
+        """Start geth in its own session; returns once its RPC answers. ``mine=False``
+        starts it without sealing (:meth:`start_sealing` later): signers of a new chain
+        that seal before they are peered each make their own block 1 and, each having
+        signed its head, wait for the others forever."""
         if self.running:
             return self
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                self.command(),
+                self.command(mine=mine),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -208,6 +213,16 @@ class GethNode:
                 )
             time.sleep(0.1)
         return self
+
+    def start_sealing(self) -> None:
+        """Begin sealing blocks (``miner_start``)."""
+        response = httpx.post(
+            self.rpc_url,
+            json={"jsonrpc": "2.0", "id": 1, "method": "miner_start", "params": []},
+            timeout=30,
+        ).json()
+        if "error" in response:
+            raise ProcessFailed(f"geth at {self.rpc_url} refused miner_start: {response['error']}")
 
     def stop(self) -> None:
         """SIGTERM by PID (geth flushes its database), SIGKILL if it hangs."""

@@ -257,16 +257,19 @@ class Consortium:
         try:
             for org in self.orgs:
                 org.kubo.start()
-                org.geth.start()
+                org.geth.start(mine=False)
+            self.wait_until_connected(timeout, sealing=False)
+            for org in self.orgs:
+                org.geth.start_sealing()
             self.wait_until_connected(timeout)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def wait_until_connected(self, timeout: float = 90.0) -> None:
+    def wait_until_connected(self, timeout: float = 90.0, *, sealing: bool = True) -> None:
         """Every running geth sees every other running one, every Kubo node its peers,
-        and the chain has grown past block 1."""
+        and (with ``sealing``) the chain has grown past block 1."""
         deadline = time.monotonic() + timeout
         live = [org for org in self.orgs if org.geth.running]
         for org in live:
@@ -282,7 +285,7 @@ class Consortium:
         for org in kubos:
             others = [other.kubo.peer_id for other in kubos if other is not org]
             org.kubo.wait_for_peers(others, max(deadline - time.monotonic(), 1.0))
-        if live:
+        if live and sealing:
             start = block_number(live[0].geth.rpc_url)
             while block_number(live[0].geth.rpc_url) < max(start + 1, 2):
                 if time.monotonic() > deadline:

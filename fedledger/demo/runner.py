@@ -45,7 +45,7 @@ from fedledger.chain import (
     save_deployment,
 )
 from fedledger.chain.anvil import free_port
-from fedledger.chain.errors import RoundNotOpen
+from fedledger.chain.errors import RoundCloseTooEarly, RoundNotOpen
 from fedledger.chain.events import UpdateSubmitted
 from fedledger.config import ProjectConfig, mnist_directory
 from fedledger.crypto import Binding, OracleKeyFile, open_envelope
@@ -301,9 +301,7 @@ class Demo:
                 # Every submission has settled: move the chain's clock past the deadline.
                 now = self.ledger.client.chain_time()
                 self.ledger.dev.increase_time(max(info.deadline - now, 0) + 1)
-            # An oracle node may have closed it first (they do once the deadline is past).
-            with suppress(RoundNotOpen):
-                coordinator.close_round()
+            self._close(round_)
         state = self._wait_for_end(round_)
         produced = coordinator.get_round(round_ + 1).global_model
         (summary,) = [s for s in self.history.refresh() if s.round == round_]
@@ -321,6 +319,22 @@ class Demo:
             gas_used=summary.gas_used,
             seconds=time.monotonic() - began,
         )
+
+    def _close(self, round_: int) -> None:
+        """Close the round. An oracle node may have closed it first (they do once the
+        deadline is past). On a chain with real blocks the pending block (where
+        canCloseRound is judged) may already hold the vote that meets the target while the
+        latest block (where the close is estimated) does not yet: try again a block later."""
+        give_up = time.monotonic() + self.config.round_timeout
+        while True:
+            try:
+                with suppress(RoundNotOpen):
+                    self.ledger.coordinator.close_round()
+                return
+            except RoundCloseTooEarly:
+                if self.config.embedded or time.monotonic() > give_up:
+                    raise
+                time.sleep(POLL_SECONDS)
 
     def _wait_until_closable(self, round_: int) -> None:
         """Embedded chain: until every participant has either a settled submission in the

@@ -170,7 +170,9 @@ def consortium_bed(
     client = ChainClient(connect_web3(org_network(consortium_network, first)), registry)
     accounts = dev_accounts(12)
     admin, oracles, participants = accounts[0], accounts[1:4], accounts[4:12]
-    with IpfsStore(consortium.orgs[0].kubo.api_url, max_blob_bytes=NODE_BLOB_CAP) as store:
+    with IpfsStore(
+        consortium.orgs[0].kubo.api_url, max_blob_bytes=NODE_BLOB_CAP, timeout_seconds=30
+    ) as store:
         genesis = content_hash(store.put(encode(node_genesis)))
     params = DeployParams(
         round_rules=RoundRules(duration=3_600, aggregation_timeout=1_800, contribution_target=3),
