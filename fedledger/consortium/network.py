@@ -259,7 +259,14 @@ class Consortium:
                 org.kubo.start()
                 org.geth.start(mine=False)
             self.wait_until_connected(timeout, sealing=False)
-            for org in self.orgs:
+            # One signer seals block 1 and every node imports it; only then do the others
+            # seal. Started together, out-of-turn signers may each seal their own block 1
+            # while the nodes still treat themselves as syncing (and discard propagated
+            # blocks): each has then signed its head and waits for the others forever.
+            first, *rest = self.orgs
+            first.geth.start_sealing()
+            self._wait_for_height(1, timeout)
+            for org in rest:
                 org.geth.start_sealing()
             self.wait_until_connected(timeout)
         except BaseException:
@@ -291,6 +298,17 @@ class Consortium:
                 if time.monotonic() > deadline:
                     raise ProcessFailed(
                         f"the consortium chain seals no blocks; see {live[0].geth.log_path}"
+                    )
+                time.sleep(0.2)
+
+    def _wait_for_height(self, height: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for org in self.orgs:
+            while block_number(org.geth.rpc_url) < height:
+                if time.monotonic() > deadline:
+                    raise ProcessFailed(
+                        f"{org.name}'s geth did not reach block {height} within {timeout:g} s; "
+                        f"see {org.geth.log_path}"
                     )
                 time.sleep(0.2)
 
