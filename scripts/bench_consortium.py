@@ -230,6 +230,7 @@ def main() -> None:
                 rpc=organisations[0][0],
                 consortium=network.name,
                 organisations=organisations,
+                verification_grace=5,
                 out=root / "demo-consortium",
             )
             rounds = demo_rounds(consortium_config, base, "consortium")
@@ -239,7 +240,7 @@ def main() -> None:
             urls = [org.geth.rpc_url for org in group.orgs]
             results["throughput"] = {"consortium": throughput(base, network, urls, args.throughput)}
         console.print("demo on anvil ...")
-        anvil_config = DemoConfig(**demo_settings, out=root / "demo-anvil")
+        anvil_config = DemoConfig(**demo_settings, verification_grace=5, out=root / "demo-anvil")
         rounds += demo_rounds(anvil_config, base, "anvil")
         anvil_net = base.network("anvil")
         with Anvil.from_config(base, "anvil", port=free_port(), accounts=8 + args.throughput) as a:

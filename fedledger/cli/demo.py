@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
 DEFAULTS = DemoConfig()
+#: The verification grace of a consortium demo's rounds (real seconds are waited for).
+CONSORTIUM_GRACE_SECONDS = 5
 #: The demo deploys with the default token.
 SYMBOL = DeployParams().token_symbol
 
@@ -220,6 +222,8 @@ def demo(
             rpc=rpc,
             consortium=consortium,
             organisations=organisations,
+            # Every update has settled when the demo closes a round: a short grace.
+            verification_grace=CONSORTIUM_GRACE_SECONDS if consortium else None,
             round_duration=round_duration,
             contribution_target=contribution_target,
             reward_base=reward_base,

@@ -57,6 +57,9 @@ class DemoConfig:
     #: i mod N's nodes, participant j to organisation j mod N's.
     consortium: str | None = None
     organisations: tuple[tuple[str, str], ...] = ()
+    #: Seconds oracles may still vote after a close (None: the contract default). A real
+    #: chain waits it out in wall-clock time before the aggregate can be proposed.
+    verification_grace: int | None = None
     round_duration: int | None = None  # None: EMBEDDED_ROUND_SECONDS or RPC_ROUND_SECONDS
     contribution_target: int = 0
     aggregation_timeout: int = 600

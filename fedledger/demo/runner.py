@@ -265,7 +265,14 @@ class Demo:
         params = DeployParams(
             storage_policy=StoragePolicy.AUDIT_ALL,
             round_rules=RoundRules(
-                config.duration, config.aggregation_timeout, config.contribution_target
+                config.duration,
+                config.aggregation_timeout,
+                config.contribution_target,
+                **(
+                    {"verification_grace": config.verification_grace}
+                    if config.verification_grace is not None
+                    else {}
+                ),
             ),
             reward_rule=self.reward_rule,
             rejection_limit=config.rejection_limit,

@@ -175,7 +175,9 @@ def consortium_bed(
     ) as store:
         genesis = content_hash(store.put(encode(node_genesis)))
     params = DeployParams(
-        round_rules=RoundRules(duration=3_600, aggregation_timeout=1_800, contribution_target=3),
+        round_rules=RoundRules(
+            duration=3_600, aggregation_timeout=1_800, contribution_target=3, verification_grace=3
+        ),
         oracles=tuple(account.address for account in oracles),
         quorum=2,
         participants=tuple(account.address for account in participants),
