@@ -257,15 +257,21 @@ class Consortium:
         try:
             for org in self.orgs:
                 org.kubo.start()
+            # Block 1's in-turn signer starts alone and seals block 1 (difficulty 2). The
+            # others start after it, so their handshake sees its higher total difficulty and
+            # they sync at once; they seal only once they have block 1. Started together,
+            # signers may each seal a block 1 of their own while a fresh node discards
+            # propagated blocks: each has then signed its head and waits forever (seen here).
+            signers = sorted(org.geth.signer.address.lower() for org in self.orgs)
+            in_turn = signers[1 % len(signers)]
+            first = next(o for o in self.orgs if o.geth.signer.address.lower() == in_turn)
+            rest = [org for org in self.orgs if org is not first]
+            first.geth.start(mine=True)
+            self._wait_for_height([first], 1, timeout)
+            for org in rest:
                 org.geth.start(mine=False)
             self.wait_until_connected(timeout, sealing=False)
-            # One signer seals block 1 and every node imports it; only then do the others
-            # seal. Started together, out-of-turn signers may each seal their own block 1
-            # while the nodes still treat themselves as syncing (and discard propagated
-            # blocks): each has then signed its head and waits for the others forever.
-            first, *rest = self.orgs
-            first.geth.start_sealing()
-            self._wait_for_height(1, timeout)
+            self._wait_for_height(rest, 1, timeout)
             for org in rest:
                 org.geth.start_sealing()
             self.wait_until_connected(timeout)
@@ -301,9 +307,9 @@ class Consortium:
                     )
                 time.sleep(0.2)
 
-    def _wait_for_height(self, height: int, timeout: float) -> None:
+    def _wait_for_height(self, orgs: list[Organisation], height: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        for org in self.orgs:
+        for org in orgs:
             while block_number(org.geth.rpc_url) < height:
                 if time.monotonic() > deadline:
                     raise ProcessFailed(
