@@ -121,6 +121,11 @@ def throughput(base: ProjectConfig, network: NetworkSettings, urls: list[str], c
         ChainClient(connect_web3(replace(network, rpc_url=url)), registry, receipt_timeout=600)
         for url in urls
     ]
+    if network.has_dev_accounts and 4 + count > network.accounts:
+        raise SystemExit(
+            f"--throughput {count}: the genesis funds {network.accounts} dev accounts "
+            f"(networks.{network.name}.accounts), so at most {network.accounts - 4} senders"
+        )
     accounts = dev_accounts(4 + count)
     admin, oracles, participants = accounts[0], accounts[1:4], accounts[4:]
     params = DeployParams(
@@ -187,7 +192,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--participants", type=int, default=4)
-    parser.add_argument("--throughput", type=int, default=60, help="submissions sent at once")
+    parser.add_argument("--throughput", type=int, default=20, help="submissions sent at once")
     args = parser.parse_args()
     console = Console()
     base = load_config()

@@ -49,6 +49,8 @@ from tests.fixtures.consortium import org_network
 from tests.oracle.conftest import NODE_BLOB_CAP, SAMPLES
 
 CONFIRMATIONS = 2
+#: Real 1-second blocks, 2 confirmations, 3 geth and 3 Kubo on 2 shared cores: minutes.
+pytestmark = pytest.mark.timeout(1_500)
 WAIT = 180.0  # generous: 2 shared cores, 1-second blocks, 2 confirmations
 
 
