@@ -8,7 +8,7 @@ import time
 import httpx
 
 from fedledger.consortium.network import Consortium, block_number
-from fedledger.storage import IpfsStore, content_hash, content_hash_of
+from fedledger.storage import IpfsStore, content_hash_from_cid, content_hash_of_blob
 
 
 def _rpc(url: str, method: str, params: list[object]) -> object:
@@ -59,4 +59,4 @@ def test_a_blob_put_at_one_organisation_reaches_the_others_by_bitswap(consortium
             assert store.get(cid) == blob  # verified against the CID on arrival
             store.pin(cid)
             assert store.has(cid)
-    assert content_hash(cid) == content_hash_of(blob)
+    assert content_hash_from_cid(cid) == content_hash_of_blob(blob)

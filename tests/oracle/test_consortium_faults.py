@@ -41,7 +41,7 @@ from fedledger.chain.events import AggregateProposed, RoundFinalized, VoteCast
 from fedledger.config import NetworkSettings, ProjectConfig
 from fedledger.consortium.network import Consortium, Organisation, block_number
 from fedledger.ml import Dataset, ModelWeights, encode
-from fedledger.storage import IpfsStore, cid_from_content_hash, content_hash
+from fedledger.storage import IpfsStore, cid_from_content_hash, content_hash_from_cid
 from oracle.logs import LogRecord, NodeLog
 from oracle.node import NodeSettings, OracleNode
 from oracle.settings import Backoff
@@ -133,7 +133,7 @@ class ConsortiumBed:
     def submit(self, participant: int, org: int, weights: ModelWeights) -> str:
         """Upload to organisation ``org``'s Kubo and submit through its geth."""
         with self.store_at(org) as store:
-            digest = content_hash(store.put(encode(weights)))
+            digest = content_hash_from_cid(store.put(encode(weights)))
         account = self.participants[participant]
         ledger = self.ledger_at(org, account)
         ledger.coordinator.submit_update(ledger.coordinator.current_round(), digest, SAMPLES)
@@ -175,7 +175,7 @@ def consortium_bed(
     with IpfsStore(
         consortium.orgs[0].kubo.api_url, max_blob_bytes=NODE_BLOB_CAP, timeout_seconds=30
     ) as store:
-        genesis = content_hash(store.put(encode(node_genesis)))
+        genesis = content_hash_from_cid(store.put(encode(node_genesis)))
     params = DeployParams(
         round_rules=RoundRules(
             duration=3_600, aggregation_timeout=1_800, contribution_target=3, verification_grace=3
