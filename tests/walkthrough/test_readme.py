@@ -166,6 +166,7 @@ def test_an_oracle_node_survives_chain_down_and_up_with_one_clear_line(
     _fedledger(fresh_project, "chain", "up")
     _fedledger(fresh_project, "deploy", "--oracle", "0x70997970C51812dc3A010C7d01b50e0d17dc79C8")
     _fedledger(fresh_project, "admin", "start", "--arch", "mnist-mlp-784-128-10/v1")
+    _fedledger(fresh_project, "oracle", "key", "create", "--key", "dev:1")  # `run` reads it
     log = fresh_project / ".fedledger" / "oracle.log"
     validation = fresh_project / ".fedledger" / "demo" / "data" / "oracle-1-validation.npz"
     with open(log, "w") as handle:
