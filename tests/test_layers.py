@@ -58,6 +58,11 @@ def test_every_package_of_fedledger_has_a_tier() -> None:
         if module.name != "__main__"
     }
     assert names - placed == set()
+    # A folder of modules without __init__.py is a namespace package: pkgutil does not list
+    # it, the check would not see it, and the wheel would leave it out.
+    root = Path(fedledger.__path__[0])
+    folders = {p.parent for p in root.rglob("*.py")} - {root}
+    assert sorted(f for f in folders if not (f / "__init__.py").exists()) == []
     assert "oracle" in placed and "fedledger.queries" in placed
     assert contracts()["core-independence"]["modules"] == [
         "fedledger.chain",
