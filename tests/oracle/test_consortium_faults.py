@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
@@ -40,6 +41,7 @@ from fedledger.chain.errors import ChainError
 from fedledger.chain.events import AggregateProposed, RoundFinalized, VoteCast
 from fedledger.config import NetworkSettings, ProjectConfig
 from fedledger.consortium.network import Consortium, Organisation, block_number
+from fedledger.crypto import Binding, OracleKeyFile, seal
 from fedledger.ml import Dataset, ModelWeights, encode
 from fedledger.storage import IpfsStore, cid_from_content_hash, content_hash_from_cid
 from oracle.logs import LogRecord, NodeLog
@@ -85,6 +87,7 @@ class ConsortiumBed:
     records: list[LogRecord] = field(default_factory=list)
     nodes: list[OracleNode] = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
+    key_files: list[OracleKeyFile] = field(default_factory=list)  # one per oracle, on chain
 
     def org(self, index: int) -> Organisation:
         return self.group.orgs[index]
@@ -110,6 +113,7 @@ class ConsortiumBed:
                 self.ledger_at(index, account),
                 self.store_at(index),
                 self.validation[index],
+                self.key_files[index],
                 NodeSettings(
                     poll_interval=0.3,
                     unreachable_after=120.0,
@@ -132,11 +136,17 @@ class ConsortiumBed:
 
     def submit(self, participant: int, org: int, weights: ModelWeights) -> str:
         """Upload to organisation ``org``'s Kubo and submit through its geth."""
-        with self.store_at(org) as store:
-            digest = content_hash_from_cid(store.put(encode(weights)))
         account = self.participants[participant]
         ledger = self.ledger_at(org, account)
-        ledger.coordinator.submit_update(ledger.coordinator.current_round(), digest, SAMPLES)
+        round_ = ledger.coordinator.current_round()
+        # Sealed for the live oracles' keys, read from the chain, as the participant client does.
+        binding = Binding(
+            ledger.deployment.chain_id, ledger.coordinator.address, round_, account.address
+        )
+        keys = [key for key in ledger.coordinator.encryption_keys().values() if any(key)]
+        with self.store_at(org) as store:
+            digest = content_hash_from_cid(store.put(bytes(seal(encode(weights), binding, keys))))
+        ledger.coordinator.submit_update(round_, digest, SAMPLES)
         return account.address
 
     def status(self, address: str, round_: int) -> UpdateStatus:
@@ -165,6 +175,7 @@ def consortium_bed(
     chain_config: ProjectConfig,
     node_genesis: ModelWeights,
     node_validation: list[Dataset],
+    tmp_path: Path,
 ) -> Iterator[ConsortiumBed]:
     artifacts = compile_contracts(chain_config, "consortium")  # paris: no PUSH0
     registry = abi_registry(artifacts)
@@ -195,6 +206,10 @@ def consortium_bed(
         list(participants),
         node_validation,
     )
+    for index, account in enumerate(oracles):
+        keys = OracleKeyFile.create(tmp_path / "encryption-keys" / f"{account.address}.json")
+        bed.ledger_at(index, account).coordinator.register_encryption_key(keys.current.public_key)
+        bed.key_files.append(keys)
     bed.start_oracles()
     try:
         yield bed
