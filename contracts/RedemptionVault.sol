@@ -25,8 +25,11 @@ contract RedemptionVault is IRedemptionVault, Ownable2Step, ReentrancyGuard {
     uint256 public totalOwed;
 
     mapping(address holder => uint256 wei_) private _owed;
-    mapping(bytes32 resource => uint256 price) private _accessPrice;
-    mapping(bytes32 resource => mapping(address account => bool)) private _access;
+    mapping(bytes32 resource => Resource) private _resources;
+    mapping(bytes32 resource => mapping(address account => uint64 expiresAt)) private _access;
+
+    /// @dev The expiry of access that never ends.
+    uint64 private constant _FOREVER = type(uint64).max;
 
     /// @param admin The vault's owner, who prices access rights.
     /// @param token_ The RewardToken this vault redeems.
@@ -72,20 +75,39 @@ contract RedemptionVault is IRedemptionVault, Ownable2Step, ReentrancyGuard {
     /// @inheritdoc IRedemptionVault
     /// @dev Requires an allowance of at least the price for this vault.
     function purchaseAccess(bytes32 resource) external nonReentrant {
-        uint256 price = _accessPrice[resource];
+        Resource storage sold = _resources[resource];
+        uint256 price = sold.price;
         if (price == 0) revert ResourceNotForSale(resource);
-        if (_access[resource][msg.sender]) revert AccessAlreadyGranted(resource, msg.sender);
+        uint64 current = _access[resource][msg.sender];
+        if (current > block.timestamp) revert AccessAlreadyGranted(resource, msg.sender, current);
         _requireBalance(msg.sender, price);
 
-        _access[resource][msg.sender] = true;
-        emit AccessPurchased(msg.sender, resource, price);
+        uint64 duration = sold.accessDuration;
+        uint64 expiresAt = duration == 0 ? _FOREVER : uint64(block.timestamp) + duration;
+        _access[resource][msg.sender] = expiresAt;
+        emit AccessPurchased(msg.sender, resource, price, expiresAt);
         token.burnFrom(msg.sender, price);
     }
 
     /// @inheritdoc IRedemptionVault
     function setAccessPrice(bytes32 resource, uint256 price) external onlyOwner {
-        _accessPrice[resource] = price;
+        _resources[resource].price = price;
         emit AccessPriceSet(resource, price);
+    }
+
+    /// @inheritdoc IRedemptionVault
+    function registerResource(
+        bytes32 resource,
+        uint256 price,
+        bytes32 contentHash,
+        bytes32 sealedBlob,
+        uint64 accessDuration
+    ) external onlyOwner {
+        if (contentHash == bytes32(0) || sealedBlob == bytes32(0)) {
+            revert EmptyResourceContent(resource);
+        }
+        _resources[resource] = Resource(price, contentHash, sealedBlob, accessDuration);
+        emit ResourceRegistered(resource, price, contentHash, sealedBlob, accessDuration);
     }
 
     /// @inheritdoc IRedemptionVault
@@ -108,12 +130,22 @@ contract RedemptionVault is IRedemptionVault, Ownable2Step, ReentrancyGuard {
 
     /// @inheritdoc IRedemptionVault
     function accessPrice(bytes32 resource) external view returns (uint256) {
-        return _accessPrice[resource];
+        return _resources[resource].price;
     }
 
     /// @inheritdoc IRedemptionVault
     function hasAccess(bytes32 resource, address account) external view returns (bool) {
+        return _access[resource][account] > block.timestamp;
+    }
+
+    /// @inheritdoc IRedemptionVault
+    function accessExpiry(bytes32 resource, address account) external view returns (uint64) {
         return _access[resource][account];
+    }
+
+    /// @inheritdoc IRedemptionVault
+    function resourceOf(bytes32 resource) external view returns (Resource memory) {
+        return _resources[resource];
     }
 
     function _deposit() private {

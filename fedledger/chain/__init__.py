@@ -10,7 +10,14 @@ the contract enums live in :mod:`fedledger.chain.codes`.
 from fedledger.chain.anvil import Anvil, DevControls, EmbeddedChain
 from fedledger.chain.artifacts import ArtifactSet, ContractArtifact
 from fedledger.chain.client import ChainClient, EventStream, StreamChanges, TxResult, connect_web3
-from fedledger.chain.codes import ReasonCode, RoundState, SkipReason, StoragePolicy, UpdateStatus
+from fedledger.chain.codes import (
+    GlobalModelPolicy,
+    ReasonCode,
+    RoundState,
+    SkipReason,
+    StoragePolicy,
+    UpdateStatus,
+)
 from fedledger.chain.compiler import compile_contracts
 from fedledger.chain.coordinator import (
     Coordinator,
@@ -32,12 +39,14 @@ from fedledger.chain.deployment import (
     save_deployment,
 )
 from fedledger.chain.exceptions import ChainError, ContractRevert
+from fedledger.chain.gateways import GatewayInfo, GatewayRegistry
 from fedledger.chain.keys import dev_account, dev_accounts, resolve_account
 from fedledger.chain.ledger import FedLedger, abi_registry, open_client
 from fedledger.chain.token import RewardToken
-from fedledger.chain.vault import RedemptionVault
+from fedledger.chain.vault import ACCESS_FOREVER, RedemptionVault, ResourceInfo
 
 __all__ = [
+    "ACCESS_FOREVER",
     "Anvil",
     "ArtifactSet",
     "ChainClient",
@@ -52,10 +61,14 @@ __all__ = [
     "EncryptionKeyInfo",
     "EventStream",
     "FedLedger",
+    "GatewayInfo",
+    "GatewayRegistry",
     "GlobalModel",
+    "GlobalModelPolicy",
     "ParticipantInfo",
     "ReasonCode",
     "RedemptionVault",
+    "ResourceInfo",
     "RewardRule",
     "RewardToken",
     "RoundInfo",

@@ -15,6 +15,7 @@ from enum import IntEnum
 
 from fedledger.chain.enums import (
     CONTRACT_ENUMS,
+    GlobalModelPolicy,
     RoundState,
     SkipReason,
     StoragePolicy,
@@ -23,6 +24,7 @@ from fedledger.chain.enums import (
 
 __all__ = [
     "CONTRACT_ENUMS",
+    "GlobalModelPolicy",
     "ReasonCode",
     "RoundState",
     "SkipReason",

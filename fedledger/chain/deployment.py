@@ -22,7 +22,9 @@ from fedledger.chain.client import ChainClient
 from fedledger.chain.codes import StoragePolicy
 from fedledger.chain.contract import deploy_contract
 from fedledger.chain.coordinator import Coordinator, RewardRule, RoundRules, smallest_quorum
+from fedledger.chain.enums import GlobalModelPolicy
 from fedledger.chain.exceptions import DeploymentError
+from fedledger.chain.gateways import GatewayRegistry
 from fedledger.chain.timelock import TimelockParams, install_timelock
 from fedledger.chain.vault import RedemptionVault
 from fedledger.config import ProjectConfig
@@ -60,6 +62,8 @@ class DeployParams:
     genesis_model: bytes | None = None  # if given, round 1 opens on it at once
     #: Put the admin role behind a TimelockController once set up (None: the admin key).
     timelock: TimelockParams | None = None
+    #: Who may read the global models (GatewayRegistry, immutable).
+    global_model_policy: GlobalModelPolicy = GlobalModelPolicy.PUBLIC
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,8 @@ class Deployment:
     storage_policy: StoragePolicy
     artifacts_key: str
     deployed_at: float = field(default_factory=time.time)
-    timelock: str | None = None  # the AdminTimelock that owns both contracts, if any
+    timelock: str | None = None  # the AdminTimelock that owns the contracts, if any
+    gateways: str | None = None  # the GatewayRegistry (None: deployed before it existed)
 
     def to_json(self) -> str:
         payload = asdict(self)
@@ -130,11 +135,19 @@ def deploy(
     coordinator = Coordinator(client, coordinator_tx.contract_address, account)
     token = coordinator.reward_token()
     vault = coordinator.redemption_vault()
+    registry_tx = deploy_contract(
+        client,
+        account,
+        artifacts["GatewayRegistry"],
+        [admin, coordinator.address, int(params.global_model_policy)],
+    )
+    assert registry_tx.contract_address is not None
+    gateways = GatewayRegistry(client, registry_tx.contract_address, account)
 
     configure(coordinator, params)
     timelock = None
     if params.timelock is not None:
-        owned = [coordinator, RedemptionVault(client, vault, account)]
+        owned = [coordinator, RedemptionVault(client, vault, account), gateways]
         timelock = install_timelock(client, account, artifacts, owned, params.timelock).address
         admin = timelock
     return Deployment(
@@ -150,6 +163,7 @@ def deploy(
         storage_policy=params.storage_policy,
         artifacts_key=artifacts.key,
         timelock=timelock,
+        gateways=gateways.address,
     )
 
 

@@ -13,6 +13,7 @@ from fedledger.chain.enum_rules import RoundStateRules
 
 __all__ = [
     "CONTRACT_ENUMS",
+    "GlobalModelPolicy",
     "RoundState",
     "SkipReason",
     "StoragePolicy",
@@ -56,10 +57,19 @@ class UpdateStatus(IntEnum):
     EXPIRED = 5  # still pending when its round's voting ended
 
 
+class GlobalModelPolicy(IntEnum):
+    """Solidity enum IGatewayRegistry.GlobalModelPolicy."""
+
+    PUBLIC = 0  # anyone: the aggregates lie unsealed in the store
+    MEMBERS = 1  # registered (unbanned) participants, oracles and the admin
+    HOLDERS = 2  # members, plus holders of access to GLOBAL_MODEL_RESOURCE in the vault
+
+
 #: Solidity enum name -> Python enum, used to decode ``enum`` values in ABI data.
 CONTRACT_ENUMS: dict[str, type[IntEnum]] = {
     "IFedLedgerCoordinator.RoundState": RoundState,
     "IFedLedgerCoordinator.SkipReason": SkipReason,
     "IFedLedgerCoordinator.StoragePolicy": StoragePolicy,
     "IFedLedgerCoordinator.UpdateStatus": UpdateStatus,
+    "IGatewayRegistry.GlobalModelPolicy": GlobalModelPolicy,
 }

@@ -8,7 +8,10 @@ A test checks that it covers every error of the compiled ABI and names no other.
 from __future__ import annotations
 
 HINTS: dict[str, str] = {
-    "AccessAlreadyGranted": "The account already has access to the resource.",
+    "AccessAlreadyGranted": (
+        "The account already has access to the resource, until expires_at; buy again after "
+        "it expires."
+    ),
     "AccessControlBadConfirmation": (
         "An account can only renounce its own role: pass its own address as the confirmation."
     ),
@@ -166,4 +169,19 @@ HINTS: dict[str, str] = {
     "ZeroAddress": "The zero address cannot take this role: pass a real account.",
     "ZeroAmount": "The amount must be positive.",
     "ZeroSamples": "An update must claim at least one training sample.",
+    "EmptyGatewayKey": (
+        "A gateway needs its 32-byte X25519 public key (`fedledger gateway key create`)."
+    ),
+    "EmptyGatewayUrl": (
+        "A gateway needs the URL clients reach it at: pass --url."
+    ),
+    "UnknownGateway": (
+        "The address is not a registered gateway (`fedledger status` lists them)."
+    ),
+    "TooManyGateways": (
+        "The registry holds the most gateways it can (max): remove one first."
+    ),
+    "EmptyResourceContent": (
+        "A served resource needs the content hash of its bytes and of its sealed blob."
+    ),
 }

@@ -48,6 +48,9 @@ __all__ = [
     "ERC20InvalidSpender",
     "EmptyContentHash",
     "EmptyEncryptionKey",
+    "EmptyGatewayKey",
+    "EmptyGatewayUrl",
+    "EmptyResourceContent",
     "EmptyRevert",
     "EncryptionKeyRotatedThisRound",
     "EncryptionKeyUnchanged",
@@ -85,9 +88,11 @@ __all__ = [
     "TimelockUnauthorizedCaller",
     "TimelockUnexecutedPredecessor",
     "TimelockUnexpectedOperationState",
+    "TooManyGateways",
     "TrainingAlreadyStarted",
     "TrainingNotStarted",
     "TransactionFailed",
+    "UnknownGateway",
     "UnknownUpdate",
     "UpdateAlreadySettled",
     "VotingEnded",
@@ -100,9 +105,9 @@ __all__ = [
 
 
 class AccessAlreadyGranted(ContractRevert):
-    """The buyer already has access to the resource."""
+    """The buyer already has access to the resource (until `expiresAt`)."""
 
-    SIGNATURE = "AccessAlreadyGranted(bytes32,address)"
+    SIGNATURE = "AccessAlreadyGranted(bytes32,address,uint64)"
 
     @property
     def resource(self) -> bytes:
@@ -111,6 +116,10 @@ class AccessAlreadyGranted(ContractRevert):
     @property
     def buyer(self) -> str:
         return self.arguments["buyer"]  # type: ignore[no-any-return]
+
+    @property
+    def expires_at(self) -> int:
+        return self.arguments["expires_at"]  # type: ignore[no-any-return]
 
 
 class AccessControlBadConfirmation(ContractRevert):
@@ -321,6 +330,28 @@ class EmptyEncryptionKey(ContractRevert):
     """The zero key names no X25519 key."""
 
     SIGNATURE = "EmptyEncryptionKey()"
+
+
+class EmptyGatewayKey(ContractRevert):
+    """The zero key names no X25519 key."""
+
+    SIGNATURE = "EmptyGatewayKey()"
+
+
+class EmptyGatewayUrl(ContractRevert):
+    """A gateway needs a URL clients can reach it at."""
+
+    SIGNATURE = "EmptyGatewayUrl()"
+
+
+class EmptyResourceContent(ContractRevert):
+    """A resource served by gateways needs the content hash of its bytes and of its sealed blob."""
+
+    SIGNATURE = "EmptyResourceContent(bytes32)"
+
+    @property
+    def resource(self) -> bytes:
+        return self.arguments["resource"]  # type: ignore[no-any-return]
 
 
 class EncryptionKeyRotatedThisRound(ContractRevert):
@@ -746,6 +777,16 @@ class TimelockUnexpectedOperationState(ContractRevert):
         return self.arguments["expected_states"]  # type: ignore[no-any-return]
 
 
+class TooManyGateways(ContractRevert):
+    """The registry holds MAX_GATEWAYS gateways already."""
+
+    SIGNATURE = "TooManyGateways(uint256)"
+
+    @property
+    def max(self) -> int:
+        return self.arguments["max"]  # type: ignore[no-any-return]
+
+
 class TrainingAlreadyStarted(ContractRevert):
     """startTraining was already called."""
 
@@ -756,6 +797,16 @@ class TrainingNotStarted(ContractRevert):
     """startTraining has not been called yet."""
 
     SIGNATURE = "TrainingNotStarted()"
+
+
+class UnknownGateway(ContractRevert):
+    """The address is not a registered gateway."""
+
+    SIGNATURE = "UnknownGateway(address)"
+
+    @property
+    def gateway(self) -> str:
+        return self.arguments["gateway"]  # type: ignore[no-any-return]
 
 
 class UnknownUpdate(ContractRevert):

@@ -24,6 +24,8 @@ __all__ = [
     "ChainEvent",
     "Deposited",
     "EncryptionKeyRegistered",
+    "GatewayRemoved",
+    "GatewaySet",
     "MinDelayChange",
     "OpenEnrolmentChanged",
     "OracleAdded",
@@ -37,6 +39,7 @@ __all__ = [
     "QuorumChanged",
     "Redeemed",
     "RejectionLimitChanged",
+    "ResourceRegistered",
     "RewardRuleChanged",
     "RoleAdminChanged",
     "RoleGranted",
@@ -71,11 +74,14 @@ class AccessPriceSet(ChainEvent):
 
 @dataclass(frozen=True)
 class AccessPurchased(ChainEvent):
-    """`buyer` burned `price` tokens for access to `resource`."""
+    """`buyer` burned `price` tokens for access to `resource`, valid until `expiresAt` (chain
+    time, seconds; type(uint64).max: never expires).
+    """
 
     buyer: str
     resource: bytes
     price: int
+    expires_at: int
 
 
 @dataclass(frozen=True)
@@ -156,6 +162,22 @@ class EncryptionKeyRegistered(ChainEvent):
     public_key: bytes
     previous_key: bytes
     round: int
+
+
+@dataclass(frozen=True)
+class GatewayRemoved(ChainEvent):
+    """The admin removed `gateway`; resources stop being sealed for its key."""
+
+    gateway: str
+
+
+@dataclass(frozen=True)
+class GatewaySet(ChainEvent):
+    """The admin registered `gateway` (or replaced its key or URL)."""
+
+    gateway: str
+    encryption_key: bytes
+    url: str
 
 
 @dataclass(frozen=True)
@@ -256,6 +278,20 @@ class RejectionLimitChanged(ChainEvent):
     """The rejection limit changed."""
 
     limit: int
+
+
+@dataclass(frozen=True)
+class ResourceRegistered(ChainEvent):
+    """The admin registered (or re-registered) `resource`: its price, the content hash of its
+    bytes, the content hash of the sealed blob gateways serve it from, and how long a purchase
+    grants access (0: forever).
+    """
+
+    resource: bytes
+    price: int
+    content_hash: bytes
+    sealed_blob: bytes
+    access_duration: int
 
 
 @dataclass(frozen=True)

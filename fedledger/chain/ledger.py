@@ -23,6 +23,7 @@ from fedledger.chain.coordinator import Coordinator
 from fedledger.chain.deployment import Deployment, load_deployment
 from fedledger.chain.event_base import ChainEvent
 from fedledger.chain.exceptions import DeploymentError
+from fedledger.chain.gateways import GatewayRegistry
 from fedledger.chain.timelock import Timelock
 from fedledger.chain.token import RewardToken
 from fedledger.chain.vault import RedemptionVault
@@ -61,6 +62,23 @@ class FedLedger:
         self.timelock = (
             Timelock(client, deployment.timelock, account) if deployment.timelock else None
         )
+        self._gateways = (
+            GatewayRegistry(client, deployment.gateways, account) if deployment.gateways else None
+        )
+
+    @property
+    def gateways(self) -> GatewayRegistry:
+        """The deployment's GatewayRegistry; DeploymentError for a deployment older than it."""
+        if self._gateways is None:
+            raise DeploymentError(
+                f"the deployment on {self.deployment.network!r} has no gateway registry (it "
+                "predates gateways): run `fedledger deploy` again"
+            )
+        return self._gateways
+
+    @gateways.setter
+    def gateways(self, registry: GatewayRegistry) -> None:
+        self._gateways = registry
 
     @classmethod
     def connect(

@@ -2,8 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fedledger.chain.client import TxResult
 from fedledger.chain.contract import OwnableMixin
+
+#: The expiry of access that never ends (the contract's type(uint64).max).
+ACCESS_FOREVER = 2**64 - 1
+
+
+@dataclass(frozen=True)
+class ResourceInfo:
+    """A resource as the vault records it (zeros: unknown)."""
+
+    resource: bytes
+    price: int
+    content_hash: bytes  # of the bytes a download must match (zeros: a bare access right)
+    sealed_blob: bytes  # content hash of the envelope gateways serve it from
+    access_duration: int  # seconds per purchase (0: forever)
+
+    @property
+    def servable(self) -> bool:
+        """Whether gateways can serve it (it was registered with content)."""
+        return self.content_hash != bytes(32)
 
 
 class RedemptionVault(OwnableMixin):
@@ -35,6 +56,19 @@ class RedemptionVault(OwnableMixin):
         """Set the token price of ``resource`` (admin); 0 takes it off sale."""
         return self._transact("setAccessPrice", resource, price)
 
+    def register_resource(
+        self,
+        resource: bytes,
+        price: int,
+        content_hash: bytes,
+        sealed_blob: bytes,
+        access_duration: int = 0,
+    ) -> TxResult:
+        """Register a resource the gateways serve (admin): price, content, access duration."""
+        return self._transact(
+            "registerResource", resource, price, content_hash, sealed_blob, access_duration
+        )
+
     def token(self) -> str:
         return str(self._call("token"))
 
@@ -53,5 +87,13 @@ class RedemptionVault(OwnableMixin):
     def access_price(self, resource: bytes | str) -> int:
         return int(self._call("accessPrice", resource))
 
-    def has_access(self, resource: bytes | str, account: str) -> bool:
-        return bool(self._call("hasAccess", resource, account))
+    def has_access(self, resource: bytes | str, account: str, block: str = "latest") -> bool:
+        """Whether ``account`` holds unexpired access to ``resource`` at the chain's time."""
+        return bool(self._call("hasAccess", resource, account, block=block))
+
+    def access_expiry(self, resource: bytes | str, account: str) -> int:
+        """When the access ends, chain time (0: never bought; ACCESS_FOREVER: never ends)."""
+        return int(self._call("accessExpiry", resource, account))
+
+    def resource_of(self, resource: bytes) -> ResourceInfo:
+        return ResourceInfo(resource=bytes(resource), **self._call("resourceOf", resource))

@@ -106,6 +106,8 @@ def _admin_ledger(network: str | None, key: str | None) -> tuple[ProjectConfig, 
     route = TimelockRoute(timelock, mode, keccak(text=salt) if salt else ZERO_SALT)
     ledger.coordinator = ledger.coordinator.routed(route)
     ledger.vault = ledger.vault.routed(route)
+    if ledger.deployment.gateways:
+        ledger.gateways = ledger.gateways.routed(route)
     return config, ledger
 
 

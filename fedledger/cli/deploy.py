@@ -6,7 +6,7 @@ import click
 from rich.table import Table
 
 from fedledger import units
-from fedledger.chain.codes import StoragePolicy
+from fedledger.chain.codes import GlobalModelPolicy, StoragePolicy
 from fedledger.chain.compiler import compile_contracts
 from fedledger.chain.coordinator import RewardRule, RoundRules
 from fedledger.chain.deployment import (
@@ -47,6 +47,7 @@ def _option_name(policy: StoragePolicy) -> str:
 
 
 _POLICIES = {_option_name(policy): policy for policy in StoragePolicy}
+_MODEL_POLICIES = {policy.name.lower(): policy for policy in GlobalModelPolicy}
 
 
 @click.command()
@@ -58,6 +59,14 @@ _POLICIES = {_option_name(policy): policy for policy in StoragePolicy}
     default=_option_name(DEFAULTS.storage_policy),
     show_default=True,
     help="Keep every submission, or delete rejected ones.",
+)
+@click.option(
+    "--global-model-policy",
+    type=click.Choice(list(_MODEL_POLICIES)),
+    default=DEFAULTS.global_model_policy.name.lower(),
+    show_default=True,
+    help="Who may read the global models: anyone, members (participants, oracles, admin), "
+    "or members and holders of access to the resource `global-model` (fixed at deployment).",
 )
 @click.option(
     "--round-duration",
@@ -153,6 +162,7 @@ def deploy(
     network: str | None,
     key: str | None,
     storage_policy: str,
+    global_model_policy: str,
     round_duration: int,
     aggregation_timeout: int,
     contribution_target: int,
@@ -198,6 +208,7 @@ def deploy(
     use_timelock = (not embedded) if timelock is None else timelock
     params = DeployParams(
         storage_policy=_POLICIES[storage_policy],
+        global_model_policy=_MODEL_POLICIES[global_model_policy],
         round_rules=RoundRules(
             round_duration, aggregation_timeout, contribution_target, verification_grace
         ),
@@ -232,6 +243,8 @@ def deploy(
     table.add_row("FedLedgerCoordinator", deployment.coordinator)
     table.add_row("RewardToken", deployment.token)
     table.add_row("RedemptionVault", deployment.vault)
+    if deployment.gateways:
+        table.add_row("GatewayRegistry", deployment.gateways)
     if deployment.timelock:
         table.add_row("AdminTimelock", deployment.timelock)
     console = render.console()
@@ -239,7 +252,10 @@ def deploy(
     admin = deployment.admin
     if deployment.timelock:
         admin = f"{admin} (timelock, delay {units.format_duration(timelock_delay)})"
-    console.print(f"admin {admin}, storage policy {deployment.storage_policy.name}")
+    console.print(
+        f"admin {admin}, storage policy {deployment.storage_policy.name}, global models "
+        f"{params.global_model_policy.name.lower()}"
+    )
     console.print(f"deployment written to {path}")
     if previous is not None:
         console.print(f"the previous deployment file is kept as {previous}")

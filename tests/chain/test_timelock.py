@@ -37,6 +37,7 @@ def test_deploy_hands_both_contracts_to_the_timelock(
     assert bed.deployment.admin == timelock.address
     assert bed.admin.coordinator.owner() == timelock.address
     assert bed.admin.vault.owner() == timelock.address
+    assert bed.admin.gateways.owner() == timelock.address
     assert timelock.min_delay() == DELAY
     changes = bed.admin.client.get_events(MinDelayChange, timelock.address)
     assert [(c.old_duration, c.new_duration) for c in changes] == [(0, 0), (0, DELAY)]
