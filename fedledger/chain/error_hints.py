@@ -172,15 +172,9 @@ HINTS: dict[str, str] = {
     "EmptyGatewayKey": (
         "A gateway needs its 32-byte X25519 public key (`fedledger gateway key create`)."
     ),
-    "EmptyGatewayUrl": (
-        "A gateway needs the URL clients reach it at: pass --url."
-    ),
-    "UnknownGateway": (
-        "The address is not a registered gateway (`fedledger status` lists them)."
-    ),
-    "TooManyGateways": (
-        "The registry holds the most gateways it can (max): remove one first."
-    ),
+    "EmptyGatewayUrl": ("A gateway needs the URL clients reach it at: pass --url."),
+    "UnknownGateway": ("The address is not a registered gateway (`fedledger status` lists them)."),
+    "TooManyGateways": ("The registry holds the most gateways it can (max): remove one first."),
     "EmptyResourceContent": (
         "A served resource needs the content hash of its bytes and of its sealed blob."
     ),
