@@ -16,12 +16,23 @@ that (docs/security.md has the measured ratios). "Earlier" is on-chain order (bl
 number, log index), so the first submission of a training is the one that can be paid; the
 later ones are rejected with ``DUPLICATE``. Only integers are compared, so every oracle
 that holds the same updates reaches the same verdict.
+
+A node does not keep every step of the round (0.8 MB each for the MLP): it keeps a
+:class:`Sketch` per update, the step's exact L1 norm and its sums over consecutive blocks
+of :data:`SKETCH_BLOCK` weights (25 KB for the MLP). By the triangle inequality
+
+    L1(step_j - step_i) >= sum_b |block_b(step_j) - block_b(step_i)|  and  >= |L1_j - L1_i|
+
+so a pair whose lower bound already exceeds the limit is *not* a duplicate, exactly, and
+only the pairs left (the candidates) are compared on their full steps, which the node
+reads again (:func:`first_duplicated`). The verdict is the full rule's, on every oracle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -31,6 +42,10 @@ from fedledger.ml import ModelWeights
 FRAC_BITS = 24
 #: A step within this many thousandths (L1) of an earlier one is a duplicate of it.
 DUPLICATE_PER_MILLE = 250
+#: Weights per block of a :class:`Sketch`. For independent steps of n weights the block
+#: bound is about sqrt(2 / SKETCH_BLOCK) of the norm (0.35 here), above the 0.25 limit, so
+#: such pairs are told apart from the sketch alone.
+SKETCH_BLOCK = 16
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,6 +76,38 @@ class Step:
         """The distance in thousandths of the larger norm (for logs), rounded down."""
         return 1000 * self.distance(earlier) // max(self.l1, earlier.l1, 1)
 
+    @cached_property
+    def sketch(self) -> Sketch:
+        """The compact summary a node keeps of this step for the rest of the round."""
+        size = self.values.size
+        padded = -size % SKETCH_BLOCK
+        values = np.concatenate([self.values, np.zeros(padded, dtype=np.int64)])
+        sums = values.reshape(-1, SKETCH_BLOCK).sum(axis=1)
+        # Exact either way: int32 when every block sum fits (a quarter of the memory).
+        if sums.size and int(np.abs(sums).max()) < 2**31:
+            sums = sums.astype(np.int32)
+        return Sketch(sums, self.l1, size)
+
+
+@dataclass(frozen=True, eq=False)
+class Sketch:
+    """A step's exact L1 norm and exact block sums: enough to rule most pairs out."""
+
+    block_sums: np.ndarray  # int32 or int64, one per SKETCH_BLOCK weights
+    l1: int
+    size: int  # weights in the step
+
+    def lower_bound(self, other: Sketch) -> int:
+        """A lower bound of the L1 distance between the two steps (exact integers)."""
+        if self.size != other.size:
+            return 0  # not comparable (cannot happen within a round): check in full
+        blocks = int(np.abs(self.block_sums.astype(np.int64) - other.block_sums).sum())
+        return max(blocks, abs(self.l1 - other.l1))
+
+    def may_duplicate(self, earlier: Sketch) -> bool:
+        """False only when the steps are certainly not duplicates of each other."""
+        return 1000 * self.lower_bound(earlier) <= DUPLICATE_PER_MILLE * max(self.l1, earlier.l1)
+
 
 def _fixed(array: np.ndarray) -> np.ndarray:
     # Clipped to 2**39 (weights up to 2**15): int64 sums and differences over up to 2**22
@@ -70,9 +117,27 @@ def _fixed(array: np.ndarray) -> np.ndarray:
     return np.clip(scaled, -(2.0**39), 2.0**39).astype(np.int64)
 
 
-def first_duplicated(step: Step, earlier: Iterable[tuple[str, Step]]) -> tuple[str, int] | None:
-    """The first earlier update (participant, distance per mille) ``step`` duplicates."""
+def first_duplicated(
+    step: Step,
+    earlier: Iterable[tuple[str, Step | Sketch]],
+    full_step: Callable[[str], Step | None] | None = None,
+) -> tuple[str, int] | None:
+    """The first earlier update (participant, distance per mille) ``step`` duplicates.
+
+    An earlier update given by its :class:`Sketch` is compared in full only when the sketch
+    leaves the pair open; ``full_step(participant)`` then reads its step again (None: it
+    cannot be read now, and the pair is left out, as an update this oracle cannot open).
+    """
     for participant, other in earlier:
+        if isinstance(other, Sketch):
+            if not step.sketch.may_duplicate(other):
+                continue
+            if full_step is None:
+                raise ValueError("a sketch leaves the pair open: pass full_step to read it")
+            loaded = full_step(participant)
+            if loaded is None:
+                continue
+            other = loaded
         if step.duplicates(other):
             return participant, step.per_mille_from(other)
     return None

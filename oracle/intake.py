@@ -22,13 +22,17 @@ from fedledger.chain import EncryptionKeyInfo, FedLedger, ReasonCode
 from fedledger.crypto import OracleKeyFile
 from fedledger.ml import ModelWeights, decode
 from fedledger.storage import BlobStore, StorageError, cid_from_content_hash
-from oracle.duplicates import Step, first_duplicated
+from oracle.duplicates import Sketch, Step, first_duplicated
 from oracle.inspection import Decision, decode_update, verify_update
 from oracle.rounds import RoundWork
 from oracle.sealed import CannotOpen, Submitted, open_update
 from oracle.verification import Verifier
 
 DUPLICATE = "duplicate"
+
+
+class CandidateUnreadable(Exception):
+    """An earlier update needed for an exact duplicate comparison cannot be read now."""
 
 
 class SealedIntake:
@@ -80,8 +84,12 @@ class SealedIntake:
             work.steps[participant] = None
             return update
         step = Step.of(update, global_model)
-        work.steps[participant] = step
-        found = first_duplicated(step, self._earlier_steps(work, participant, global_model))
+        work.steps[participant] = step.sketch  # the full step is read again if ever needed
+        found = first_duplicated(
+            step,
+            self._earlier_sketches(work, participant, global_model),
+            lambda earlier: self._candidate_step(work, earlier, global_model),
+        )
         if found is not None:
             original, per_mille = found
             return Decision.reject(
@@ -107,35 +115,53 @@ class SealedIntake:
             )
         return decode(opened, max_bytes=self.max_bytes)
 
-    def _earlier_steps(
+    def _earlier_sketches(
         self, work: RoundWork, participant: str, global_model: ModelWeights
-    ) -> Iterator[tuple[str, Step]]:
+    ) -> Iterator[tuple[str, Sketch]]:
         for earlier in work.submissions:
             if earlier == participant:
                 return
             if earlier not in work.steps:
-                self._load_step(work, earlier, global_model)
-            step = work.steps.get(earlier)
-            if step is not None:
-                yield earlier, step
+                self._full_step(work, earlier, global_model)
+            sketch = work.steps.get(earlier)
+            if sketch is not None:
+                yield earlier, sketch
 
-    def _load_step(self, work: RoundWork, participant: str, global_model: ModelWeights) -> None:
-        """Fetch and open an earlier update for its step. What cannot be read now (store
-        failing, this oracle's key missing) is left out and tried again for the next
-        update; what can never be read (not sealed for this oracle, not authentic, not
-        weights) is remembered as None."""
+    def _candidate_step(
+        self, work: RoundWork, participant: str, global_model: ModelWeights
+    ) -> Step | None:
+        """The full step of an earlier update whose sketch leaves a duplicate open. Its
+        sketch was made from it, so it opened before; if it cannot be read now, the
+        verdict waits (CandidateUnreadable: the task is retried) rather than differ from
+        the oracles that could compare."""
+        try:
+            return self._full_step(work, participant, global_model, strict=True)
+        except (StorageError, CannotOpen) as exc:
+            raise CandidateUnreadable(
+                f"cannot read {participant}'s earlier update again for the duplicate check: {exc}"
+            ) from exc
+
+    def _full_step(
+        self, work: RoundWork, participant: str, global_model: ModelWeights, *, strict: bool = False
+    ) -> Step | None:
+        """Fetch and open an earlier update for its step, and remember its sketch. What
+        cannot be read now (store failing, this oracle's key missing) is left out (None)
+        and tried again for the next update; what can never be read (not sealed for this
+        oracle, not authentic, not weights) is remembered as None."""
         try:
             blob = self.store.get(
                 cid_from_content_hash(work.submissions[participant]), max_bytes=self.max_bytes
             )
             opened = self.open(work, participant, blob)
         except (StorageError, CannotOpen):
-            return
+            if strict:
+                raise
+            return None
         update = (
             opened
             if isinstance(opened, Decision)
             else decode_update(opened, global_model, max_bytes=self.max_bytes)
         )
-        work.steps[participant] = (
-            Step.of(update, global_model) if isinstance(update, ModelWeights) else None
-        )
+        step = Step.of(update, global_model) if isinstance(update, ModelWeights) else None
+        work.steps[participant] = None if step is None else step.sketch
+        return step

@@ -45,7 +45,7 @@ from fedledger.chain.errors import (
     RoundNotOpen,
     WrongRound,
 )
-from fedledger.chain.events import RoundOpened, UpdateSubmitted
+from fedledger.chain.events import RoundOpened, UpdateAccepted, UpdateSubmitted
 from fedledger.crypto import OracleKeyFile
 from fedledger.ml import Dataset, InvalidWeights, ModelWeights
 from fedledger.storage import BlobStore, StorageError, cid_from_content_hash
@@ -271,7 +271,7 @@ class OracleNode(Voting, Proposing):
         if self._stream is None:
             start = round_opened_block(self.ledger, current_round)
             self._stream = self.ledger.event_stream(
-                [RoundOpened, UpdateSubmitted],
+                [RoundOpened, UpdateSubmitted, UpdateAccepted],
                 start,
                 confirmations=self.settings.confirmations,
             )
@@ -298,6 +298,10 @@ class OracleNode(Voting, Proposing):
             elif isinstance(event, UpdateSubmitted) and event.round in self._rounds:
                 self._fetcher.discard((event.round, event.participant))
                 self._rounds[event.round].forget_submission(event.participant)
+            elif isinstance(event, UpdateAccepted) and event.round in self._rounds:
+                work = self._rounds[event.round]
+                if event.participant in work.summed:
+                    work.restart_aggregate()  # the sum holds an update the chain took back
         for event in changes.added:
             if isinstance(event, RoundOpened):
                 if event.round in self._rounds:  # read again after a reorganisation
@@ -310,8 +314,18 @@ class OracleNode(Voting, Proposing):
                 work = self._rounds[event.round]
                 work.submissions[event.participant] = event.content_hash
                 work.submitted_at[event.participant] = event.position
+            elif isinstance(event, UpdateAccepted) and event.round in self._rounds:
+                self._add_accepted(self._rounds[event.round], event.participant)
         for number in [n for n in self._rounds if n < current_round]:
             self._drop_tasks(self._rounds.pop(number))
+
+    def _add_accepted(self, work: RoundWork, participant: str) -> None:
+        """The chain accepted an update: add it to the running sum if this node holds it."""
+        try:
+            work.add_accepted(participant)
+        except InvalidWeights as exc:  # read again, and refused again, when aggregating
+            work.awaiting.pop(participant, None)
+            self.log.warning("aggregate", str(exc), round=work.number, participant=participant)
 
     def _drop_tasks(self, work: RoundWork) -> None:
         for participant in list(work.tasks):

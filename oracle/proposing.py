@@ -14,7 +14,7 @@ from fedledger.chain.errors import (
     WrongRound,
 )
 from fedledger.chain.events import AggregateProposed, RoundFinalized, UpdateAccepted
-from fedledger.ml import InvalidWeights, ModelWeights, decode, encode, fedavg
+from fedledger.ml import InvalidWeights, ModelWeights, decode, encode
 from fedledger.storage import BlobStore, StorageError, cid_from_content_hash, store_blob
 from oracle.errors import NotYetOnChain
 from oracle.intake import SealedIntake
@@ -149,7 +149,9 @@ class Proposing:
         The aggregate is over the updates Accepted when aggregation starts (the grace is over
         or nothing is pending), which are all the round's accepted updates: no vote is taken
         after that. fedavg's integer sums do not depend on the order, so every oracle gets
-        the same bytes (docs/contracts.md names the canonical order all the same).
+        the same bytes (docs/contracts.md names the canonical order all the same): the node
+        keeps them as a :class:`~fedledger.ml.RunningFedAvg`, fed as the chain accepts
+        updates (oracle.voting, oracle.node), whose result is fedavg's byte for byte.
         """
         coordinator = self.ledger.coordinator
         accepted = self.ledger.events(UpdateAccepted, work.opened_block, round=work.number)
@@ -159,19 +161,23 @@ class Proposing:
                 f"round {work.number} counts {expected} accepted updates, this node found "
                 f"{len(accepted)} UpdateAccepted events; will look again"
             )
-        models = []
+        if not accepted:
+            raise NotYetOnChain(f"round {work.number} is closed with no accepted update")
+        if not work.summed <= {event.participant for event in accepted}:
+            work.restart_aggregate()  # a reorganisation took an acceptance back
         for event in accepted:
             digest = work.submissions.get(event.participant) or (
                 coordinator.get_update(work.number, event.participant).content_hash
             )
-            models.append(
-                work.accepted.get(digest)
-                or self.intake.load_accepted(work, event.participant, digest)
-            )
+            # One update in memory at a time: what the node does not hold is read, added
+            # to the running sum and dropped.
+            if not work.add_accepted(event.participant):
+                work.add_accepted(
+                    event.participant, self.intake.load_accepted(work, event.participant, digest)
+                )
             self._pin(digest, work.number)  # every organisation keeps every accepted update
-        if not models:
-            raise NotYetOnChain(f"round {work.number} is closed with no accepted update")
-        return fedavg(models), len(models)
+        assert work.aggregate is not None
+        return work.aggregate.result(), work.aggregate.count
 
     def _load(self, content_hash: bytes) -> ModelWeights:
         """The model stored under ``content_hash``, read and decoded within the size cap."""

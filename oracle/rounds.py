@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from fedledger.chain import FedLedger
 from fedledger.chain.events import RoundOpened, RoundRulesChanged
-from fedledger.ml import ModelWeights
-from oracle.duplicates import Step
+from fedledger.ml import ModelWeights, RunningFedAvg
+from oracle.duplicates import Sketch
 from oracle.errors import NotYetOnChain
 from oracle.inspection import Decision
 
@@ -38,6 +38,10 @@ def contribution_target(ledger: FedLedger, position: tuple[int, int]) -> int:
     if not in_force:
         raise NotYetOnChain(f"no RoundRulesChanged event before block {position[0]} yet")
     return in_force[-1].contribution_target
+
+
+#: Most decoded updates a node holds while their acceptance is pending on chain.
+AWAITING_LIMIT = 32
 
 
 @dataclass
@@ -68,11 +72,19 @@ class RoundWork:
     submissions: dict[str, bytes] = field(default_factory=dict)  # participant -> content hash
     # participant -> (block, log index) of its UpdateSubmitted; the dicts are in chain order
     submitted_at: dict[str, tuple[int, int]] = field(default_factory=dict)
-    # participant -> its step from the global model, None when its update did not open
-    steps: dict[str, Step | None] = field(default_factory=dict)
+    # participant -> the sketch of its step from the global model (oracle.duplicates),
+    # None when its update did not open
+    steps: dict[str, Sketch | None] = field(default_factory=dict)
     tasks: dict[str, UpdateTask] = field(default_factory=dict)  # participant -> outstanding
     finished: set[str] = field(default_factory=set)  # participants this oracle is done with
-    accepted: dict[bytes, ModelWeights] = field(default_factory=dict)  # decoded, voted accept
+    #: The running exact sum (fedavg's integers) of the round's accepted updates this node
+    #: has added, and the participants whose updates it holds: memory flat in the count.
+    aggregate: RunningFedAvg | None = None
+    summed: set[str] = field(default_factory=set)
+    #: Updates this node voted to accept that the chain has not accepted yet (a few: the
+    #: other oracles' votes follow within seconds); participant -> decoded weights. The
+    #: oldest are dropped beyond AWAITING_LIMIT and read again when aggregating.
+    awaiting: dict[str, ModelWeights] = field(default_factory=dict)
     proposed: bool = False
     #: This node's votes whose transactions are not yet ``confirmations`` deep:
     #: participant -> (tx hash, decision). A reorganisation may drop one; it is cast again.
@@ -84,6 +96,34 @@ class RoundWork:
     @property
     def opened_block(self) -> int:
         return self.opened_at[0]
+
+    def voted_accept(self, participant: str, update: ModelWeights) -> None:
+        """Hold ``update`` until the chain accepts it (:meth:`add_accepted`)."""
+        self.awaiting[participant] = update
+        while len(self.awaiting) > AWAITING_LIMIT:
+            del self.awaiting[next(iter(self.awaiting))]
+
+    def add_accepted(self, participant: str, update: ModelWeights | None = None) -> bool:
+        """Add the chain-accepted update of ``participant`` to the running sum, once: the
+        one given or the one awaiting. False when neither is at hand (it is read when
+        aggregating). Raises WeightsOutOfRange like fedavg (nothing added)."""
+        if participant in self.summed:
+            self.awaiting.pop(participant, None)
+            return True
+        update = update if update is not None else self.awaiting.get(participant)
+        if update is None:
+            return False
+        if self.aggregate is None:
+            self.aggregate = RunningFedAvg(update.architecture)
+        self.aggregate.add(update, name=f"the update of {participant}")
+        self.summed.add(participant)
+        self.awaiting.pop(participant, None)
+        return True
+
+    def restart_aggregate(self) -> None:
+        """Forget the running sum (a reorganisation took an acceptance back)."""
+        self.aggregate = None
+        self.summed.clear()
 
     def new_tasks(self) -> None:
         """Open a task for every submission not yet handled."""

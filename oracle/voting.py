@@ -17,7 +17,7 @@ from fedledger.chain.errors import (
     WrongRound,
 )
 from fedledger.chain.events import UpdateAccepted, UpdateDisputed, UpdateRejected
-from fedledger.ml import ModelWeights
+from fedledger.ml import InvalidWeights, ModelWeights
 from fedledger.storage import BlobNotFound, BlobStore, StorageError, cid_from_content_hash
 from oracle.fetcher import BlobFetcher, Fetched
 from oracle.inspection import Decision, storage_rejection, unreachable
@@ -153,6 +153,23 @@ class Voting:
             return False
         return True
 
+    def _hold_accepted(
+        self, work: RoundWork, participant: str, update: ModelWeights, events: tuple[object, ...]
+    ) -> None:
+        """Add an update this node voted to accept to the round's running sum if its vote
+        settled it, else hold it until the chain's UpdateAccepted (oracle.node)."""
+        settled = any(
+            isinstance(event, UpdateAccepted) and event.participant == participant
+            for event in events
+        )
+        if not settled:
+            work.voted_accept(participant, update)
+            return
+        try:
+            work.add_accepted(participant, update)
+        except InvalidWeights as exc:  # read again, and refused again, when aggregating
+            self.log.warning("aggregate", str(exc), round=work.number, participant=participant)
+
     def _handle_fetched(
         self,
         work: RoundWork,
@@ -281,7 +298,7 @@ class Voting:
             self._task_failed(work, task, report, "vote", f"vote not sent: {exc}")
             return
         if decision.accept and decision.update is not None:
-            work.accepted[task.content_hash] = decision.update
+            self._hold_accepted(work, task.participant, decision.update, tx.events)
             self._pin(task.content_hash, work.number)
         work.finish(task.participant)
         if self.settings.confirmations:

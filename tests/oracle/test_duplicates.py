@@ -64,3 +64,44 @@ def test_the_step_is_the_same_integers_from_any_array_layout(
         node_genesis,
     )
     assert np.array_equal(step.values, again.values) and step.l1 == again.l1
+
+
+def test_sketches_rule_out_independent_trainings_and_keep_every_copy(
+    node_genesis: ModelWeights, node_honest: list[ModelWeights]
+) -> None:
+    """The sketch's bound is a true lower bound, loose enough to leave every duplicate open
+    and tight enough to rule independent trainings out without their full steps."""
+    steps = [Step.of(update, node_genesis) for update in node_honest]
+    for j, step in enumerate(steps):
+        for i in range(j):
+            assert step.sketch.lower_bound(steps[i].sketch) <= step.distance(steps[i])
+            assert not step.sketch.may_duplicate(steps[i].sketch)
+    for relative in (0.0, 0.1, 0.2):
+        copy = Step.of(noisy(node_honest[0], node_genesis, relative, seed=5), node_genesis)
+        assert copy.sketch.lower_bound(steps[0].sketch) <= copy.distance(steps[0])
+        assert copy.sketch.may_duplicate(steps[0].sketch)
+    assert steps[0].sketch.block_sums.nbytes * 16 <= steps[0].values.nbytes
+
+
+def test_first_duplicated_on_sketches_reads_only_candidates_in_chain_order(
+    node_genesis: ModelWeights, node_honest: list[ModelWeights]
+) -> None:
+    full = {
+        "0xA": Step.of(node_honest[1], node_genesis),
+        "0xB": Step.of(node_honest[0], node_genesis),
+        "0xC": Step.of(noisy(node_honest[0], node_genesis, 0.01, seed=2), node_genesis),
+    }
+    read: list[str] = []
+
+    def full_step(participant: str) -> Step:
+        read.append(participant)
+        return full[participant]
+
+    earlier = [(p, s.sketch) for p, s in full.items()]
+    copy = Step.of(noisy(node_honest[0], node_genesis, 0.05, seed=1), node_genesis)
+    assert first_duplicated(copy, earlier, full_step) == first_duplicated(copy, list(full.items()))
+    assert first_duplicated(copy, earlier, full_step)[0] == "0xB"  # type: ignore[index]
+    assert "0xA" not in read  # ruled out by its sketch alone
+    read.clear()
+    assert first_duplicated(Step.of(node_honest[2], node_genesis), earlier, full_step) is None
+    assert read == []

@@ -28,6 +28,13 @@ def test_two_of_three_oracles_finalize_the_round_on_the_same_aggregate(
     for address in honest:
         assert node_bed.status(address) == (UpdateStatus.ACCEPTED, ReasonCode.ACCEPTED)
     assert node_bed.status(attacker) == (UpdateStatus.REJECTED, ReasonCode.FAILED_VERIFICATION)
+    # Each node holds a running sum of what the chain accepted, not the decoded updates:
+    # the settling vote's node adds at once, the other on the UpdateAccepted event.
+    for node in nodes:
+        node.step()  # reads the UpdateAccepted events of the other node's votes
+        work = node._rounds[1]
+        assert work.summed == set(honest) and work.awaiting == {}
+        assert work.aggregate is not None and work.aggregate.count == len(honest)
 
     node_bed.close_round()
     reports = settle(nodes)
