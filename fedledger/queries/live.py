@@ -34,7 +34,7 @@ from fedledger.queries.errors import QueryError
 from fedledger.queries.oracles import OracleActivity, oracle_activity
 from fedledger.queries.participants import Rewards, known_participants, read_rewards
 from fedledger.queries.rounds import RoundIndex, past
-from fedledger.queries.verdicts import UpdateVerdict, read_verdicts
+from fedledger.queries.verdicts import SETTLED_BY_BAN, SETTLED_BY_CALL, UpdateVerdict, read_verdicts
 
 
 class LedgerUnreachable(RuntimeError):
@@ -189,6 +189,16 @@ class LiveLedger:
             f"{info.proposals} proposal(s), the leading aggregate has {info.leading_votes} of "
             f"the {s.quorum} identical proposals needed"
         )
+        grace = (
+            units.format_deadline(info.voting_ends, now)
+            if info.state == RoundState.CLOSED and info.voting_ends
+            else ""
+        )
+        if grace and info.pending and now <= info.voting_ends:
+            aggregation = (
+                f"{info.pending} pending update(s) take votes until {grace} (the verification "
+                "grace); the oracles aggregate after that, or once none is pending"
+            )
         return {
             "round": s.current,
             "state": info.state.name.lower(),
@@ -206,11 +216,17 @@ class LiveLedger:
             "leading_votes": info.leading_votes,
             "aggregation_text": aggregation,
             "global_model": "0x" + info.global_model.hex(),
-            "submissions": [self._verdict_json(v, index_of, s.quorum) for v in s.verdicts],
+            "voting_ends": info.voting_ends or None,
+            "voting_ends_text": grace,
+            "submissions": [self._verdict_json(v, index_of, s.quorum, grace) for v in s.verdicts],
         }
 
     def _verdict_json(
-        self, verdict: UpdateVerdict, index_of: dict[str, int], quorum: int
+        self,
+        verdict: UpdateVerdict,
+        index_of: dict[str, int],
+        quorum: int,
+        voting_ends: str = "",
     ) -> dict[str, Any]:
         reason = None if verdict.reason is None else _reason_words(verdict.reason)
         return {
@@ -228,7 +244,9 @@ class LiveLedger:
             else "",
             "accept_votes": verdict.accept_votes,
             "reject_votes": verdict.reject_votes,
-            "verdict_text": _verdict_words(verdict, quorum, reason),
+            "settled_by": verdict.settled_by,
+            "stake": verdict.stake,
+            "verdict_text": _verdict_words(verdict, quorum, reason, voting_ends),
             "votes": [
                 {
                     "oracle": vote.oracle,
@@ -267,20 +285,56 @@ def _reason_words(code: int) -> str:
     return units.words(reason_name(code))
 
 
-def _verdict_words(verdict: UpdateVerdict, quorum: int, reason: str | None) -> str:
+def _verdict_words(
+    verdict: UpdateVerdict, quorum: int, reason: str | None, voting_ends: str = ""
+) -> str:
+    """The verdict in words: its outcome, how it was reached (the deciding vote, a
+    ``settle()`` call, a ban) and what happened to its stake."""
     status = verdict.status
+    by_call = verdict.settled_by == SETTLED_BY_CALL
     if status == UpdateStatus.ACCEPTED:
-        return f"accepted by {verdict.accept_votes} of {quorum} needed votes"
-    if status == UpdateStatus.REJECTED:
-        return f"rejected: {reason}"
-    if status == UpdateStatus.DISPUTED:
-        return (
+        text = f"accepted by {verdict.accept_votes} of {quorum} needed votes"
+        if verdict.accept_votes > quorum:  # the quorum was lowered since
+            text = f"accepted by {verdict.accept_votes} votes (the quorum is now {quorum})"
+        if by_call:
+            text = (
+                f"accepted: {verdict.accept_votes} accept vote(s) reached the quorum of the "
+                "live oracles after the oracle set changed, recorded by a settle() call"
+            )
+    elif status == UpdateStatus.REJECTED:
+        text = f"rejected: {reason}"
+        if verdict.settled_by == SETTLED_BY_BAN:
+            text = "rejected: its participant was banned while the update was pending"
+        elif by_call:
+            text += (
+                f" ({verdict.reject_votes} reject vote(s) reached the quorum of the live "
+                "oracles after the oracle set changed, recorded by a settle() call)"
+            )
+    elif status == UpdateStatus.DISPUTED:
+        text = (
             f"disputed: the votes split {verdict.accept_votes} accept to "
             f"{verdict.reject_votes} reject, neither can reach {quorum}"
+        ) + (" (recorded by a settle() call)" if by_call else "")
+    elif status == UpdateStatus.EXPIRED:
+        text = (
+            "expired: still pending when the round's voting ended (its close plus the "
+            "verification grace): no reward, no strike"
         )
-    if status == UpdateStatus.EXPIRED:
-        return "expired: still pending when the round closed (no reward, no strike)"
-    return f"waiting for votes: {quorum} agreeing votes settle it"
+        text += (
+            "; recorded by a settle() call"
+            if by_call
+            else "; a settle() call records it (returning a stake, if any)"
+        )
+    elif voting_ends:
+        return (
+            f"waiting for votes until {voting_ends} (the verification grace after the "
+            f"close): {quorum} agreeing votes settle it"
+        )
+    else:
+        return f"waiting for votes: {quorum} agreeing votes settle it"
+    if verdict.stake is not None:
+        text += f"; stake {verdict.stake}"
+    return text
 
 
 @contextmanager

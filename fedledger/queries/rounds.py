@@ -29,6 +29,7 @@ from fedledger.chain.events import (
     RoundSkipped,
     UpdateAccepted,
     UpdateDisputed,
+    UpdateExpired,
     UpdateRejected,
     UpdateSubmitted,
     VoteCast,
@@ -42,6 +43,7 @@ ROUND_EVENTS: tuple[type[ChainEvent], ...] = (
     UpdateAccepted,
     UpdateRejected,
     UpdateDisputed,
+    UpdateExpired,
     RoundClosed,
     AggregateProposed,
     RoundFinalized,
@@ -67,6 +69,7 @@ class RoundSummary:
     deadline: int
     opened_at: int
     closed_at: int | None = None
+    voting_ends: int | None = None  # closed_at + the verification grace (RoundClosed)
     ended_at: int | None = None  # finalized or skipped
     produced_model: bytes | None = None  # the aggregate a finalized round produced
     skip_reason: SkipReason | None = None
@@ -74,6 +77,7 @@ class RoundSummary:
     accepted: int = 0
     rejected: int = 0
     disputed: int = 0
+    expired_settled: int = 0  # UpdateExpired events: expiries someone recorded with settle()
     tokens_minted: int = 0  # base units
     gas_used: int = 0
     accuracy: float | None = None  # of produced_model, when an evaluation set is given
@@ -81,8 +85,26 @@ class RoundSummary:
 
     @property
     def unsettled(self) -> int:
-        """Submissions without a verdict: pending while the round is open, expired after."""
+        """Submissions without a verdict: pending while the round's voting is open (the
+        round open, or closed and within its verification grace), expired after."""
         return self.submitted - self.accepted - self.rejected - self.disputed
+
+    def voting_open(self, now: int) -> bool:
+        """Pending updates still take votes: the round is open, or closed and ``now`` (the
+        chain's clock) is not past ``voting_ends``."""
+        if self.state == RoundState.OPEN:
+            return True
+        return self.state == RoundState.CLOSED and (
+            self.voting_ends is None or now <= self.voting_ends
+        )
+
+    def pending(self, now: int) -> int:
+        return self.unsettled if self.voting_open(now) else 0
+
+    def expired(self, now: int) -> int:
+        """Updates whose round's voting ended without a verdict (the contract's view says
+        ``expired`` of them whether or not someone has called ``settle()`` yet)."""
+        return 0 if self.voting_open(now) else self.unsettled
 
     def duration(self, now: int) -> int:
         """Seconds from opening to the end (to ``now`` while it runs)."""
@@ -91,7 +113,6 @@ class RoundSummary:
     def to_json(self, now: int, symbol: str) -> dict[str, Any]:
         """Base units as decimal strings, times as epoch seconds, and beside them the
         human fields (``*_text``)."""
-        unsettled = "pending" if self.state == RoundState.OPEN else "expired"
         return {
             "round": self.round,
             "state": self.state.name.lower(),
@@ -104,7 +125,10 @@ class RoundSummary:
             "accepted": self.accepted,
             "rejected": self.rejected,
             "disputed": self.disputed,
-            unsettled: self.unsettled,
+            "pending": self.pending(now),
+            "expired": self.expired(now),
+            "expired_recorded": self.expired_settled,
+            "unsettled_text": self.unsettled_text(now),
             "tokens_minted": str(self.tokens_minted),
             "tokens_minted_text": units.format_tokens(self.tokens_minted, symbol),
             "gas_used": self.gas_used,
@@ -114,6 +138,10 @@ class RoundSummary:
             "deadline": self.deadline,
             "deadline_text": units.format_deadline(self.deadline, now),
             "closed_at": self.closed_at,
+            "voting_ends": self.voting_ends,
+            "voting_ends_text": ""
+            if self.voting_ends is None
+            else units.format_deadline(self.voting_ends, now),
             "ended_at": self.ended_at,
             "duration_seconds": self.duration(now),
             "duration_text": units.format_duration(self.duration(now))
@@ -121,6 +149,17 @@ class RoundSummary:
             "accuracy": self.accuracy,
             "accuracy_text": "" if self.accuracy is None else f"{100 * self.accuracy:.2f} %",
         }
+
+    def unsettled_text(self, now: int) -> str:
+        """The updates without an accept/reject verdict, in words (``""`` if none)."""
+        parts = []
+        if self.disputed:
+            parts.append(f"{self.disputed} disputed")
+        if self.pending(now):
+            parts.append(f"{self.pending(now)} pending")
+        if self.expired(now):
+            parts.append(f"{self.expired(now)} expired")
+        return ", ".join(parts)
 
 
 def past(timestamp: int, now: int) -> str:
@@ -241,9 +280,12 @@ class RoundIndex:
             summary.rejected += 1
         elif isinstance(event, UpdateDisputed):
             summary.disputed += 1
+        elif isinstance(event, UpdateExpired):
+            summary.expired_settled += 1
         elif isinstance(event, RoundClosed):
             summary.state = RoundState.CLOSED
             summary.closed_at = self.block_time(event.block_number)
+            summary.voting_ends = event.voting_ends
         elif isinstance(event, RoundFinalized):
             summary.state = RoundState.FINALIZED
             summary.produced_model = event.global_model

@@ -11,15 +11,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from fedledger.chain import FedLedger, UpdateStatus
-from fedledger.chain.codes import reason_name
+from fedledger.chain.codes import ReasonCode, reason_name
 from fedledger.chain.events import (
+    StakeForfeited,
+    StakeReturned,
     UpdateAccepted,
     UpdateDisputed,
+    UpdateExpired,
     UpdateRejected,
     UpdateSubmitted,
     VoteCast,
 )
 from fedledger.queries.errors import QueryError
+
+#: How a settled update got its verdict (``UpdateVerdict.settled_by``).
+SETTLED_BY_VOTE = "vote"  # the deciding vote's transaction settled it
+SETTLED_BY_CALL = "settle"  # a settle() call: the oracle set changed, or its voting ended
+SETTLED_BY_BAN = "ban"  # its participant was banned while it was pending
+SETTLED_BY_VIEW = "view"  # expired, and nobody has recorded it with settle() yet
 
 #: Statuses after which nothing about an update changes any more.
 SETTLED = frozenset(
@@ -36,6 +45,7 @@ class Vote:
     score: int
     reason: int
     block_number: int
+    tx_hash: str = ""
 
     @property
     def reason_name(self) -> str:
@@ -59,6 +69,8 @@ class UpdateVerdict:
     reason: int | None
     reward: int
     votes: tuple[Vote, ...]
+    settled_by: str | None = None  # SETTLED_BY_*; None while pending
+    stake: str | None = None  # "returned" or "forfeited" once its stake (if any) was settled
 
     @property
     def settled(self) -> bool:
@@ -158,28 +170,48 @@ def read_verdicts(
     votes: dict[str, list[Vote]] = {}
     for cast in ledger.events(VoteCast, start, end, **filters):
         votes.setdefault(cast.participant, []).append(
-            Vote(cast.oracle, cast.accept, cast.score, cast.reason, cast.block_number)
+            Vote(cast.oracle, cast.accept, cast.score, cast.reason, cast.block_number, cast.tx_hash)
         )
     accepted = {e.participant: e for e in ledger.events(UpdateAccepted, start, end, **filters)}
     rejected = {e.participant: e for e in ledger.events(UpdateRejected, start, end, **filters)}
-    disputed = {e.participant for e in ledger.events(UpdateDisputed, start, end, **filters)}
+    disputed = {e.participant: e for e in ledger.events(UpdateDisputed, start, end, **filters)}
+    expired = {e.participant: e for e in ledger.events(UpdateExpired, start, end, **filters)}
+    stakes = {
+        e.participant: "returned" for e in ledger.events(StakeReturned, start, end, **filters)
+    }
+    stakes |= {
+        e.participant: "forfeited" for e in ledger.events(StakeForfeited, start, end, **filters)
+    }
 
     verdicts = []
     for address in [participant] if participant is not None else list(submitted):
         submission = submitted.get(address)
         status, score, reason, reward = UpdateStatus.NONE, 0, None, 0
+        cast = votes.get(address, [])
+        settled_by = None
         if address in accepted:
             event = accepted[address]
             status, score, reward = UpdateStatus.ACCEPTED, event.score, event.reward
+            settled_by = _settled_by(event.tx_hash, cast)
         elif address in rejected:
             refusal = rejected[address]
             status, score, reason = UpdateStatus.REJECTED, refusal.score, refusal.reason
+            settled_by = (
+                SETTLED_BY_BAN
+                if refusal.reason == ReasonCode.BANNED
+                else _settled_by(refusal.tx_hash, cast)
+            )
         elif address in disputed:
             status = UpdateStatus.DISPUTED
-        elif submission is not None:  # pending, or expired at close: the view says which
+            settled_by = _settled_by(disputed[address].tx_hash, cast)
+        elif address in expired:
+            status, settled_by = UpdateStatus.EXPIRED, SETTLED_BY_CALL
+        elif submission is not None:  # pending, or expired: the view says which
             status = ledger.coordinator.get_update(round_, address).status
             if to_block is not None and status != UpdateStatus.EXPIRED:
                 status = UpdateStatus.PENDING  # settled after to_block: not final yet
+            if status == UpdateStatus.EXPIRED:
+                settled_by = SETTLED_BY_VIEW
         verdicts.append(
             UpdateVerdict(
                 round=round_,
@@ -189,7 +221,15 @@ def read_verdicts(
                 score=score,
                 reason=reason,
                 reward=reward,
-                votes=tuple(votes.get(address, ())),
+                votes=tuple(cast),
+                settled_by=settled_by,
+                stake=stakes.get(address),
             )
         )
     return verdicts
+
+
+def _settled_by(tx_hash: str, votes: list[Vote]) -> str:
+    """A verdict event in the same transaction as one of the update's votes came from that
+    vote; otherwise from a ``settle()`` call (after the oracle set or the quorum changed)."""
+    return SETTLED_BY_VOTE if any(vote.tx_hash == tx_hash for vote in votes) else SETTLED_BY_CALL

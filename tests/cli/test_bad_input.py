@@ -1,10 +1,13 @@
 """Careless and hostile input: each gets one line saying what to do, and nothing happens.
 
-(The keystore cases are in test_keys_and_clock.py, the participant's in
-test_participant_bad_input.py.)
+(The keystore cases are in test_keys_and_clock.py; --samples, --round and a deadline
+that passed in test_participant_commands.py; `participant status --wait` with no oracle
+running in its test_status_shows_the_verdict_score_reason_and_votes.)
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import yaml
 from eth_utils import to_checksum_address
@@ -55,3 +58,13 @@ def test_a_negative_blob_cap_in_the_config_is_refused(cli: Cli) -> None:
             assert "storage.max_blob_bytes" in cli.fails("status")
     finally:
         path.write_text(original)
+
+
+def test_a_garbage_npz_is_one_line_that_never_suggests_unpickling(cli: Cli, tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"\x80\x04 not an archive at all")
+    out = tmp_path / "update.flmw"
+    line = cli.fails("participant", "train", "--data", str(garbage), "--out", str(out))
+    assert "garbage.npz is not an .npz archive" in line, line
+    assert "pickle" not in line
+    assert not out.exists()

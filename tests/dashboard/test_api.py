@@ -152,3 +152,82 @@ def _run(*arguments: str, env: dict[str, str]) -> str:
     result = CliRunner().invoke(main, list(arguments), env=env)
     assert result.exit_code == 0, result.output
     return result.output
+
+
+def test_every_way_an_update_settles_is_named_in_words(
+    dash_bed: NodeBed, start_dashboard: Callable[..., Dashboard]
+) -> None:
+    """Verdicts reached by the deciding vote, by a settle() call after the oracle set
+    changed, by a ban, and expiries (recorded by settle() or only in the view), each in
+    words; pending updates of a closed round take votes until the grace ends, and the
+    history says pending, then expired."""
+    bed = dash_bed.bed
+    voted, by_call, rejected_by_call, banned, expired_call, expired_view = (
+        bed.participants[i] for i in range(6)
+    )
+    for index, participant in enumerate(
+        (voted, by_call, rejected_by_call, banned, expired_call, expired_view)
+    ):
+        participant.coordinator.submit_update(1, bed.hash(f"update {index}"), SAMPLES)
+    first, second, third = bed.oracles[:3]
+    failed = ReasonCode.FAILED_VERIFICATION
+    for oracle in (first, second):
+        oracle.coordinator.vote(1, voted.address, True, HALF_LOGIT, 0)
+    first.coordinator.vote(1, by_call.address, True, HALF_LOGIT, 0)
+    first.coordinator.vote(1, rejected_by_call.address, False, 0, failed)
+    bed.admin.coordinator.ban_participant(banned.address)
+    first.coordinator.vote(1, banned.address, True, HALF_LOGIT, 0)  # rejected: banned
+    # One oracle left, quorum 1 (2k > n): the single votes above are decisive once settled.
+    bed.admin.coordinator.remove_oracle(third.address, 2)
+    bed.admin.coordinator.remove_oracle(second.address, 1)
+    bed.outsider.coordinator.settle(1, by_call.address)
+    bed.outsider.coordinator.settle(1, rejected_by_call.address)
+    bed.dev.increase_time(TEST_ROUND_RULES.duration + 1)
+    bed.admin.coordinator.close_round()
+    voting_ends = bed.admin.coordinator.get_round(1).voting_ends
+
+    dashboard = start_dashboard("--refresh", "0.2")
+    state = dashboard.json("/api/state")
+    assert state["round"]["state"] == "closed"
+    assert state["round"]["voting_ends"] == voting_ends
+    assert "take votes until" in state["round"]["aggregation_text"]
+    words = {s["participant"]: s["verdict_text"] for s in state["round"]["submissions"]}
+    settled_by = {s["participant"]: s["settled_by"] for s in state["round"]["submissions"]}
+    assert words[voted.address] == "accepted by 2 votes (the quorum is now 1)"
+    assert settled_by[voted.address] == "vote"
+    assert settled_by[by_call.address] == "settle"
+    assert words[by_call.address].startswith("accepted: 1 accept vote(s)")
+    assert "settle() call" in words[by_call.address]
+    assert words[rejected_by_call.address].startswith("rejected: failed verification (1 reject")
+    assert "settle() call" in words[rejected_by_call.address]
+    assert settled_by[banned.address] == "ban"
+    assert words[banned.address] == (
+        "rejected: its participant was banned while the update was pending"
+    )
+    for address in (expired_call.address, expired_view.address):
+        assert words[address].startswith("waiting for votes until ")
+        assert "verification grace" in words[address]
+    (summary,) = [r for r in state["rounds"] if r["round"] == 1]
+    assert (summary["pending"], summary["expired"]) == (2, 0)
+    assert summary["unsettled_text"] == "2 pending"
+
+    bed.dev.increase_time(voting_ends - bed.client.chain_time() + 1)
+    bed.outsider.coordinator.settle(1, expired_call.address)  # mines a block: a new read
+
+    def expired() -> dict[str, Any] | None:
+        state = dashboard.json("/api/state")
+        found = _submission(state, expired_call.address)
+        return state if found["status"] == "expired" else None
+
+    state = wait_for(expired, "the expiry on the page's data")
+    recorded = _submission(state, expired_call.address)
+    only_view = _submission(state, expired_view.address)
+    assert (recorded["settled_by"], only_view["settled_by"]) == ("settle", "view")
+    assert recorded["verdict_text"].startswith("expired: still pending when the round's voting")
+    assert recorded["verdict_text"].endswith("recorded by a settle() call")
+    assert only_view["status"] == "expired"
+    assert "a settle() call records it" in only_view["verdict_text"]
+    (summary,) = [r for r in state["rounds"] if r["round"] == 1]
+    assert (summary["accepted"], summary["rejected"]) == (2, 2)
+    assert (summary["pending"], summary["expired"], summary["expired_recorded"]) == (0, 2, 1)
+    assert summary["unsettled_text"] == "2 expired"

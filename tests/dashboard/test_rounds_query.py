@@ -10,7 +10,7 @@ from fedledger.chain import ReasonCode, RoundState
 from fedledger.chain.codes import SkipReason
 from fedledger.chain.events import UpdateAccepted
 from fedledger.cli import main
-from fedledger.queries import RoundIndex, read_round_history
+from fedledger.queries import RoundIndex, read_round_history, round_progress
 from tests.cli.conftest import Cli
 from tests.fixtures.chain import TEST_ROUND_RULES
 
@@ -60,3 +60,31 @@ def test_followed_or_read_at_once_the_history_is_the_same(cli: Cli) -> None:
     assert table.exit_code == 0, table.output
     assert f"round 1 produced 0x{bed.hash('aggregate').hex()}" in table.output
     assert "round 2 skipped: no update was accepted" in table.output
+
+
+def test_the_progress_line_counts_settled_updates_votes_and_the_deadline(cli: Cli) -> None:
+    """What `fedledger demo` and `participant run` print while a round runs."""
+    bed = cli.bed
+    first, second, third = bed.participants[:3]
+    for index, participant in enumerate((first, second, third)):
+        participant.coordinator.submit_update(1, bed.hash(f"progress {index}"), 600)
+    assert (
+        round_progress(bed.admin, 1)
+        .summary()
+        .startswith("round 1 open: 0 of 3 update(s) settled, 0 vote(s) seen, deadline in ")
+    )
+    for oracle in bed.oracles[:2]:
+        oracle.coordinator.vote(1, first.address, True, 1 << 24, 0)
+    bed.oracles[0].coordinator.vote(1, second.address, False, 0, ReasonCode.MALFORMED)
+    progress = round_progress(bed.admin, 1)
+    assert (progress.submitted, progress.settled, progress.votes) == (3, 1, 3)
+    left = progress.seconds_to_deadline
+    assert 0 < left <= TEST_ROUND_RULES.duration
+    assert progress.summary(with_deadline=False) == (
+        "round 1 open: 1 of 3 update(s) settled, 3 vote(s) seen"
+    )
+    bed.dev.increase_time(left + 30)
+    bed.dev.mine()
+    late = round_progress(bed.admin, 1)
+    assert late.seconds_to_deadline < -29
+    assert late.summary().endswith(f", deadline passed {-late.seconds_to_deadline} s ago")

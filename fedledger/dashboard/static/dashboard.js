@@ -64,6 +64,7 @@ function showRound(state) {
   fact(facts, "opened", round.opened_text);
   fact(facts, "deadline", round.deadline_text);
   if (round.closed_text) fact(facts, "closed", round.closed_text);
+  if (round.voting_ends_text) fact(facts, "voting ends", round.voting_ends_text);
   fact(facts, "accepted so far", round.accepted);
   if (round.state === "open") {
     fact(facts, "can close", round.can_close ? "yes: `fedledger round close`" : "not yet");
@@ -122,10 +123,11 @@ function showRounds(state) {
   const rows = [...state.rounds].reverse().map((r) => el("tr", {data: {round: r.round, state: r.state}},
     number(r.round),
     el("td", {title: r.skip_reason_text || ""}, status(r.state, r.state_text)),
-    number(r.accepted), number(r.rejected), number(r.tokens_minted_text), number(r.gas_text),
+    number(r.accepted), number(r.rejected), cell(r.unsettled_text),
+    number(r.tokens_minted_text), number(r.gas_text),
     number(r.duration_text), number(r.accuracy_text),
     el("td", {}, r.produced_model ? code(r.produced_model, "hash") : (r.skip_reason_text || ""))));
-  fillTable("rounds", rows, "no round yet", 9);
+  fillTable("rounds", rows, "no round yet", 10);
 }
 
 function showParticipants(state) {
