@@ -34,6 +34,11 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "dashboard",
         "Serve a live web page of the rounds, verdicts and oracles.",
     ),
+    "gateway": (
+        "fedledger.cli.gateway",
+        "gateway",
+        "Serve resources to addresses that hold access (signed requests).",
+    ),
     "participant": (
         "fedledger.cli.participant",
         "participant",

@@ -453,3 +453,136 @@ def set_access_price(
         else f"access to {resource_hex} is off sale"
     )
     _report(ledger, result, message, as_json, resource=resource_hex, price=str(price))
+
+
+# ---- gateways and resources ----------------------------------------------------------------
+
+
+@admin.command("set-gateway")
+@click.argument("gateway", type=Address())
+@click.option(
+    "--encryption-key",
+    "encryption_key",
+    required=True,
+    metavar="0xKEY",
+    help="The gateway's X25519 public key (`fedledger gateway key` shows it).",
+)
+@click.option("--url", required=True, help="The URL clients reach the gateway at.")
+@key_option
+@network_option
+@json_option
+def set_gateway(
+    gateway: str, encryption_key: str, url: str, key: str | None, network: str | None, as_json: bool
+) -> None:
+    """Register GATEWAY (its operator's address) with its encryption key and URL, or
+    update them. Resources registered from then on are sealed for its key too."""
+    try:
+        public = bytes.fromhex(encryption_key.removeprefix("0x"))
+    except ValueError:
+        public = b""
+    if len(public) != 32:
+        raise click.BadParameter(
+            "an X25519 public key is 0x and 64 hex digits", param_hint="--encryption-key"
+        )
+    _, ledger = _admin_ledger(network, key)
+    with user_errors():
+        result = ledger.gateways.set_gateway(gateway, public, url)
+    _report(
+        ledger,
+        result,
+        f"gateway {gateway} at {url} with key 0x{public.hex()}",
+        as_json,
+        gateway=gateway,
+        url=url,
+        encryption_key="0x" + public.hex(),
+    )
+
+
+@admin.command("remove-gateway")
+@click.argument("gateway", type=Address())
+@key_option
+@network_option
+@json_option
+def remove_gateway(gateway: str, key: str | None, network: str | None, as_json: bool) -> None:
+    """Remove GATEWAY; resources registered from then on are not sealed for its key."""
+    _, ledger = _admin_ledger(network, key)
+    with user_errors():
+        result = ledger.gateways.remove_gateway(gateway)
+    _report(ledger, result, f"gateway {gateway} removed", as_json, gateway=gateway)
+
+
+@admin.command("add-resource")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--price", type=TokenAmount(), required=True, help="Tokens to burn for access.")
+@click.option(
+    "--duration",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seconds of access per purchase, on the chain's clock (0: access never expires).",
+)
+@click.option(
+    "--id",
+    "resource_id",
+    type=Resource(),
+    default=None,
+    help="The resource id (0x or a CID) [default: the file's content hash].",
+)
+@key_option
+@network_option
+@store_options
+@json_option
+def add_resource(
+    file: Path,
+    price: int,
+    duration: int,
+    resource_id: bytes | None,
+    key: str | None,
+    network: str | None,
+    store_kind: str | None,
+    ipfs_api: str | None,
+    as_json: bool,
+) -> None:
+    """Sell FILE (any blob: a supplementary model, a data set) through the gateways.
+
+    The file is sealed for the registered gateways' keys (only they can read the stored
+    blob), stored, and registered in the vault with its price, its content hash (what
+    every download is checked against) and the access duration. Run it again after a
+    gateway joins to seal the resource for it too."""
+    from fedledger.access import seal_resource
+    from fedledger.storage import content_hash_of_blob, open_store, store_blob
+
+    config, ledger = _admin_ledger(network, key)
+    data = file.read_bytes()
+    with user_errors():
+        content_hash = content_hash_of_blob(data)
+        resource = resource_id or content_hash
+        gateways = ledger.gateways.gateways()
+        if not gateways:
+            raise click.ClickException(
+                "no gateway is registered, so nobody could serve the resource: register one "
+                "first with `fedledger admin set-gateway`"
+            )
+        sealed = seal_resource(ledger, resource, data, [g.encryption_key for g in gateways])
+        with open_store(config, kind=store_kind, ipfs_api=ipfs_api) as store:
+            stored = store_blob(store, bytes(sealed))
+            store.pin(stored.cid)
+        result = ledger.vault.register_resource(
+            resource, price, content_hash, stored.content_hash, duration
+        )
+        symbol = ledger.token.symbol()
+    resource_hex = "0x" + resource.hex()
+    lasting = f"for {units.format_duration(duration)}" if duration else "forever"
+    _report(
+        ledger,
+        result,
+        f"resource {resource_hex} ({len(data):,} bytes, sealed for {len(gateways)} gateway(s) "
+        f"as {stored.cid}) costs {render.tokens(price, symbol)}, access {lasting}",
+        as_json,
+        resource=resource_hex,
+        content_hash=render.hex32(content_hash),
+        sealed_cid=stored.cid,
+        price=str(price),
+        access_duration=duration,
+        gateways=len(gateways),
+    )

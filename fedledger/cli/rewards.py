@@ -7,8 +7,12 @@ transfer tokens like any ERC-20. Sponsors deposit the ETH.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import click
 
+from fedledger import units
 from fedledger.chain.events import Redeemed
 from fedledger.cli import render
 from fedledger.cli.context import open_ledger
@@ -158,31 +162,169 @@ def deposit(amount: int, key: str | None, network: str | None, as_json: bool) ->
 def access(
     resource: bytes, check: bool, key: str | None, network: str | None, as_json: bool
 ) -> None:
-    """Buy access to RESOURCE (a 0x id or a CID the admin priced) by burning its price."""
+    """Buy access to RESOURCE (a 0x id or a CID the admin priced) by burning its price.
+
+    Access to a resource with an access duration ends that long after the purchase, on
+    the chain's clock (`--check` shows when); it can be bought again once it has ended."""
+    from fedledger.chain import ACCESS_FOREVER
+    from fedledger.chain.events import AccessPurchased
+
     _, ledger = open_ledger(network, key)
     resource_hex = "0x" + resource.hex()
     with user_errors():
         symbol = ledger.token.symbol()
-        price = ledger.vault.access_price(resource)
-        granted = ledger.vault.has_access(resource, ledger.address)
+        info = ledger.vault.resource_of(resource)
+        price = info.price
+        granted = ledger.vault.has_access(resource, ledger.address, block="pending")
+        expiry = ledger.vault.access_expiry(resource, ledger.address)
+        now = ledger.client.chain_time()
         result = None if check or granted else ledger.purchase_access(resource)
+    if result is not None:
+        expiry = result.event(AccessPurchased).expires_at
+    until = None if expiry in (0, ACCESS_FOREVER) else render.deadline(expiry, now)
+    duration = (
+        f", access for {units.format_duration(info.access_duration)} per purchase"
+        if info.access_duration
+        else ""
+    )
     if result is None:
-        state = "has access" if granted else "has no access"
+        if granted:
+            state = "has access" + (f" until {until}" if until else " (never expires)")
+        elif expiry:
+            state = f"had access, ended {until}"
+        else:
+            state = "has no access"
         offer = f"price {render.tokens(price, symbol)}" if price else "not for sale"
         if as_json:
             render.print_json(
-                {"resource": resource_hex, "price": str(price), "has_access": granted}
+                {
+                    "resource": resource_hex,
+                    "price": str(price),
+                    "has_access": granted,
+                    "expires_at": None if expiry in (0, ACCESS_FOREVER) else expiry,
+                    "access_duration": info.access_duration,
+                    "content_hash": render.hex32(info.content_hash) if info.servable else None,
+                }
             )
         else:
-            render.console().print(f"{ledger.address} {state} to {resource_hex} ({offer})")
+            render.console().print(
+                f"{ledger.address} {state} to {resource_hex} ({offer}{duration})"
+            )
         return
     render.report_tx(
         result,
-        f"bought access to {resource_hex} for {render.tokens(price, symbol)}",
+        f"bought access to {resource_hex} for {render.tokens(price, symbol)}"
+        + (f", until {until}" if until else ", forever"),
         as_json,
         resource=resource_hex,
         price=str(price),
+        expires_at=None if expiry == ACCESS_FOREVER else expiry,
     )
+
+
+@rewards.command()
+@click.argument("resource", type=Resource())
+@click.option(
+    "-o",
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write the resource's bytes to (written atomically).",
+)
+@click.option(
+    "--gateway",
+    "gateway_url",
+    default=None,
+    metavar="URL",
+    help="The gateway to ask [default: each registered gateway in turn].",
+)
+@key_option
+@network_option
+@json_option
+def download(
+    resource: bytes,
+    out: Path,
+    gateway_url: str | None,
+    key: str | None,
+    network: str | None,
+    as_json: bool,
+) -> None:
+    """Download RESOURCE through a gateway: sign a request with --key, fetch the bytes,
+    check them against the content hash on chain, write them to --out.
+
+    The --key account must hold access (`fedledger rewards access RESOURCE`)."""
+    from fedledger.chain.access import GatewayDomain, sign_download
+    from fedledger.storage import GatewayRefused, StoreUnavailable, fetch_through_gateway
+
+    config, ledger = open_ledger(network, key)
+    resource_hex = "0x" + resource.hex()
+    with user_errors():
+        info = ledger.vault.resource_of(resource)
+        if not info.servable:
+            raise click.ClickException(
+                f"{resource_hex} is not a resource the gateways serve (the admin registers "
+                "one with `fedledger admin add-resource`)"
+            )
+        urls = [gateway_url] if gateway_url else [g.url for g in ledger.gateways.gateways()]
+        if not urls:
+            raise click.ClickException("no gateway is registered: ask the admin to register one")
+        domain = GatewayDomain(ledger.client.chain_id, ledger.gateways.address)
+        failures: list[str] = []
+        data = None
+        for url in urls:
+            signed = sign_download(
+                ledger.signer, domain, resource, ledger.client.chain_time() + 120
+            )
+            try:
+                data = fetch_through_gateway(
+                    url,
+                    resource,
+                    signed.to_json(),
+                    info.content_hash,
+                    max_bytes=config.storage.max_blob_bytes,
+                    timeout=config.storage.timeout_seconds,
+                )
+                break
+            except GatewayRefused as refused:
+                if refused.status in (401, 403):
+                    raise  # the same answer from any gateway: the chain decides it
+                failures.append(str(refused))
+            except StoreUnavailable as error:
+                failures.append(str(error))
+        if data is None:
+            raise click.ClickException("; ".join(failures))
+        write_atomically(out, data)
+    if as_json:
+        render.print_json(
+            {
+                "resource": resource_hex,
+                "bytes": len(data),
+                "content_hash": render.hex32(info.content_hash),
+                "out": str(out),
+                "gateway": url,
+            }
+        )
+        return
+    render.console().print(
+        f"downloaded {resource_hex} ({len(data):,} bytes, content hash checked) to {out} "
+        f"from {url}",
+        highlight=False,
+    )
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 @rewards.command(cls=AmountCommand)

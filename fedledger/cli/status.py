@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from fedledger import units
-from fedledger.chain import FedLedger, RewardRule, RoundInfo, RoundRules, RoundState
+from fedledger.chain import FedLedger, GatewayInfo, RewardRule, RoundInfo, RoundRules, RoundState
 from fedledger.cli import render
 from fedledger.cli.context import open_ledger
 from fedledger.cli.options import json_option, network_option, user_errors
@@ -65,6 +65,8 @@ class _Snapshot:
     symbol: str
     total_supply: int
     pool: int
+    #: (policy name, gateways) of the GatewayRegistry; None for a deployment without one.
+    gateways: tuple[str, list[GatewayInfo]] | None
 
 
 def _read(ledger: FedLedger, round_: int | None) -> _Snapshot:
@@ -96,6 +98,11 @@ def _read(ledger: FedLedger, round_: int | None) -> _Snapshot:
         symbol=ledger.token.symbol(),
         total_supply=ledger.token.total_supply(),
         pool=ledger.vault.pooled_balance(),
+        gateways=(
+            (ledger.gateways.global_model_policy().name.lower(), ledger.gateways.gateways())
+            if ledger.deployment.gateways
+            else None
+        ),
     )
 
 
@@ -162,6 +169,11 @@ def _to_json(ledger: FedLedger, s: _Snapshot) -> dict[str, Any]:
         },
         "vault_pool_wei": str(s.pool),
         "vault_pool_human": render.eth(s.pool),
+        "global_model_policy": s.gateways[0] if s.gateways else None,
+        "gateways": [
+            {"address": g.address, "url": g.url, "encryption_key": "0x" + g.encryption_key.hex()}
+            for g in (s.gateways[1] if s.gateways else [])
+        ],
     }
 
 
@@ -199,6 +211,14 @@ def _print(ledger: FedLedger, s: _Snapshot) -> None:
     out.print(
         f"token supply {render.tokens(s.total_supply, s.symbol)}; vault pool {render.eth(s.pool)}"
     )
+    if s.gateways is not None:
+        policy, gateways = s.gateways
+        served = (
+            ", ".join(f"{g.address} at {g.url}" for g in gateways)
+            if gateways
+            else "none registered"
+        )
+        out.print(f"global models: {policy}; gateways: {served}", highlight=False)
 
 
 def _enrolment(s: _Snapshot) -> str:

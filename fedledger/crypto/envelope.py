@@ -18,6 +18,11 @@ The binding names what the envelope is for::
     binding = b"fedledger/update/v1" || chainId (32) || coordinator (20) || round (8)
               || participant (20)
 
+Resources the vault sells (sealed for the gateways' keys) use another binding, so an
+update envelope can never pass for a resource or the other way round::
+
+    binding = b"fedledger/resource/v1" || chainId (32) || vault (20) || resource (32)
+
 - For each recipient, wrapKey = HKDF-SHA256(X25519(e, R), salt = none,
   info = b"fedledger/envelope/v1/wrap" || E || R, 32 bytes), and the wrapped key is
   AES-256-GCM(wrapKey).encrypt(nonce = 12 zero bytes, contentKey, ad = binding).
@@ -35,6 +40,7 @@ import os
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -58,6 +64,7 @@ WRAPPED_BYTES = KEY_BYTES + TAG_BYTES
 STANZA_BYTES = KEY_BYTES + WRAPPED_BYTES
 _FIXED = struct.Struct(">4sBBB32s")
 _BINDING_LABEL = b"fedledger/update/v1"
+_RESOURCE_LABEL = b"fedledger/resource/v1"
 _WRAP_INFO = b"fedledger/envelope/v1/wrap"
 _ZERO_NONCE = bytes(NONCE_BYTES)
 
@@ -89,6 +96,32 @@ class Binding:
             + self.round.to_bytes(8, "big")
             + _address_bytes(self.participant, "participant")
         )
+
+
+@dataclass(frozen=True)
+class ResourceBinding:
+    """What a resource envelope is for: its chain, vault contract and resource id."""
+
+    chain_id: int
+    vault: str | bytes
+    resource: bytes
+
+    def encode(self) -> bytes:
+        """The associated data every AEAD of the envelope authenticates."""
+        if not 0 <= self.chain_id < 2**256 or len(self.resource) != 32:
+            raise ValueError("a resource binding needs a chain id and a 32-byte resource id")
+        return (
+            _RESOURCE_LABEL
+            + self.chain_id.to_bytes(32, "big")
+            + _address_bytes(self.vault, "vault")
+            + bytes(self.resource)
+        )
+
+
+class EnvelopeBinding(Protocol):
+    """Anything an envelope can be bound to: :class:`Binding` or :class:`ResourceBinding`."""
+
+    def encode(self) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -124,7 +157,7 @@ def _wrap_key(shared: bytes, ephemeral: bytes, recipient: bytes) -> bytes:
     return hkdf.derive(shared)
 
 
-def seal(plaintext: bytes, binding: Binding, recipient_keys: Sequence[bytes]) -> bytearray:
+def seal(plaintext: bytes, binding: EnvelopeBinding, recipient_keys: Sequence[bytes]) -> bytearray:
     """Encrypt ``plaintext`` for ``recipient_keys`` (raw 32-byte X25519 public keys).
 
     Each call draws a fresh content key, ephemeral key and nonce, so sealing the same
@@ -210,7 +243,7 @@ def parse_envelope(data: bytes) -> Envelope:
 
 
 def open_envelope(
-    data: bytes | Envelope, binding: Binding, private_keys: Iterable[X25519PrivateKey]
+    data: bytes | Envelope, binding: EnvelopeBinding, private_keys: Iterable[X25519PrivateKey]
 ) -> bytes:
     """Decrypt with whichever of ``private_keys`` the envelope was sealed for.
 

@@ -26,6 +26,7 @@ from fedledger.storage.errors import (
     StoreUnavailable,
 )
 from fedledger.storage.factory import STORE_KINDS, open_store
+from fedledger.storage.gateway import GatewayRefused, fetch_through_gateway, resource_path
 from fedledger.storage.ipfs import IpfsStore
 from fedledger.storage.local import LocalStore
 
@@ -38,6 +39,7 @@ __all__ = [
     "Cid",
     "CidBuilder",
     "CidProfile",
+    "GatewayRefused",
     "InvalidCid",
     "IpfsStore",
     "LocalStore",
@@ -48,6 +50,8 @@ __all__ = [
     "compute_cid",
     "content_hash_from_cid",
     "content_hash_of_blob",
+    "fetch_through_gateway",
     "open_store",
+    "resource_path",
     "store_blob",
 ]
