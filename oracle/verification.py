@@ -38,6 +38,8 @@ figures behind the defaults, and what it does not stop.
 from __future__ import annotations
 
 import hashlib
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -61,6 +63,13 @@ from fedledger.ml.fixedpoint import to_fixed
 DISTANCE_FRAC_BITS = 24
 #: Largest score (the contract stores a uint32).
 MAX_SCORE = 2**32 - 1
+#: The round judgement compares steps at 2**-(DISTANCE_FRAC_BITS - _COARSE_SHIFT) = 2**-16 ...
+_COARSE_SHIFT = 8
+#: ... where a step must stay below 2**20 (a weight moves by less than 16), so that every
+#: dot product of up to 2**22 coordinates fits int64.
+_STEP_LIMIT = 2**20
+#: Clip factors are fractions in units of 2**-_CLIP_BITS.
+_CLIP_BITS = 16
 
 
 class Check(StrEnum):
@@ -74,6 +83,12 @@ class Check(StrEnum):
     DORMANT_INPUTS = "dormant-inputs"
     HARMFUL_ALONE = "harmful-alone"
     HARMFUL_CONTRIBUTION = "harmful-contribution"
+    STALE = "stale"
+    MISALIGNED = "misaligned"
+    OVERSIZED = "oversized"
+    UNDERSIZED = "undersized"
+    HARMFUL_IN_COMPANY = "harmful-in-company"
+    GUARD = "guard"
 
 
 @dataclass(frozen=True)
@@ -118,6 +133,13 @@ class VerifierParams:
     contributors: int = 10
     contribution_tolerance: int = 150
     score_frac_bits: int = 24
+    min_company: int = 4
+    min_alignment: int = -500
+    min_norm_ratio: int = 250
+    max_norm_ratio: int = 4000
+    company_tolerance: int = 300
+    guard_tolerance: int = 500
+    history: int = 3
 
     def __post_init__(self) -> None:
         if self.contributors < 1:
@@ -127,9 +149,16 @@ class VerifierParams:
             "dormant_per_mille",
             "alone_tolerance",
             "contribution_tolerance",
+            "min_norm_ratio",
+            "max_norm_ratio",
+            "company_tolerance",
+            "guard_tolerance",
+            "history",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} cannot be negative")
+        if self.min_company < 2:
+            raise ValueError("min_company must be at least 2")
         if not MARGIN_FRAC_BITS <= self.score_frac_bits <= 32:
             raise ValueError(f"score_frac_bits must be between {MARGIN_FRAC_BITS} and 32")
 
@@ -158,6 +187,25 @@ class Verdict:
     alone_change: int = 0
     contribution_change: int = 0
     correct_change: int = 0
+    alignment: int = 0
+    norm_ratio: int = 0
+    company_gain: int = 0
+
+
+@dataclass(frozen=True)
+class RoundJudgement:
+    """:meth:`Verifier.judge_round`'s verdicts, one per update in the order given."""
+
+    verdicts: tuple[Verdict, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class _Admitted:
+    """An update that passed the checks on its weights alone."""
+
+    update: ModelWeights
+    fixed: tuple[np.ndarray, ...]
+    facts: dict[str, int]
 
 
 @dataclass(frozen=True, eq=False)
@@ -191,6 +239,7 @@ class Verifier:
         self._evaluator = ExactEvaluator(validation, self.spec)
         self._dormant = _dormant_inputs(self.spec, validation)
         self._context: _GlobalContext | None = None
+        self._history: list[_GlobalContext] = []  # earlier global models, newest first
 
     @property
     def dormant_inputs(self) -> np.ndarray:
@@ -209,25 +258,10 @@ class Verifier:
         caller's mistake, not the participant's).
         """
         context = self._global_context(global_model)
-        if update.architecture != self.spec.id:
-            return _reject(Check.WRONG_ARCHITECTURE)
-        try:
-            fixed = _fixed_arrays(update)
-        except WeightsOutOfRange:
-            return _reject(Check.OUT_OF_RANGE)
-        changes = [np.abs(u - g) for u, g in zip(fixed, context.fixed, strict=True)]
-        facts = {"distance": int(sum(int(c.sum()) for c in changes))}
-        if facts["distance"] == 0:
-            return _reject(Check.UNCHANGED, **facts)
-
-        facts["relative_step"] = facts["distance"] * 1000 // max(context.norm, 1)
-        if facts["distance"] * 1000 > self.params.max_relative_step * context.norm:
-            return _reject(Check.TOO_FAR, **facts)
-
-        facts["dormant_per_mille"] = self._dormant_per_mille(changes[0])
-        if facts["dormant_per_mille"] > self.params.dormant_per_mille:
-            return _reject(Check.DORMANT_INPUTS, **facts)
-
+        admitted = self._admit(context, update)
+        if isinstance(admitted, Verdict):
+            return admitted
+        facts = admitted.facts
         try:
             alone = self._evaluator.evaluate(update)
         except WeightsOutOfRange:
@@ -256,6 +290,223 @@ class Verifier:
             check=Check.PASSED,
             **facts,
         )
+
+    def judge_round(
+        self, global_model: ModelWeights, updates: Sequence[ModelWeights]
+    ) -> RoundJudgement:
+        """The verdicts on a round's updates, each judged in the company of the others.
+
+        Every update first passes the checks on its weights alone (range, moved, not stale,
+        bounded step, dormant inputs). With fewer than ``min_company`` of them left, the
+        round has no company to judge by and each is judged alone, as :meth:`verify` does.
+        Otherwise (all integers, docs/verification.md):
+
+        - **aligned with the round**: the cosine between the update's step and the round's
+          robust centre, the coordinate-wise (lower) median of the admitted steps, is at
+          least ``min_alignment`` per mille. The median moves with the honest majority, not
+          with the attackers nor the global model, and noise (a disguised free-rider) is
+          orthogonal to it;
+        - **not oversized**: its step's L2 norm is at most ``max_norm_ratio`` per mille of the
+          median admitted norm;
+        - **useful in company**: the round's aggregate (every aligned step clipped to the
+          median norm, equal weights: :func:`fedledger.ml.aggregation.bounded_fedavg`)
+          evaluated with and without the update; taking it out may improve the mean
+          validation margin by at most ``company_tolerance``. The gain it adds is its score;
+        - **guard**: the aggregate of the accepted updates may lose at most
+          ``guard_tolerance`` of mean margin against the best of this and the last
+          ``history`` global models; if it does, only updates with a positive gain stay,
+          and if that still fails, none does.
+        """
+        context = self._global_context(global_model)
+        admitted: list[_Admitted] = []
+        verdicts: list[Verdict | None] = []
+        for update in updates:
+            outcome = self._admit(context, update)
+            if isinstance(outcome, Verdict):
+                verdicts.append(outcome)
+            else:
+                verdicts.append(None)
+                admitted.append(outcome)
+        positions = [i for i, v in enumerate(verdicts) if v is None]
+        if len(admitted) < self.params.min_company:
+            for position in positions:
+                verdicts[position] = self.verify(global_model, updates[position])
+            return self._finish(global_model, updates, verdicts)
+
+        steps = np.stack(
+            [
+                np.concatenate(
+                    [
+                        ((u - g) >> _COARSE_SHIFT).ravel()
+                        for u, g in zip(a.fixed, context.fixed, strict=True)
+                    ]
+                )
+                for a in admitted
+            ]
+        )
+        largest = np.abs(steps).max(axis=1)
+        np.clip(steps, -_STEP_LIMIT, _STEP_LIMIT, out=steps)  # bounds the centre (int64)
+        norms = [
+            math.isqrt(int(row @ row)) if big < _STEP_LIMIT else 0
+            for row, big in zip(steps, largest, strict=True)
+        ]
+        centre = np.partition(steps, (len(steps) - 1) // 2, axis=0)[(len(steps) - 1) // 2]
+        centre_norm = math.isqrt(int(centre @ centre))
+        median_norm = _lower_median([n for n in norms if n])
+        kept: list[int] = []  # rows of ``steps`` still in the running
+        for row, admission in enumerate(admitted):
+            facts = admission.facts
+            position = positions[row]
+            if norms[row] == 0:
+                verdicts[position] = _reject(Check.OUT_OF_RANGE, **facts)
+                continue
+            facts["alignment"] = (
+                int(steps[row] @ centre) * 1000 // (norms[row] * centre_norm) if centre_norm else 0
+            )
+            facts["norm_ratio"] = norms[row] * 1000 // max(median_norm, 1)
+            if facts["alignment"] < self.params.min_alignment:
+                verdicts[position] = _reject(Check.MISALIGNED, **facts)
+            elif facts["norm_ratio"] > self.params.max_norm_ratio:
+                verdicts[position] = _reject(Check.OVERSIZED, **facts)
+            elif facts["norm_ratio"] < self.params.min_norm_ratio:
+                verdicts[position] = _reject(Check.UNDERSIZED, **facts)
+            else:
+                kept.append(row)
+        if not kept:
+            return self._finish(global_model, updates, verdicts)
+
+        clip = _lower_median([norms[r] for r in kept])
+        factors = {r: min(1 << _CLIP_BITS, (clip << _CLIP_BITS) // norms[r]) for r in kept}
+        total = np.zeros(steps.shape[1], dtype=np.int64)
+        for r in kept:
+            total += factors[r] * steps[r]
+        base = np.concatenate([g.ravel() for g in context.fixed])
+        whole = self._evaluate_step(global_model, base, total, len(kept))
+        gains: dict[int, int] = {}
+        for r in kept:
+            if len(kept) == 1:
+                gains[r] = whole - sum(context.evaluation.margin_sums)
+                continue
+            without = self._evaluate_step(
+                global_model, base, total - factors[r] * steps[r], len(kept) - 1
+            )
+            gains[r] = whole - without
+        accepted = []
+        for r in kept:
+            facts = admitted[r].facts
+            facts["company_gain"] = gains[r]
+            if self._below(gains[r], self.params.company_tolerance):
+                verdicts[positions[r]] = _reject(Check.HARMFUL_IN_COMPANY, **facts)
+            else:
+                accepted.append(r)
+
+        best = sum(context.evaluation.margin_sums)
+        for attempt in (accepted, [r for r in accepted if gains[r] > 0], []):
+            if not attempt:
+                accepted = []
+                break
+            clip = _lower_median([norms[r] for r in attempt])
+            partial = np.zeros(steps.shape[1], dtype=np.int64)
+            for r in attempt:
+                partial += min(1 << _CLIP_BITS, (clip << _CLIP_BITS) // norms[r]) * steps[r]
+            margin = self._evaluate_step(global_model, base, partial, len(attempt))
+            if not self._below(margin - best, self.params.guard_tolerance):
+                accepted = attempt
+                break
+        for r in kept:
+            facts = admitted[r].facts
+            if verdicts[positions[r]] is not None:
+                continue
+            if r in accepted:
+                verdicts[positions[r]] = Verdict(
+                    accept=True,
+                    score=self._score(max(gains[r], 0) * len(kept)),
+                    reason=ReasonCode.ACCEPTED,
+                    check=Check.PASSED,
+                    **facts,
+                )
+            else:
+                verdicts[positions[r]] = _reject(Check.GUARD, **facts)
+        return self._finish(global_model, updates, verdicts)
+
+    def approve(self, global_model: ModelWeights, aggregate: ModelWeights) -> bool:
+        """The guard on a candidate aggregate before it is proposed: whether it loses at most
+        ``guard_tolerance`` of mean validation margin against the best of ``global_model``
+        and the last ``history`` global models this verifier saw."""
+        context = self._global_context(global_model)
+        try:
+            margin = sum(self._evaluator.evaluate(aggregate).margin_sums)
+        except WeightsOutOfRange:
+            return False
+        best = sum(context.evaluation.margin_sums)
+        return not self._below(margin - best, self.params.guard_tolerance)
+
+    def _finish(
+        self,
+        global_model: ModelWeights,
+        updates: Sequence[ModelWeights],
+        verdicts: list[Verdict | None],
+    ) -> RoundJudgement:
+        final = tuple(v for v in verdicts if v is not None)
+        assert len(final) == len(updates)
+        return RoundJudgement(final)
+
+    def _evaluate_step(
+        self, global_model: ModelWeights, base: np.ndarray, total: np.ndarray, count: int
+    ) -> int:
+        """Summed validation margin of ``global + total / (count * 2**_CLIP_BITS)`` (``total``
+        the clipped steps' sum at the coarse resolution), built in integers."""
+        divisor = count << _CLIP_BITS
+        mean = (total + divisor // 2) // divisor  # coarse units, rounded half up
+        weights = base + (mean << _COARSE_SHIFT)
+        arrays, offset = [], 0
+        for template in global_model.arrays:
+            piece = weights[offset : offset + template.size].reshape(template.shape)
+            arrays.append((piece.astype(np.float64) * 2.0**-DISTANCE_FRAC_BITS).astype(np.float32))
+            offset += template.size
+        try:
+            model = ModelWeights(global_model.architecture, tuple(arrays))
+            evaluation = self._evaluator.evaluate(model)
+        except WeightsOutOfRange:
+            return -(1 << 62)
+        return sum(evaluation.margin_sums)
+
+    def _admit(self, context: _GlobalContext, update: ModelWeights) -> Verdict | _Admitted:
+        """Checks 1-5, which look at the update's weights only: a rejection, or the update's
+        fixed-point weights and the facts so far."""
+        if update.architecture != self.spec.id:
+            return _reject(Check.WRONG_ARCHITECTURE)
+        try:
+            fixed = _fixed_arrays(update)
+        except WeightsOutOfRange:
+            return _reject(Check.OUT_OF_RANGE)
+        changes = [np.abs(u - g) for u, g in zip(fixed, context.fixed, strict=True)]
+        facts = {"distance": int(sum(int(c.sum()) for c in changes))}
+        if facts["distance"] == 0:
+            return _reject(Check.UNCHANGED, **facts)
+        if self._stale(fixed, facts["distance"]):
+            return _reject(Check.STALE, **facts)
+
+        facts["relative_step"] = facts["distance"] * 1000 // max(context.norm, 1)
+        if facts["distance"] * 1000 > self.params.max_relative_step * context.norm:
+            return _reject(Check.TOO_FAR, **facts)
+
+        facts["dormant_per_mille"] = self._dormant_per_mille(changes[0])
+        if facts["dormant_per_mille"] > self.params.dormant_per_mille:
+            return _reject(Check.DORMANT_INPUTS, **facts)
+
+        return _Admitted(update, fixed, facts)
+
+    def _stale(self, fixed: tuple[np.ndarray, ...], distance: int) -> bool:
+        """Whether the update is at most half as far from an earlier round's global model as
+        from this round's: it did not start from this round's model (a resubmitted old model
+        or update). An honest update ``G + d`` is ``|d + s|`` from the previous model ``G - s``,
+        and one epoch's step ``d`` does not undo the last round's step ``s``."""
+        for old in self._history:
+            far = sum(int(np.abs(u - g).sum()) for u, g in zip(fixed, old.fixed, strict=True))
+            if 2 * far <= distance:
+                return True
+        return False
 
     def _below(self, margin_change: int, tolerance_millilogits: int) -> bool:
         """Whether a summed margin change (units 2**-16) is a mean loss of more than the
@@ -288,6 +539,15 @@ class Verifier:
             )
         digest = _digest(global_model)
         if self._context is None or self._context.digest != digest:
+            known = next((c for c in self._history if c.digest == digest), None)
+            if self._context is not None:
+                self._history = [self._context] + [
+                    c for c in self._history if c.digest not in (digest, self._context.digest)
+                ]
+                del self._history[self.params.history :]
+            if known is not None:
+                self._context = known
+                return known
             fixed = _fixed_arrays(global_model)
             self._context = _GlobalContext(
                 digest=digest,
@@ -335,3 +595,8 @@ def _dormant_inputs(spec: Architecture, validation: Dataset) -> np.ndarray:
         return np.zeros(0, dtype=np.intp)
     lit = validation.images.reshape(len(validation), -1).max(axis=0) > 0
     return np.flatnonzero(~lit)
+
+
+def _lower_median(values: Sequence[int]) -> int:
+    ordered = sorted(values)
+    return ordered[(len(ordered) - 1) // 2] if ordered else 0

@@ -32,6 +32,7 @@ Local training is a :class:`fedledger.ml.training.LocalTrainer`: one Keras model
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -64,30 +65,51 @@ from fedledger.ml import (  # noqa: E402
     ModelWeights,
     WeightsOutOfRange,
     attacks,
-    fedavg,
     federated_split,
     initial_weights,
     load_mnist,
     robust,
 )
+from fedledger.ml.aggregation import bounded_fedavg  # noqa: E402
 from oracle.duplicates import Step, first_duplicated  # noqa: E402
 from oracle.verification import Verifier, VerifierParams  # noqa: E402
 
 if TYPE_CHECKING:
     from fedledger.ml.training import LocalTrainer
 
-PARTITIONS = {"iid": None, "dirichlet0.5": 0.5}
+#: partition name -> federated_split's keyword (alpha or classes_per_client)
+PARTITIONS: dict[str, dict[str, float]] = {
+    "iid": {},
+    "dirichlet0.5": {"alpha": 0.5},
+    "dirichlet0.1": {"alpha": 0.1},
+    "classes2": {"classes_per_client": 2},
+}
 ATTACKS = (
     "none",
+    "min_max",
+    "min_sum",
+    "alie",
+    "ipm0.1",
+    "ipm0.5",
     "sign_flip",
-    "scaling",
-    "noise",
-    "free_rider",
     "label_flip",
     "backdoor",
+    "free_rider",
+    "stale",
+    "scaling",
+    "noise",
     "sample_inflation",
     "copycat",
 )
+#: Attacks whose strength the attackers tune every round against the public Verifier.
+ADAPTIVE = frozenset(
+    {"min_max", "min_sum", "alie", "sign_flip", "label_flip", "backdoor", "free_rider", "scaling"}
+)
+#: Relative noise each colluder adds to the crafted vector so that the copies are no
+#: duplicates of each other under oracle.duplicates' public rule (25 % L1).
+COPY_NOISE_RELATIVE = 0.3
+#: Starting strength per adaptive attack (the scale multiplies it; it halves or doubles).
+START = {"free_rider": 1e-3}
 METHODS = ("fedavg", "verified", "krum", "median", "trimmed_mean")
 VERIFYING_METHODS = ("verified",)
 
@@ -100,12 +122,12 @@ REWARD_PER_SCORE_POINT = 10**11
 @dataclass(frozen=True)
 class Setting:
     clients: int = 20
-    rounds: int = 20
+    rounds: int = 10
     malicious_fraction: float = 0.3
     oracles: int = 3
     quorum: int = 2
     validation_size: int = 2000
-    samples_per_client: int | None = None  # None: all training images not held out
+    samples_per_client: int | None = 500  # None: all training images not held out
     seed: int = 0
     epochs: int = 1
 
@@ -115,7 +137,21 @@ class Setting:
 
 
 FULL = Setting()
-QUICK = Setting(clients=5, rounds=3, samples_per_client=300, validation_size=500)
+QUICK = Setting(clients=10, rounds=3, samples_per_client=200, validation_size=500)
+#: The attacks of a --quick run: the issue's matrix (the older ones run in the full one).
+QUICK_ATTACKS = (
+    "none",
+    "min_max",
+    "min_sum",
+    "alie",
+    "ipm0.1",
+    "ipm0.5",
+    "sign_flip",
+    "label_flip",
+    "backdoor",
+    "free_rider",
+    "stale",
+)
 
 
 # --- local training ------------------------------------------------------------------------
@@ -155,6 +191,10 @@ class RunResult:
     malicious_weight_share: float | None = None
     rejected_by_check: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    #: the adaptive attackers' chosen strength per round (1 = the attack as published)
+    strength_per_round: list[float] | None = None
+    #: rounds in which the oracles' guard refused the aggregate (the model was kept)
+    guard_refusals: int | None = None
 
 
 def accuracy_of(evaluator: ExactEvaluator, model: ModelWeights, dataset: Dataset) -> Evaluation:
@@ -185,52 +225,178 @@ def client_seed(setting: Setting, round_index: int, client: int) -> int:
     return setting.seed * 1_000_003 + round_index * 1_009 + client
 
 
+def _without_first_layer(global_model: ModelWeights, noisy: ModelWeights) -> ModelWeights:
+    """``noisy`` with the first layer's kernel put back to the global model's (the issue's
+    free-rider: noise that the dormant-input check cannot see)."""
+    return ModelWeights(global_model.architecture, (global_model.arrays[0], *noisy.arrays[1:]))
+
+
+def craft(
+    attack: str,
+    strength: float,
+    global_model: ModelWeights,
+    honest: list[ModelWeights],
+    own: ModelWeights,
+    poisoned: ModelWeights | None,
+    flipped: ModelWeights | None,
+    previous: ModelWeights,
+    seed: int,
+    clients: int,
+    colluders: int,
+) -> ModelWeights:
+    """One malicious update at ``strength`` (1 = the attack as published). ``honest``: the
+    round's honest updates (full knowledge, the issue's threat model); ``own``: the
+    attacker's honest update; ``previous``: the global model of the round before."""
+    if attack in ("min_max", "min_sum", "alie", "ipm0.1", "ipm0.5"):
+        benign = attacks.deltas(global_model, honest)
+        if attack == "min_max":
+            delta = attacks.min_max(benign, strength)
+        elif attack == "min_sum":
+            delta = attacks.min_sum(benign, strength)
+        elif attack == "alie":
+            delta = attacks.alie(benign, strength * attacks.alie_z(clients, colluders))
+        else:
+            delta = attacks.ipm(benign, float(attack[3:]))
+        # every colluder re-noises the vector, each coordinate in proportion to its size (so
+        # weights the vector leaves alone stay put): no two copies are duplicates under
+        # oracle.duplicates' public rule, and the dormant-input check sees no noise
+        rng = np.random.default_rng(seed)
+        delta = delta * (1.0 + COPY_NOISE_RELATIVE * rng.standard_normal(delta.shape))
+        return attacks.from_delta(global_model, delta)
+    if attack == "sign_flip":
+        return attacks.sign_flip(global_model, own, strength)
+    if attack == "scaling":
+        return attacks.boost(global_model, own, 10.0 * strength)
+    if attack == "label_flip":
+        assert flipped is not None
+        return attacks.boost(global_model, flipped, strength)
+    if attack == "backdoor":  # constrain-and-scale: the poisoned model boosted to pass
+        assert poisoned is not None
+        return attacks.boost(global_model, poisoned, strength)
+    if attack == "free_rider":
+        noisy = attacks.gaussian_noise(global_model, START["free_rider"] * strength, seed)
+        return _without_first_layer(global_model, noisy)
+    if attack == "stale":
+        return previous
+    if attack == "noise":
+        return attacks.gaussian_noise(global_model, attacks.NOISE_STD, seed)
+    raise ValueError(f"unknown attack {attack!r}")
+
+
+@dataclass
+class Adversary:
+    """The colluding attackers' tuning: the strength they submit at, the public Verifier
+    run on data of their own (the union of their local data, never the oracles'), and the
+    verdicts they saw."""
+
+    verifier: Verifier | None
+    strength: float = 1.0
+
+    def choose(self, attempt: Any, quorum_of_own: int = 1) -> float:
+        """The largest of ``2s, s, s/2`` (s the current strength) at which their own
+        verifier accepts every malicious update of the round; else ``s/4``.
+        ``attempt(strength)`` returns the own verifier's verdicts on the malicious ones."""
+        for candidate in (2 * self.strength, self.strength, self.strength / 2):
+            if all(v.accept for v in attempt(candidate)):
+                return candidate
+        return self.strength / 4
+
+    def observe(self, chosen: float, accepted: int, offered: int) -> None:
+        """The oracles' verdicts: keep the strength that got through, else halve it."""
+        self.strength = chosen if offered and 2 * accepted >= offered else chosen / 2
+
+
 def submissions(
     attack: str,
     global_model: ModelWeights,
+    previous: ModelWeights,
     split: FederatedSplit,
     malicious: frozenset[int],
     round_index: int,
     setting: Setting,
     trainer: LocalTrainer,
-) -> list[tuple[ModelWeights, int]]:
-    """Every client's (update, claimed sample count) for one round."""
+    adversary: Adversary | None,
+) -> tuple[list[tuple[ModelWeights, int]], float]:
+    """Every client's (update, claimed sample count) for one round, and the strength the
+    attackers chose."""
     from fedledger.ml.training import TrainingConfig
 
-    out = []
+    train = _shared_training(trainer) if round_index == 0 else trainer.train
+    honest: dict[int, ModelWeights] = {}
+    own: dict[int, tuple[ModelWeights, ModelWeights | None, ModelWeights | None]] = {}
+    counts = {}
     for client, data in enumerate(split.clients):
         seed = client_seed(setting, round_index, client)
         config = TrainingConfig(epochs=setting.epochs, seed=seed)
-        count = len(data)
+        counts[client] = len(data)
         if client not in malicious or attack == "none":
-            update = trainer.train(global_model, data, config)
-        elif attack == "sign_flip":
-            update = attacks.sign_flip(global_model, trainer.train(global_model, data, config))
-        elif attack == "scaling":
-            update = attacks.boost(global_model, trainer.train(global_model, data, config))
-        elif attack == "noise":
-            update = attacks.gaussian_noise(global_model, attacks.NOISE_STD, seed)
-        elif attack == "free_rider":
-            # half return the global model itself, half disguise it with tiny noise
-            noise = attacks.FREE_RIDER_NOISE_STD if client % 2 else 0.0
-            update = attacks.free_ride(global_model, noise, seed)
-        elif attack == "label_flip":
-            update = trainer.train(global_model, attacks.flip_labels(data), config)
-        elif attack == "backdoor":
-            poisoned = attacks.poison_with_trigger(data, seed=seed)
-            update = trainer.train(global_model, poisoned, config)
+            honest[client] = train(global_model, data, config)
         elif attack == "sample_inflation":
-            update = trainer.train(global_model, data, config)
-            count *= attacks.INFLATION_FACTOR
+            honest[client] = train(global_model, data, config)
+            counts[client] *= attacks.INFLATION_FACTOR
         elif attack == "copycat":
-            update = None  # filled in below, from the partner's plaintext
+            continue
         else:
-            raise ValueError(f"unknown attack {attack!r}")
-        out.append((update, count))
+            needs_own = attack in ("sign_flip", "scaling")
+            trained = train(global_model, data, config) if needs_own else global_model
+            poisoned = (
+                trainer.train(
+                    global_model,
+                    attacks.poison_with_trigger(data, attacks.CENTER_TRIGGER, seed=seed),
+                    config,
+                )
+                if attack == "backdoor"
+                else None
+            )
+            flipped = (
+                trainer.train(global_model, attacks.flip_labels(data), config)
+                if attack == "label_flip"
+                else None
+            )
+            own[client] = (trained, poisoned, flipped)
+    honest_list = [honest[c] for c in sorted(honest) if c not in malicious]
+
+    def build(strength: float) -> dict[int, ModelWeights]:
+        return {
+            client: craft(
+                attack,
+                strength,
+                global_model,
+                honest_list,
+                trained,
+                poisoned,
+                flipped,
+                previous,
+                client_seed(setting, round_index, client),
+                setting.clients,
+                setting.malicious_count,
+            )
+            for client, (trained, poisoned, flipped) in own.items()
+        }
+
+    strength = 1.0
+    if own and adversary is not None and adversary.verifier is not None and attack in ADAPTIVE:
+        verifier = adversary.verifier
+
+        def attempt(candidate: float) -> list[Any]:
+            crafted = build(candidate)
+            judged = verifier.judge_round(global_model, honest_list + list(crafted.values()))
+            return list(judged.verdicts[len(honest_list) :])
+
+        strength = adversary.choose(attempt)
+    crafted = build(strength)
+    out = []
+    for client in range(len(split.clients)):
+        if client in honest:
+            out.append((honest[client], counts[client]))
+        elif attack == "copycat":
+            out.append((None, counts[client]))  # type: ignore[arg-type]
+        else:
+            out.append((crafted[client], counts[client]))
     if attack == "copycat":
         # Colluders re-seal the first honest client's plaintext with tiny noise (an exact
         # copy of its sealed blob fails to authenticate: tests/oracle/test_copies.py).
-        partner = next(u for u in (update for update, _ in out) if u is not None)
+        partner = next(u for u, _ in out if u is not None)
         out = [
             (
                 u
@@ -242,7 +408,7 @@ def submissions(
             )
             for client, (u, n) in enumerate(out)
         ]
-    return out
+    return out, strength
 
 
 def settle(verdicts: list[Any], quorum: int) -> tuple[bool, int] | None:
@@ -262,29 +428,76 @@ def settle(verdicts: list[Any], quorum: int) -> tuple[bool, int] | None:
     return None
 
 
+@cache  # one Keras model per worker process, checked once per split
+def checked_trainer(partition: str, setting: Setting) -> LocalTrainer:
+    trainer = _trainer()
+    check_trainer(trainer, make_split(partition, setting))
+    return trainer
+
+
+def _shared_training(trainer: LocalTrainer) -> Any:
+    """``trainer.train`` remembering the first round's trainings: every run of a partition
+    starts from the same initial model with the same seeds, so they are the same bytes."""
+
+    def train(start: ModelWeights, data: Dataset, config: Any) -> ModelWeights:
+        digest = hashlib.sha256(b"".join(a.tobytes() for a in start.arrays)).digest()
+        key = (digest, id(data), config.seed, config.epochs)
+        if key not in _ROUND_ZERO:
+            _ROUND_ZERO[key] = trainer.train(start, data, config)
+        return _ROUND_ZERO[key]
+
+    return train
+
+
+#: First-round trainings of this worker process (see _shared_training).
+_ROUND_ZERO: dict[Any, ModelWeights] = {}
+
+
+@cache
+def _trainer() -> LocalTrainer:
+    from fedledger.ml.training import LocalTrainer  # Keras: in the worker only
+
+    return LocalTrainer(MNIST_MLP)
+
+
 def run(
     partition: str, attack: str, method: str, setting: Setting, params: VerifierParams
 ) -> RunResult:
-    from fedledger.ml.training import LocalTrainer  # Keras: in the worker only
-
     started = time.perf_counter()
     split = make_split(partition, setting)
     malicious = malicious_clients(setting)
-    trainer = LocalTrainer(MNIST_MLP)
-    check_trainer(trainer, split)
+    trainer = checked_trainer(partition, setting)
     test = ExactEvaluator(split.test, MNIST_MLP.id)
-    backdoor_set = attacks.triggered_test_set(split.test)
+    backdoor_set = attacks.triggered_test_set(split.test, attacks.CENTER_TRIGGER)
     backdoor = ExactEvaluator(backdoor_set, MNIST_MLP.id) if attack == "backdoor" else None
     verifiers = [Verifier(MNIST_MLP.id, v, params) for v in split.validation]
+    adversary = None
+    if method in VERIFYING_METHODS and attack in ADAPTIVE:
+        adversary = Adversary(
+            Verifier(MNIST_MLP.id, attacker_data(split, malicious, setting), params)
+        )
     global_model = initial_weights(MNIST_MLP.id, setting.seed)
-    accuracy, asr = [], []
+    previous = global_model
+    accuracy, asr, strengths = [], [], []
     accepted = {True: 0, False: 0}
     offered = {True: 0, False: 0}
     tokens = {True: 0, False: 0}
     shares: list[float] = []
     checks: dict[str, int] = {}
+    guard_refusals = 0
     for round_index in range(setting.rounds):
-        subs = submissions(attack, global_model, split, malicious, round_index, setting, trainer)
+        subs, strength = submissions(
+            attack,
+            global_model,
+            previous,
+            split,
+            malicious,
+            round_index,
+            setting,
+            trainer,
+            adversary,
+        )
+        strengths.append(strength)
         updates = [u for u, _ in subs]
         is_bad = [c in malicious and attack != "none" for c in range(len(subs))]
         if method == "fedavg":
@@ -299,31 +512,50 @@ def run(
         elif method == "trimmed_mean":
             new = robust.trimmed_mean(updates, setting.malicious_fraction)
         elif method == "verified":
-            kept = []
+            candidates: list[tuple[ModelWeights, bool]] = []
             steps: list[tuple[str, Step]] = []  # the oracles' duplicate check, in order
             # Copiers submit after the partner whose plaintext they copy: honest ones first.
             for update, bad in sorted(zip(updates, is_bad, strict=True), key=lambda p: p[1]):
                 step = Step.of(update, global_model)
+                offered[bad] += 1
                 if first_duplicated(step, steps) is not None:
-                    offered[bad] += 1
                     checks["duplicate"] = checks.get("duplicate", 0) + 1
                     continue
                 steps.append(("", step))
-                verdicts = [v.verify(global_model, update) for v in verifiers]
+                candidates.append((update, bad))
+            judged = [
+                v.judge_round(global_model, [u for u, _ in candidates]).verdicts for v in verifiers
+            ]
+            kept = []
+            bad_accepted = bad_offered = 0
+            for index, (update, bad) in enumerate(candidates):
+                verdicts = [j[index] for j in judged]
                 outcome = settle(verdicts, setting.quorum)
-                offered[bad] += 1
+                bad_offered += bad
                 if outcome is not None and outcome[0]:
                     accepted[bad] += 1
+                    bad_accepted += bad
                     tokens[bad] += REWARD_BASE + REWARD_PER_SCORE_POINT * outcome[1]
                     kept.append((update, bad))
                 else:
                     for verdict in verdicts:
                         if not verdict.accept:
                             checks[str(verdict.check)] = checks.get(str(verdict.check), 0) + 1
-            new = fedavg([u for u, _ in kept]) if kept else global_model
+            if adversary is not None:
+                adversary.observe(strength, bad_accepted, bad_offered)
+            new = global_model
+            if kept:
+                candidate = bounded_fedavg(global_model, [u for u, _ in kept], [1] * len(kept))
+                approvals = sum(v.approve(global_model, candidate.model) for v in verifiers)
+                if approvals >= setting.quorum:
+                    new = candidate.model
+                else:
+                    guard_refusals += 1
             shares.append(sum(b for _, b in kept) / len(kept) if kept else 0.0)
         else:
             raise ValueError(f"unknown method {method!r}")
+        if new is not global_model:
+            previous = global_model
         global_model = new
         accuracy.append(accuracy_of(test, global_model, split.test).accuracy)
         if backdoor is not None:
@@ -348,7 +580,17 @@ def run(
         malicious_weight_share=(float(np.mean(shares)) if shares and has_attackers else None),
         rejected_by_check=checks,
         seconds=time.perf_counter() - started,
+        strength_per_round=strengths if adversary is not None else None,
+        guard_refusals=guard_refusals if verifying else None,
     )
+
+
+def attacker_data(split: FederatedSplit, malicious: frozenset[int], setting: Setting) -> Dataset:
+    """The colluders' own data (the union of their local sets, at most validation_size
+    images): what they run the public Verifier on."""
+    images = np.concatenate([split.clients[c].images for c in sorted(malicious)])
+    labels = np.concatenate([split.clients[c].labels for c in sorted(malicious)])
+    return Dataset(images[: setting.validation_size], labels[: setting.validation_size])
 
 
 @cache  # a worker process makes each split once, whatever the number of its runs
@@ -359,8 +601,8 @@ def make_split(partition: str, setting: Setting) -> FederatedSplit:
         num_oracles=setting.oracles,
         validation_size=setting.validation_size,
         samples_per_client=setting.samples_per_client,
-        alpha=PARTITIONS[partition],
         seed=setting.seed,
+        **PARTITIONS[partition],  # type: ignore[arg-type]
     )
 
 
@@ -372,19 +614,15 @@ def malicious_clients(setting: Setting) -> frozenset[int]:
 
 # --- verification time ---------------------------------------------------------------------
 
-#: The oracle's time budget for verifying one MLP update on 2,000 validation images (ms).
-VERIFY_BUDGET_MS = 20.0
+#: The oracle's time budget for judging a round of 100 MLP updates at close (s).
+ROUND_BUDGET_S = 2.0
 
 
-def time_verification(repeat: int = 50) -> dict[str, float]:
-    """Milliseconds to verify one honest MLP update on 2,000 validation images (one BLAS
-    thread): the first update of a round (global model not yet cached) and the others.
-
-    An accepted update takes the longest path (every check runs), so a trained honest
-    update is timed. The machine is shared, so besides wall-clock time (median and minimum)
-    the process's CPU time is reported: with one thread it is the time the verification
-    needs when it has a core to itself, whatever else runs.
-    """
+def time_verification(updates: int = 100, repeat: int = 3) -> dict[str, float]:
+    """Seconds for one oracle (2,000 validation images, one BLAS thread) to judge a round of
+    ``updates`` MLP updates at close with :meth:`Verifier.judge_round`: 20 trained honest
+    updates, and colluders' noisy copies of them for the rest. Besides wall-clock time (the
+    machine is shared) the process's CPU time is reported."""
     split = make_split("iid", FULL)
     verifier = Verifier(MNIST_MLP.id, split.validation[0])
     from fedledger.ml.training import LocalTrainer, TrainingConfig
@@ -392,28 +630,29 @@ def time_verification(repeat: int = 50) -> dict[str, float]:
     start = initial_weights(MNIST_MLP.id, 0)
     trainer = LocalTrainer(MNIST_MLP)
     global_model = trainer.train(start, split.clients[0], TrainingConfig(seed=0))
-    update = trainer.train(global_model, split.clients[1], TrainingConfig(seed=1))
-    first = []
-    for seed in range(5):  # a new global model each time: nothing cached
-        fresh = attacks.free_ride(global_model, 1e-6, seed)
-        began = time.perf_counter()
-        verifier.verify(fresh, update)
-        first.append(time.perf_counter() - began)
+    trained = [
+        trainer.train(global_model, split.clients[c], TrainingConfig(seed=c)) for c in range(20)
+    ]
+    batch = [
+        trained[i % 20]
+        if i < 20
+        else attacks.noisy_copy(global_model, trained[i % 20], COPY_NOISE_RELATIVE, i)
+        for i in range(updates)
+    ]
     wall, cpu = [], []
     for _ in range(repeat):
         began, began_cpu = time.perf_counter(), time.process_time()
-        verdict = verifier.verify(fresh, update)
+        judged = verifier.judge_round(global_model, batch)
         wall.append(time.perf_counter() - began)
         cpu.append(time.process_time() - began_cpu)
-    if not verdict.accept:
-        raise SystemExit(f"the timed update was not accepted ({verdict}); time another one")
     return {
-        "first_update_of_round_ms_median": 1e3 * float(np.median(first)),
-        "verify_ms_median": 1e3 * float(np.median(wall)),
-        "verify_ms_min": 1e3 * float(np.min(wall)),
-        "verify_cpu_ms_median": 1e3 * float(np.median(cpu)),
+        "updates": updates,
+        "accepted": sum(v.accept for v in judged.verdicts),
+        "round_s_median": float(np.median(wall)),
+        "round_s_min": float(np.min(wall)),
+        "round_cpu_s_median": float(np.median(cpu)),
         "load_average_1min": os.getloadavg()[0],
-        "budget_ms": VERIFY_BUDGET_MS,
+        "budget_s": ROUND_BUDGET_S,
     }
 
 
@@ -437,6 +676,14 @@ def _worker(job: tuple[str, str, str, Setting, VerifierParams, str]) -> str:
 
 def _tokens_per_client(value: str | None, clients: int) -> str:
     return "" if value is None or clients == 0 else f"{int(value) / 10**18 / clients:,.2f}"
+
+
+def _token_share(r: dict[str, Any]) -> float | None:
+    """The malicious clients' share of all tokens minted in a run."""
+    if r.get("tokens_malicious") is None:
+        return None
+    bad, good = int(r["tokens_malicious"]), int(r["tokens_honest"])
+    return bad / (bad + good) if bad + good else 0.0
 
 
 def _percent(value: float | None) -> str:
@@ -470,8 +717,9 @@ def markdown_tables(results: list[dict[str, Any]], setting: Setting) -> str:
         "clients' mean share of the aggregate (plain FedAvg's share for comparison)",
         "",
         "| partition | attack | honest accepted % | malicious accepted % | tokens per honest "
-        "client | tokens per malicious client | malicious share % | plain FedAvg share % |",
-        "|---|---|---|---|---|---|---|---|",
+        "client | tokens per malicious client | malicious % of tokens | malicious share % "
+        "| plain FedAvg share % | guard refusals |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for partition, attack in scenarios:
         r = by_key.get((partition, attack, "verified"))
@@ -484,8 +732,10 @@ def markdown_tables(results: list[dict[str, Any]], setting: Setting) -> str:
             f"| {_percent(r['malicious_acceptance'])} "
             f"| {_tokens_per_client(r['tokens_honest'], honest_clients)} "
             f"| {_tokens_per_client(r['tokens_malicious'], setting.malicious_count)} "
+            f"| {_percent(_token_share(r))} "
             f"| {_percent(r.get('malicious_weight_share'))} "
-            f"| {_percent(plain.get('malicious_weight_share') if plain else None)} |"
+            f"| {_percent(plain.get('malicious_weight_share') if plain else None)} "
+            f"| {r.get('guard_refusals', '')} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -534,59 +784,46 @@ def check_targets(
     def add(name: str, measured: str, met: bool) -> None:
         targets.append({"target": name, "measured": measured, "met": met})
 
-    for partition in sorted({r["partition"] for r in results}):
-        baseline = by_key.get((partition, "none", "verified"))
-        for (p, attack, method), r in sorted(by_key.items()):
-            if p != partition or method != "verified":
-                continue
-            if baseline is not None and attack != "none":
-                drop = 100 * (baseline["final_test_accuracy"] - r["final_test_accuracy"])
-                add(
-                    f"{partition} {attack}: accuracy within 1.0 point of no attack",
-                    f"{drop:+.2f} points",
-                    drop <= 1.0,
-                )
-            floor = 0.99 if partition == "iid" else 0.95
+    for (partition, attack, method), r in sorted(by_key.items()):
+        if method != "verified":
+            continue
+        plain = by_key.get((partition, "none", "fedavg"))
+        if plain is not None:
+            drop = 100 * (plain["final_test_accuracy"] - r["final_test_accuracy"])
             add(
-                f"{partition} {attack}: honest acceptance >= {floor:.0%}",
-                f"{r['honest_acceptance']:.1%}",
-                r["honest_acceptance"] >= floor,
+                f"{partition} {attack}: accuracy within 1.0 point of plain FedAvg without attack",
+                f"{-drop:+.2f} points",
+                drop <= 1.0,
             )
-            if attack in ("sign_flip", "scaling", "noise", "free_rider"):
-                add(
-                    f"{partition} {attack}: malicious acceptance <= 5%",
-                    f"{r['malicious_acceptance']:.1%}",
-                    r["malicious_acceptance"] <= 0.05,
-                )
-            if attack == "free_rider":
-                add(
-                    f"{partition} free_rider: free-riders earn 0 tokens",
-                    f"{int(r['tokens_malicious']) / 10**18:g} tokens",
-                    int(r["tokens_malicious"]) == 0,
-                )
-            if attack == "backdoor":
-                plain = by_key.get((partition, "backdoor", "fedavg"))
-                add(
-                    f"{partition} backdoor: success <= 10%",
-                    f"{r['backdoor_success']:.1%}"
-                    + (f" (plain FedAvg {plain['backdoor_success']:.1%})" if plain else ""),
-                    r["backdoor_success"] <= 0.10,
-                )
-            if attack == "sample_inflation":
-                share = r["malicious_weight_share"]
-                fair = setting.malicious_count / setting.clients
-                add(
-                    f"{partition} sample_inflation: liars' weight in the aggregate <= their "
-                    f"head count ({fair:.0%})",
-                    f"{share:.1%}",
-                    share <= fair + 1e-9,
-                )
+        add(
+            f"{partition} {attack}: honest acceptance >= 95%",
+            f"{r['honest_acceptance']:.1%}",
+            r["honest_acceptance"] >= 0.95,
+        )
+        if attack == "none":
+            continue
+        bad, good = int(r["tokens_malicious"]), int(r["tokens_honest"])
+        share = bad / (bad + good) if bad + good else 0.0
+        if attack in ("free_rider", "stale"):
+            add(
+                f"{partition} {attack}: 0 tokens",
+                f"{bad / 10**18:.2f} tokens",
+                bad == 0,
+            )
+        elif attack not in ("sample_inflation", "copycat"):
+            add(f"{partition} {attack}: malicious <= 5% of tokens", f"{share:.1%}", share <= 0.05)
+        if attack == "backdoor":
+            add(
+                f"{partition} backdoor: success <= 5%",
+                f"{r['backdoor_success']:.1%}",
+                r["backdoor_success"] <= 0.05,
+            )
     add(
-        "verification of one MLP update on 2,000 images <= 20 ms (CPU time, 1 thread)",
-        f"CPU median {timing['verify_cpu_ms_median']:.1f} ms; wall median "
-        f"{timing['verify_ms_median']:.1f} ms, min {timing['verify_ms_min']:.1f} ms at load "
-        f"{timing['load_average_1min']:.1f}",
-        timing["verify_cpu_ms_median"] <= VERIFY_BUDGET_MS,
+        f"judging a round of {timing['updates']} MLP updates on 2,000 images <= 2 s "
+        "(CPU time, 1 thread)",
+        f"CPU median {timing['round_cpu_s_median']:.2f} s; wall median "
+        f"{timing['round_s_median']:.2f} s at load {timing['load_average_1min']:.1f}",
+        timing["round_cpu_s_median"] <= ROUND_BUDGET_S,
     )
     return targets
 
@@ -605,7 +842,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny federation")
     parser.add_argument("--partitions", default=",".join(PARTITIONS))
-    parser.add_argument("--attacks", default=",".join(ATTACKS))
+    parser.add_argument("--attacks", help="default: all (--quick: the issue's matrix)")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--fresh", action="store_true", help="recompute runs already on disk")
     parser.add_argument("--plots", type=Path, help="folder for the plots (default: the run folder)")
@@ -615,7 +852,7 @@ def main() -> None:
     setting = QUICK if args.quick else FULL
     params = VerifierParams()
     partitions = args.partitions.split(",")
-    attacks_ = args.attacks.split(",")
+    attacks_ = (args.attacks or ",".join(QUICK_ATTACKS if args.quick else ATTACKS)).split(",")
     methods = args.methods.split(",")
     for name, known, chosen in (
         ("partition", PARTITIONS, partitions),
@@ -654,6 +891,7 @@ def main() -> None:
         for p in partitions
         for a in attacks_
         for m in methods
+        if run_file(folder, p, a, m).exists()  # a run that FAILED is missing
     ]
     table = markdown_tables(results, setting)
     print(table)
@@ -661,11 +899,10 @@ def main() -> None:
     print(f"wall time of this invocation {wall:.0f} s; compute of all runs {compute:.0f} s")
     timing = time_verification()
     print(
-        f"verification of one MLP update on 2,000 images, 1 thread: CPU time median "
-        f"{timing['verify_cpu_ms_median']:.1f} ms; wall median {timing['verify_ms_median']:.1f} "
-        f"ms (min {timing['verify_ms_min']:.1f}, load average "
-        f"{timing['load_average_1min']:.1f}), first of a round "
-        f"{timing['first_update_of_round_ms_median']:.1f} ms; budget {VERIFY_BUDGET_MS} ms"
+        f"judging a round of {timing['updates']} MLP updates on 2,000 images, 1 thread: CPU "
+        f"median {timing['round_cpu_s_median']:.2f} s; wall median {timing['round_s_median']:.2f}"
+        f" s (min {timing['round_s_min']:.2f}, load average {timing['load_average_1min']:.1f});"
+        f" budget {ROUND_BUDGET_S} s"
     )
     targets = check_targets(results, timing, setting) if "verified" in methods else []
     for target in targets:

@@ -1,0 +1,223 @@
+"""The round judgement (Verifier.judge_round): updates judged in the company of the round's
+others, free-riders and stale updates refused, skewed honest clients kept, the damage of
+crafted attacks bounded, the guard refusing a collapsing aggregate, and the same verdicts
+and aggregate bytes with 1 and 2 threads."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from fedledger.ml import (
+    MNIST_MLP,
+    ExactEvaluator,
+    FederatedSplit,
+    Mnist,
+    ModelWeights,
+    attacks,
+    encode,
+    fedavg,
+    federated_split,
+    save_dataset,
+)
+from fedledger.ml.aggregation import bounded_fedavg
+from fedledger.ml.weights import initial_weights
+from oracle.verification import Check, Verifier, VerifierParams
+from tests.fixtures.ml import FEDERATION_SEED, FEDERATION_VALIDATION_SIZE
+from tests.fixtures.probe import run_probe
+
+CLIENTS = 10
+
+
+@pytest.fixture(scope="module")
+def two_classes(mnist: Mnist) -> FederatedSplit:
+    """Ten clients of 300 images holding two classes each (McMahan et al.'s shards)."""
+    return federated_split(
+        mnist,
+        num_clients=CLIENTS,
+        num_oracles=3,
+        validation_size=FEDERATION_VALIDATION_SIZE,
+        samples_per_client=300,
+        classes_per_client=2,
+        seed=FEDERATION_SEED,
+    )
+
+
+@pytest.fixture(scope="module")
+def rounds(two_classes: FederatedSplit) -> dict[str, Any]:
+    """Two rounds of honest FedAvg on the two-class clients: the first round's global model,
+    the second's, and the second round's honest updates."""
+    from fedledger.ml.training import LocalTrainer, TrainingConfig
+
+    trainer = LocalTrainer(MNIST_MLP)
+    first = initial_weights(MNIST_MLP.id, 0)
+    updates = [
+        trainer.train(first, data, TrainingConfig(seed=c))
+        for c, data in enumerate(two_classes.clients)
+    ]
+    second = fedavg(updates)
+    honest = [
+        trainer.train(second, data, TrainingConfig(seed=100 + c))
+        for c, data in enumerate(two_classes.clients)
+    ]
+    return {"first": first, "second": second, "honest": honest}
+
+
+def _verifier(two_classes: FederatedSplit, rounds: dict[str, Any]) -> Verifier:
+    """An oracle's verifier that saw the first round's model, then the second's."""
+    verifier = Verifier(MNIST_MLP.id, two_classes.validation[0])
+    verifier.prepare(rounds["first"])
+    verifier.prepare(rounds["second"])
+    return verifier
+
+
+def test_honest_two_class_clients_are_all_accepted(
+    two_classes: FederatedSplit, rounds: dict[str, Any]
+) -> None:
+    verifier = _verifier(two_classes, rounds)
+    judged = verifier.judge_round(rounds["second"], rounds["honest"])
+    assert [v.check for v in judged.verdicts] == [Check.PASSED] * CLIENTS
+    # the rule that judges each alone rejects some of the same updates (why it was replaced)
+    alone = [verifier.verify(rounds["second"], u).accept for u in rounds["honest"]]
+    assert not all(alone)
+
+
+def test_a_noisy_free_rider_is_refused_and_unpaid(
+    two_classes: FederatedSplit, rounds: dict[str, Any]
+) -> None:
+    """The global model plus small noise, the first layer left alone (so the dormant-input
+    check sees nothing): it did no training, and its step is a fraction of an honest one."""
+    second = rounds["second"]
+    noisy = attacks.gaussian_noise(second, 1e-3, seed=3)
+    rider = ModelWeights(second.architecture, (second.arrays[0], *noisy.arrays[1:]))
+    verifier = _verifier(two_classes, rounds)
+    judged = verifier.judge_round(second, [*rounds["honest"], rider])
+    verdict = judged.verdicts[-1]
+    assert (verdict.accept, verdict.score, verdict.check) == (False, 0, Check.UNDERSIZED)
+
+
+def test_a_stale_update_is_refused(two_classes: FederatedSplit, rounds: dict[str, Any]) -> None:
+    """The previous round's global model resubmitted, and a previous round's update."""
+    verifier = _verifier(two_classes, rounds)
+    second = rounds["second"]
+    judged = verifier.judge_round(second, [*rounds["honest"], rounds["first"]])
+    assert judged.verdicts[-1].check == Check.STALE
+    assert verifier.verify(second, rounds["first"]).check == Check.STALE
+    # an update of this round is never stale
+    assert all(verifier.verify(second, u).check != Check.STALE for u in rounds["honest"])
+
+
+def test_min_max_and_alie_are_bounded_by_the_clip_and_the_guard(
+    two_classes: FederatedSplit, rounds: dict[str, Any]
+) -> None:
+    """Three colluders (30 %) submit min-max or ALIE vectors at up to 8 times the published
+    strength: the aggregate of what the oracle accepts stays within the guard's tolerance
+    of the global model, and never collapses."""
+    verifier = _verifier(two_classes, rounds)
+    second, honest = rounds["second"], rounds["honest"][:7]
+    benign = attacks.deltas(second, honest)
+    evaluator = ExactEvaluator(two_classes.validation[1], MNIST_MLP.id)
+    baseline = evaluator.evaluate(second).accuracy
+    for name, delta in (
+        ("min_max", attacks.min_max(benign, 8.0)),
+        ("alie", attacks.alie(benign, 8 * attacks.alie_z(CLIENTS, 3))),
+    ):
+        rng = np.random.default_rng(0)
+        crafted = [
+            attacks.from_delta(second, delta * (1 + 0.3 * rng.standard_normal(delta.shape)))
+            for _ in range(3)
+        ]
+        judged = verifier.judge_round(second, honest + crafted)
+        kept = [u for u, v in zip(honest + crafted, judged.verdicts, strict=True) if v.accept]
+        assert sum(v.accept for v in judged.verdicts[:7]) >= 6, name
+        if not kept:
+            continue
+        aggregate = bounded_fedavg(second, kept, [1] * len(kept)).model
+        assert verifier.approve(second, aggregate), name
+        assert evaluator.evaluate(aggregate).accuracy > baseline - 0.05, name
+
+
+def test_the_guard_refuses_a_collapsing_aggregate(
+    two_classes: FederatedSplit, rounds: dict[str, Any]
+) -> None:
+    verifier = _verifier(two_classes, rounds)
+    second = rounds["second"]
+    honest = bounded_fedavg(second, rounds["honest"], [1] * CLIENTS).model
+    assert verifier.approve(second, honest)
+    collapsed = attacks.sign_flip(second, honest, 5.0)
+    assert not verifier.approve(second, collapsed)
+    # in a round, a majority of reversed updates gets every update refused by the guard
+    flipped = [attacks.sign_flip(second, u, 1.0) for u in rounds["honest"][:6]]
+    judged = verifier.judge_round(second, rounds["honest"][6:] + flipped)
+    kept = [
+        u for u, v in zip(rounds["honest"][6:] + flipped, judged.verdicts, strict=True) if v.accept
+    ]
+    if kept:
+        assert verifier.approve(second, bounded_fedavg(second, kept, [1] * len(kept)).model)
+
+
+def test_more_useful_updates_score_higher(
+    two_classes: FederatedSplit, rounds: dict[str, Any]
+) -> None:
+    """An update trained on a client's data twice over (two epochs) adds more in company
+    than one trained on a tenth of it."""
+    from fedledger.ml.training import LocalTrainer, TrainingConfig
+
+    trainer = LocalTrainer(MNIST_MLP)
+    second, data = rounds["second"], two_classes.clients[0]
+    small = trainer.train(second, data.subset(np.arange(30)), TrainingConfig(seed=5))
+    large = trainer.train(second, data, TrainingConfig(seed=5, epochs=2))
+    verifier = _verifier(two_classes, rounds)
+    verdicts = verifier.judge_round(second, [*rounds["honest"][1:], small, large]).verdicts
+    assert verdicts[-1].accept
+    assert verdicts[-1].score > verdicts[-2].score
+
+
+def test_parameters_of_the_round_judgement_are_checked() -> None:
+    with pytest.raises(ValueError, match="min_company"):
+        VerifierParams(min_company=1)
+    with pytest.raises(ValueError, match="cannot be negative"):
+        VerifierParams(guard_tolerance=-1)
+
+
+def test_round_verdicts_and_aggregate_are_identical_with_one_and_two_threads(
+    tmp_path: Path, two_classes: FederatedSplit, rounds: dict[str, Any]
+) -> None:
+    second = rounds["second"]
+    updates = [*rounds["honest"], attacks.sign_flip(second, rounds["honest"][0], 3.0)]
+    save_dataset(two_classes.validation[0], tmp_path / "validation.npz")
+    for name in ("first", "second"):
+        (tmp_path / f"{name}.bin").write_bytes(encode(rounds[name]))
+    paths = []
+    for index, update in enumerate(updates):
+        paths.append(tmp_path / f"update{index}.bin")
+        paths[-1].write_bytes(encode(update))
+
+    def probe(threads: int) -> dict[str, Any]:
+        return run_probe(
+            "tests.oracle.round_probe",
+            tmp_path / "validation.npz",
+            tmp_path / "first.bin",
+            tmp_path / "second.bin",
+            *paths,
+            threads=threads,
+        )
+
+    one, two = probe(1), probe(2)
+    verifier = _verifier(two_classes, rounds)
+    judged = verifier.judge_round(second, updates)
+    kept = [u for u, v in zip(updates, judged.verdicts, strict=True) if v.accept]
+    aggregate = bounded_fedavg(second, kept, [1] * len(kept)).model
+    here = {
+        "verdicts": [dataclasses.asdict(v) for v in judged.verdicts],
+        "aggregate": hashlib.sha256(encode(aggregate)).hexdigest(),
+    }
+    for report in (one, two):
+        assert report["verdicts"] == json.loads(json.dumps(here["verdicts"]))
+        assert report["aggregate"] == here["aggregate"]
