@@ -125,6 +125,18 @@ class VerifierParams:
 
     ``score_frac_bits``: the score is the contribution's mean margin gain per validation
     sample in units of ``2**-score_frac_bits`` logits, floored at 0 and capped at uint32.
+
+    The round judgement (:meth:`Verifier.judge_round`, docs/verification.md):
+    ``min_company`` admitted updates at least, else each is judged alone (default 4);
+    ``min_alignment``: the cosine (per mille) between a step and the round's median step
+    may not be lower (default -500; honest 2-class clients measured down to -193);
+    ``min_norm_ratio`` / ``max_norm_ratio``: a step's L2 norm in thousandths of the
+    round's median norm (defaults 100 and 4,000); ``company_tolerance``: taking the
+    update out of the round's clipped aggregate may raise the mean margin by at most this
+    (default 0.3 logit; honest 2-class clients measured up to 0.19); ``guard_tolerance``:
+    the aggregate may lose at most this much mean margin against the global model
+    (default 0.5 logit); ``history``: how many earlier global models the stale check
+    remembers (default 3).
     """
 
     max_relative_step: int = 750
@@ -135,7 +147,7 @@ class VerifierParams:
     score_frac_bits: int = 24
     min_company: int = 4
     min_alignment: int = -500
-    min_norm_ratio: int = 250
+    min_norm_ratio: int = 100
     max_norm_ratio: int = 4000
     company_tolerance: int = 300
     guard_tolerance: int = 500
