@@ -14,6 +14,13 @@ from fedledger.chain.errors import (
     WrongRound,
 )
 from fedledger.chain.events import AggregateProposed, RoundFinalized, UpdateAccepted
+from fedledger.crypto import (
+    EnvelopeError,
+    GlobalModelBinding,
+    is_envelope,
+    open_envelope,
+    seal_global_model,
+)
 from fedledger.ml import InvalidWeights, ModelWeights, decode, encode
 from fedledger.storage import BlobStore, StorageError, cid_from_content_hash, store_blob
 from oracle.errors import NotYetOnChain
@@ -91,10 +98,10 @@ class Proposing:
         except (StorageError, InvalidWeights, NotYetOnChain, CannotOpen) as exc:
             self._round_failed(work, report, "aggregate", str(exc))
             return
-        blob = encode(aggregate)
         try:
+            blob = self._stored_global_model(encode(aggregate))
             digest = store_blob(self.store, blob).content_hash
-        except StorageError as exc:
+        except (StorageError, ChainError) as exc:
             self._round_failed(work, report, "aggregate", f"cannot store the aggregate: {exc}")
             return
         try:
@@ -179,10 +186,30 @@ class Proposing:
         assert work.aggregate is not None
         return work.aggregate.result(), work.aggregate.count
 
+    def _stored_global_model(self, blob: bytes) -> bytes:
+        """The aggregate as it is stored: in plain under the public policy, else sealed
+        convergently for the oracles' and gateways' keys, so that every oracle stores (and
+        proposes) the same bytes (docs/security.md, "Global models")."""
+        ledger = self.ledger
+        recipients = ledger.global_model_recipients()
+        return seal_global_model(
+            blob, ledger.client.chain_id, ledger.coordinator.address, recipients
+        )
+
     def _load(self, content_hash: bytes) -> ModelWeights:
-        """The model stored under ``content_hash``, read and decoded within the size cap."""
+        """The model stored under ``content_hash``, read (opened with this oracle's keys when
+        it is sealed) and decoded within the size cap."""
         max_bytes = self.settings.max_blob_bytes
         blob = self.store.get(cid_from_content_hash(content_hash), max_bytes=max_bytes)
+        if is_envelope(blob):
+            binding = GlobalModelBinding(
+                self.ledger.client.chain_id, self.ledger.coordinator.address
+            )
+            keys = [pair.private_key for pair in self.intake.key_file.keys]
+            try:
+                blob = open_envelope(blob, binding, keys)
+            except EnvelopeError as exc:
+                raise InvalidWeights(f"the sealed global model does not open: {exc}") from exc
         return decode(blob, max_bytes=max_bytes)
 
     def _round_failed(self, work: RoundWork, report: StepReport, stage: str, message: str) -> None:

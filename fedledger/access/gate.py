@@ -22,9 +22,11 @@ from fedledger.chain.exceptions import ChainError
 from fedledger.config import ProjectConfig
 from fedledger.crypto import (
     EnvelopeError,
+    GlobalModelBinding,
     NotARecipient,
     OracleKeyFile,
     ResourceBinding,
+    is_envelope,
     open_envelope,
     seal,
 )
@@ -112,6 +114,8 @@ class ResourceGate:
         self._cache: OrderedDict[bytes, bytes] = OrderedDict()
         self._cache_entries = cache_entries
         self._cache_lock = threading.Lock()
+        self._global_models: set[bytes] = set()
+        self._rounds_scanned = 0
 
     def serve(self, resource: bytes, body: Any) -> Served:
         """Check the request in ``body`` for ``resource`` (the URL's); Refusal if denied."""
@@ -136,11 +140,18 @@ class ResourceGate:
             if not self.nonces.claim(request.requester, request.nonce, request.expiry, now):
                 raise Refusal(401, f"nonce {request.nonce} was used already: sign a new request")
             info = self.ledger.vault.resource_of(resource)
-            if not info.servable:
+            if info.servable:
+                self._check_access(resource, request.requester, now)
+            elif self._is_global_model(resource):
+                self._check_global_model_reader(request.requester)
+            else:
                 raise Refusal(404, f"0x{resource.hex()} is not a resource the gateways serve")
-            self._check_access(resource, request.requester, now)
         except ChainError as error:
             raise Refusal(503, f"the gateway cannot read the chain: {error}") from error
+        if not info.servable:
+            # The chain names the stored (sealed) blob; the requester checks the bytes
+            # against it by sealing them again (fedledger.crypto.matches_convergent).
+            return Served(resource, request.requester, self._global_model(resource), resource)
         data = self._plaintext(resource, info.sealed_blob, info.content_hash)
         return Served(resource, request.requester, data, info.content_hash)
 
@@ -201,7 +212,64 @@ class ResourceGate:
             f"`fedledger rewards access {resource_hex}`",
         )
 
+    def _is_global_model(self, content_hash: bytes) -> bool:
+        """Whether ``content_hash`` is the global model of some round (they never change:
+        the rounds seen are remembered)."""
+        if content_hash in self._global_models:
+            return True
+        coordinator = self.ledger.coordinator
+        current = coordinator.current_round()
+        for round_ in range(self._rounds_scanned + 1, current + 1):
+            self._global_models.add(coordinator.get_round(round_).global_model)
+        self._rounds_scanned = max(self._rounds_scanned, current)  # a round's model is fixed
+        return content_hash in self._global_models
+
+    def _check_global_model_reader(self, requester: str) -> None:
+        gateways = self.ledger.gateways
+        if gateways.may_read_global_model(requester, block="pending"):
+            return
+        policy = gateways.global_model_policy().name.lower()
+        who = "registered participants, oracles and the admin"
+        if policy == "holders":
+            resource = "0x" + gateways.global_model_resource().hex()
+            who += f", and holders of access to {resource} (`fedledger rewards access {resource}`)"
+        raise Refusal(
+            403, f"under the {policy} policy only {who} read the global models; {requester} is none"
+        )
+
     # ---- the bytes ----------------------------------------------------------------------
+
+    def _global_model(self, content_hash: bytes) -> bytes:
+        key = b"global-model" + content_hash
+        with self._cache_lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
+        cid = cid_from_content_hash(content_hash)
+        try:
+            blob = self.store.get(cid, max_bytes=self.max_bytes)
+        except StorageError as error:
+            raise Refusal(
+                503, f"the gateway cannot fetch the global model {cid}: {error}"
+            ) from error
+        if is_envelope(blob):
+            binding = GlobalModelBinding(
+                self.ledger.client.chain_id, self.ledger.coordinator.address
+            )
+            try:
+                blob = open_envelope(blob, binding, [pair.private_key for pair in self.keys.keys])
+            except NotARecipient as error:
+                raise Refusal(
+                    503, f"the global model {cid} is not sealed for this gateway's key"
+                ) from error
+            except EnvelopeError as error:
+                raise Refusal(503, f"the global model {cid} does not open: {error}") from error
+        with self._cache_lock:
+            self._cache[key] = blob
+            while len(self._cache) > self._cache_entries:
+                self._cache.popitem(last=False)
+        return blob
 
     def _plaintext(self, resource: bytes, sealed_blob: bytes, content_hash: bytes) -> bytes:
         key = resource + sealed_blob + content_hash

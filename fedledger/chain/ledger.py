@@ -21,6 +21,7 @@ from fedledger.chain.client import ChainClient, EventStream, TxResult, connect_w
 from fedledger.chain.compiler import compile_contracts, load_artifacts
 from fedledger.chain.coordinator import Coordinator
 from fedledger.chain.deployment import Deployment, load_deployment
+from fedledger.chain.enums import GlobalModelPolicy
 from fedledger.chain.event_base import ChainEvent
 from fedledger.chain.exceptions import DeploymentError
 from fedledger.chain.gateways import GatewayRegistry
@@ -161,6 +162,27 @@ class FedLedger:
         return EventStream(
             self.client, list(self.addresses), event_types, start, confirmations=confirmations
         )
+
+    def global_model_policy(self) -> GlobalModelPolicy:
+        """Who may read the global models (PUBLIC for a deployment without a registry)."""
+        if self._gateways is None:
+            return GlobalModelPolicy.PUBLIC
+        return self._gateways.global_model_policy()
+
+    def global_model_recipients(self) -> list[bytes] | None:
+        """The keys a global model is sealed for: None under the public policy (stored in
+        plain), else the live oracles' current keys and the gateways' keys, sorted. Every
+        oracle reads the same list from the same chain state, so all seal the same bytes."""
+        if self.global_model_policy() is GlobalModelPolicy.PUBLIC:
+            return None
+        keys = {key for key in self.coordinator.encryption_keys().values() if any(key)}
+        keys.update(gateway.encryption_key for gateway in self.gateways.gateways())
+        if not keys:
+            raise DeploymentError(
+                "the global models are sealed for the oracles and gateways, but none has "
+                "registered an encryption key yet"
+            )
+        return sorted(keys)
 
     def redeem(self, amount: int) -> TxResult:
         """Approve the vault if needed, then burn ``amount`` tokens for pooled ETH."""

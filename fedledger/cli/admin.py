@@ -412,10 +412,12 @@ def start(
         with open_store(config, kind=store_kind, ipfs_api=ipfs_api) as store:
             if model_file is not None:
                 max_bytes = config.storage.max_blob_bytes
-                genesis = genesis_from_blob(store, model_file.read_bytes(), max_bytes=max_bytes)
+                genesis = genesis_from_blob(
+                    store, model_file.read_bytes(), max_bytes=max_bytes, ledger=ledger
+                )
             else:
                 assert arch is not None
-                genesis = seeded_genesis(store, arch, seed)
+                genesis = seeded_genesis(store, arch, seed, ledger=ledger)
         result = start_training(ledger, genesis)
         deadline = ledger.coordinator.latest_model().deadline
         now = ledger.client.chain_time()

@@ -143,6 +143,13 @@ def _attack_list(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 @reward_per_logit_option(DEFAULTS.reward_per_logit)
 @rejection_limit_option(DEFAULTS.rejection_limit)
 @click.option(
+    "--global-model-policy",
+    type=click.Choice(["public", "members", "holders"]),
+    default=DEFAULTS.global_model_policy,
+    show_default=True,
+    help="Who may read the global models; the demo's gateway serves them to its participants.",
+)
+@click.option(
     "--fund-eth",
     default=DEFAULTS.fund_eth,
     show_default=True,
@@ -185,6 +192,7 @@ def demo(
     reward_base: int,
     reward_per_logit: int,
     rejection_limit: int,
+    global_model_policy: str,
     fund_eth: float,
     json_path: Path | None,
     out: Path | None,
@@ -229,6 +237,7 @@ def demo(
             reward_base=reward_base,
             reward_per_logit=reward_per_logit,
             rejection_limit=rejection_limit,
+            global_model_policy=global_model_policy,
             fund_eth=fund_eth,
             out=out or base.state_dir / "demo",
             json_path=json_path,

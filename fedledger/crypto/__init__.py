@@ -11,12 +11,16 @@ from fedledger.crypto.envelope import (
     Binding,
     Envelope,
     EnvelopeBinding,
+    GlobalModelBinding,
     Recipient,
     ResourceBinding,
     is_envelope,
+    matches_convergent,
     open_envelope,
     parse_envelope,
     seal,
+    seal_convergent,
+    seal_global_model,
 )
 from fedledger.crypto.errors import (
     EnvelopeError,
@@ -29,6 +33,7 @@ from fedledger.crypto.keys import (
     KeyFileError,
     OracleKeyFile,
     generate_key_pair,
+    key_pair_from_secret,
     public_key_from_bytes,
 )
 
@@ -40,6 +45,7 @@ __all__ = [
     "Envelope",
     "EnvelopeBinding",
     "EnvelopeError",
+    "GlobalModelBinding",
     "KeyFileError",
     "MalformedEnvelope",
     "NotARecipient",
@@ -49,8 +55,12 @@ __all__ = [
     "ResourceBinding",
     "generate_key_pair",
     "is_envelope",
+    "key_pair_from_secret",
+    "matches_convergent",
     "open_envelope",
     "parse_envelope",
     "public_key_from_bytes",
     "seal",
+    "seal_convergent",
+    "seal_global_model",
 ]

@@ -23,6 +23,19 @@ update envelope can never pass for a resource or the other way round::
 
     binding = b"fedledger/resource/v1" || chainId (32) || vault (20) || resource (32)
 
+Global models under a non-public policy (sealed for the oracles' and the gateways' keys)
+are sealed **convergently** (:func:`seal_convergent`) under::
+
+    binding = b"fedledger/global-model/v1" || chainId (32) || coordinator (20)
+
+Every oracle must store the same bytes for the same aggregate (they agree on its content
+hash), so nothing is drawn at random: with S = SHA-256(b"fedledger/envelope/v1/convergent"
+|| binding || plaintext), the content key, the ephemeral X25519 key and the nonce are
+HKDF-SHA256 expansions of S (infos ``.../content``, ``.../ephemeral``, ``.../nonce``), and
+the recipients are sorted. Whoever holds the plaintext can re-seal it and compare
+(:func:`matches_convergent`): that is how a participant checks the model a gateway sent
+against the sealed blob the chain names. Whoever does not cannot derive S.
+
 - For each recipient, wrapKey = HKDF-SHA256(X25519(e, R), salt = none,
   info = b"fedledger/envelope/v1/wrap" || E || R, 32 bytes), and the wrapped key is
   AES-256-GCM(wrapKey).encrypt(nonce = 12 zero bytes, contentKey, ad = binding).
@@ -36,6 +49,7 @@ update envelope can never pass for a resource or the other way round::
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 from collections.abc import Iterable, Sequence
@@ -65,6 +79,8 @@ STANZA_BYTES = KEY_BYTES + WRAPPED_BYTES
 _FIXED = struct.Struct(">4sBBB32s")
 _BINDING_LABEL = b"fedledger/update/v1"
 _RESOURCE_LABEL = b"fedledger/resource/v1"
+_GLOBAL_MODEL_LABEL = b"fedledger/global-model/v1"
+_CONVERGENT_LABEL = b"fedledger/envelope/v1/convergent"
 _WRAP_INFO = b"fedledger/envelope/v1/wrap"
 _ZERO_NONCE = bytes(NONCE_BYTES)
 
@@ -118,6 +134,23 @@ class ResourceBinding:
         )
 
 
+@dataclass(frozen=True)
+class GlobalModelBinding:
+    """What a sealed global model is for: its chain and coordinator contract."""
+
+    chain_id: int
+    coordinator: str | bytes
+
+    def encode(self) -> bytes:
+        if not 0 <= self.chain_id < 2**256:
+            raise ValueError(f"chain id {self.chain_id} out of range")
+        return (
+            _GLOBAL_MODEL_LABEL
+            + self.chain_id.to_bytes(32, "big")
+            + _address_bytes(self.coordinator, "coordinator")
+        )
+
+
 class EnvelopeBinding(Protocol):
     """Anything an envelope can be bound to: :class:`Binding` or :class:`ResourceBinding`."""
 
@@ -163,22 +196,73 @@ def seal(plaintext: bytes, binding: EnvelopeBinding, recipient_keys: Sequence[by
     Each call draws a fresh content key, ephemeral key and nonce, so sealing the same
     plaintext twice gives unrelated bytes.
     """
+    keys = _recipient_list(recipient_keys)
+    return _seal(
+        plaintext,
+        binding.encode(),
+        keys,
+        AESGCM.generate_key(bit_length=256),
+        X25519PrivateKey.generate(),
+        os.urandom(NONCE_BYTES),
+    )
+
+
+def seal_convergent(
+    plaintext: bytes, binding: EnvelopeBinding, recipient_keys: Sequence[bytes]
+) -> bytearray:
+    """Seal ``plaintext`` so that the same plaintext, binding and recipients always give the
+    same bytes (the module's docstring says how); recipients are sorted."""
+    keys = sorted(_recipient_list(recipient_keys))
+    ad = binding.encode()
+    secret = hashlib.sha256(_CONVERGENT_LABEL + ad + plaintext).digest()
+
+    def expand(what: bytes, length: int) -> bytes:
+        hkdf = HKDF(
+            algorithm=hashes.SHA256(), length=length, salt=None, info=_CONVERGENT_LABEL + what
+        )
+        return hkdf.derive(secret)
+
+    return _seal(
+        plaintext,
+        ad,
+        keys,
+        expand(b"/content", KEY_BYTES),
+        X25519PrivateKey.from_private_bytes(expand(b"/ephemeral", KEY_BYTES)),
+        expand(b"/nonce", NONCE_BYTES),
+    )
+
+
+def matches_convergent(sealed: bytes, plaintext: bytes, binding: EnvelopeBinding) -> bool:
+    """Whether ``sealed`` is ``plaintext`` sealed convergently under ``binding`` for the
+    recipients its header names: a check that needs the plaintext, not a key."""
+    envelope = parse_envelope(sealed)
+    return bytes(seal_convergent(plaintext, binding, envelope.recipient_keys)) == bytes(sealed)
+
+
+def _recipient_list(recipient_keys: Sequence[bytes]) -> list[bytes]:
     keys = list(dict.fromkeys(bytes(key) for key in recipient_keys))
     if not 1 <= len(keys) <= MAX_RECIPIENTS:
         raise ValueError(f"an envelope needs 1 to {MAX_RECIPIENTS} recipients, got {len(keys)}")
     bad = [key for key in keys if len(key) != KEY_BYTES]
     if bad:
         raise ValueError(f"an X25519 public key is 32 bytes, got {len(bad[0])}")
-    ad = binding.encode()
-    content_key = AESGCM.generate_key(bit_length=256)
-    ephemeral = X25519PrivateKey.generate()
+    return keys
+
+
+def _seal(
+    plaintext: bytes,
+    ad: bytes,
+    keys: list[bytes],
+    content_key: bytes,
+    ephemeral: X25519PrivateKey,
+    nonce: bytes,
+) -> bytearray:
     ephemeral_public = public_bytes(ephemeral.public_key())
     stanzas = []
     for key in keys:
         shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(key))
         wrap = AESGCM(_wrap_key(shared, ephemeral_public, key))
         stanzas.append(key + wrap.encrypt(_ZERO_NONCE, content_key, ad))
-    nonce = os.urandom(NONCE_BYTES)
     header = (
         _FIXED.pack(
             ENVELOPE_MAGIC,
@@ -198,6 +282,17 @@ def seal(plaintext: bytes, binding: EnvelopeBinding, recipient_keys: Sequence[by
         nonce, plaintext, ad + header, memoryview(sealed)[len(header) :]
     )
     return sealed
+
+
+def seal_global_model(
+    blob: bytes, chain_id: int, coordinator: str, recipient_keys: Sequence[bytes] | None
+) -> bytes:
+    """A global model as it is stored: ``blob`` itself under the public policy (no
+    recipients: None), else sealed convergently for ``recipient_keys`` (the live oracles'
+    and the gateways' keys: ``FedLedger.global_model_recipients``)."""
+    if recipient_keys is None:
+        return blob
+    return bytes(seal_convergent(blob, GlobalModelBinding(chain_id, coordinator), recipient_keys))
 
 
 def is_envelope(data: bytes) -> bool:

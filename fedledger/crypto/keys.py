@@ -14,6 +14,7 @@ previous key is dropped from the file at the next rotation and never used again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -92,6 +93,15 @@ def generate_key_pair() -> EncryptionKeyPair:
     return EncryptionKeyPair(X25519PrivateKey.generate(), now)
 
 
+def key_pair_from_secret(secret: bytes) -> EncryptionKeyPair:
+    """The key pair whose private key is SHA-256(``secret``): for reproducible runs only
+    (the demo, whose keys are as public as anvil's dev accounts), never for real keys."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return EncryptionKeyPair(
+        X25519PrivateKey.from_private_bytes(hashlib.sha256(secret).digest()), now
+    )
+
+
 @dataclass(frozen=True)
 class OracleKeyFile:
     """The keys of one oracle, current first."""
@@ -110,14 +120,14 @@ class OracleKeyFile:
         return (pair for pair in self.keys if pair.usable_in(round_))
 
     @classmethod
-    def create(cls, path: Path) -> OracleKeyFile:
-        """A new file with one fresh key; refuses to overwrite an existing file."""
+    def create(cls, path: Path, pair: EncryptionKeyPair | None = None) -> OracleKeyFile:
+        """A new file with one fresh key (or ``pair``); refuses to overwrite an existing file."""
         if path.exists():
             raise KeyFileError(
                 f"{path} exists; use `fedledger oracle key rotate` to replace "
                 "its key, or choose another --key-file"
             )
-        key_file = cls(path, (generate_key_pair(),))
+        key_file = cls(path, (pair or generate_key_pair(),))
         key_file.save(exclusive=True)
         return key_file
 

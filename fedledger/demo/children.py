@@ -3,8 +3,18 @@
 
 from __future__ import annotations
 
+import time
+
+import httpx
+
+from fedledger.access import default_gateway_key_file
+from fedledger.chain import FedLedger
+from fedledger.chain.anvil import free_port
+from fedledger.config import ProjectConfig
+from fedledger.crypto import EncryptionKeyPair, OracleKeyFile, key_pair_from_secret
 from fedledger.demo.cast import Cast
 from fedledger.demo.config import DemoConfig
+from fedledger.demo.errors import DemoError
 from fedledger.demo.processes import Child, ProcessGroup
 from fedledger.demo.workspace import NETWORK, Workspace
 from fedledger.participant import derive_seed
@@ -83,6 +93,59 @@ def start_children(
         f"started {config.oracles} oracle and {config.participants} participant processes "
         f"(malicious: {malicious}){where}; logs in {workspace.logs_dir}"
     )
+
+
+def demo_key_pair(config: DemoConfig, owner: str) -> EncryptionKeyPair:
+    """The demo's X25519 key of ``owner`` (an oracle's address, or "gateway"), derived from
+    the seed: a sealed global model is then the same bytes on every run of the same seed
+    (the demo's keys are as public as anvil's dev accounts)."""
+    return key_pair_from_secret(f"fedledger-demo/{config.seed}/{owner}".encode())
+
+
+#: Wall-clock seconds the gateway may take to start answering.
+GATEWAY_START_SECONDS = 60.0
+
+
+def start_gateway(
+    processes: ProcessGroup,
+    config: DemoConfig,
+    ledger: FedLedger,
+    project: ProjectConfig,
+    workspace: Workspace,
+) -> str:
+    """Make the gateway's key, register it (the admin runs it), start `fedledger gateway`
+    on a free loopback port and return once it answers; a line saying so."""
+    keys = OracleKeyFile.create(default_gateway_key_file(project), demo_key_pair(config, "gateway"))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    ledger.gateways.set_gateway(ledger.address, keys.current.public_key, url)
+    organisation = config.organisation_of(0)
+    env: dict[str, str] = {}
+    store = ["--store", config.store]
+    if organisation is not None:
+        env = {RPC_URL_ENV: organisation[0]}
+        store = ["--store", "ipfs", "--ipfs-api", organisation[1]]
+    elif config.ipfs_api:
+        store += ["--ipfs-api", config.ipfs_api]
+    arguments = ["gateway", "--port", str(port), "--network", NETWORK, *store]
+    child = processes.start(
+        "gateway", "gateway", ledger.address, arguments, workspace.log_path("gateway"), env=env
+    )
+    deadline = time.monotonic() + GATEWAY_START_SECONDS
+    while True:
+        if child.returncode is not None:
+            raise DemoError(died(child))
+        try:
+            if httpx.get(f"{url}/v1/info", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise DemoError(
+                f"the gateway did not answer at {url} within {GATEWAY_START_SECONDS:.0f} s"
+            )
+        time.sleep(0.2)
+    return f"gateway serving at {url} (global models {config.global_model_policy})"
 
 
 def died(child: Child) -> str:

@@ -64,6 +64,9 @@ class DemoConfig:
     contribution_target: int = 0
     aggregation_timeout: int = 600
     rejection_limit: int = 3
+    #: Who may read the global models (GatewayRegistry): the demo seals them for its oracles
+    #: and its gateway, through which the participants fetch them.
+    global_model_policy: str = "members"
     reward_base: int = 10 * TOKEN_UNIT  # token base units
     reward_per_logit: int = 100 * TOKEN_UNIT  # token base units
     fund_eth: float = 1.0  # per generated account, with --rpc
@@ -95,6 +98,8 @@ class DemoConfig:
             raise DemoError(f"store must be one of {', '.join(STORE_KINDS)}")
         if self.organisations and (self.rpc is None or self.store != "ipfs"):
             raise DemoError("a consortium demo runs on its organisations' geth and Kubo nodes")
+        if self.global_model_policy not in ("public", "members", "holders"):
+            raise DemoError("global_model_policy must be public, members or holders")
         _ = self.architecture  # raises DemoError for an unknown architecture
 
     @property

@@ -35,6 +35,7 @@ from fedledger.chain import (
     Anvil,
     DeployParams,
     FedLedger,
+    GlobalModelPolicy,
     RewardRule,
     RoundRules,
     RoundState,
@@ -48,9 +49,21 @@ from fedledger.chain.anvil import free_port
 from fedledger.chain.errors import RoundCloseTooEarly, RoundNotOpen
 from fedledger.chain.events import UpdateSubmitted
 from fedledger.config import ProjectConfig, mnist_directory
-from fedledger.crypto import Binding, OracleKeyFile, open_envelope
+from fedledger.crypto import (
+    Binding,
+    GlobalModelBinding,
+    OracleKeyFile,
+    is_envelope,
+    open_envelope,
+)
 from fedledger.demo.cast import make_cast
-from fedledger.demo.children import POLL_SECONDS, died, start_children
+from fedledger.demo.children import (
+    POLL_SECONDS,
+    demo_key_pair,
+    died,
+    start_children,
+    start_gateway,
+)
 from fedledger.demo.config import DemoConfig
 from fedledger.demo.errors import DemoError
 from fedledger.demo.measures import plain_fedavg_accuracy
@@ -160,6 +173,23 @@ class Demo:
             ProcessGroup(child_environment(self.workspace.root, self.cast.child_env))
         )
         self.observer.stage(
+            start_gateway(self.processes, config, self.ledger, self.project, self.workspace)
+        )
+        # The genesis is stored once the oracles' and the gateway's keys are on chain: under
+        # a non-public policy it is sealed for them.
+        self.genesis = seeded_genesis(
+            self.store, config.architecture, config.seed, ledger=self.ledger
+        )
+        self.genesis_accuracy = self.test_evaluator.evaluate(self.genesis.weights).accuracy
+        self.observer.stage(
+            f"genesis model {self.genesis.cid}"
+            + (
+                f" (sealed: global models {config.global_model_policy})"
+                if self.genesis.sealed
+                else ""
+            )
+        )
+        self.observer.stage(
             start_children(self.processes, config, self.cast, self.workspace, paths)
         )
         # Round 1 opens only now, so its deadline does not run while processes start.
@@ -254,8 +284,6 @@ class Demo:
         import oracle
 
         config, cast = self.config, self.cast
-        self.genesis = seeded_genesis(self.store, config.architecture, config.seed)
-        self.genesis_accuracy = self.test_evaluator.evaluate(self.genesis.weights).accuracy
         artifacts = compile_contracts(self.project)
         client = open_client(self.project, NETWORK, artifacts)
         self.reward_rule = RewardRule(
@@ -279,17 +307,21 @@ class Demo:
             oracles=tuple(account.address for account in cast.oracles),
             quorum=config.quorum,
             participants=tuple(account.address for account in cast.participants),
+            global_model_policy=GlobalModelPolicy[config.global_model_policy.upper()],
         )
         self.observer.stage(
             f"deploying: {config.oracles} oracles (quorum {config.quorum}), "
-            f"{config.participants} participants; genesis model {self.genesis.cid}"
+            f"{config.participants} participants; global models {config.global_model_policy}"
         )
         deployment = deploy(client, cast.admin, artifacts, params, network=NETWORK)
         save_deployment(self.project, deployment)
         ledger = FedLedger(client, deployment, cast.admin)
         self.observer.stage(f"registering {config.oracles} oracles' encryption keys")
         for account in cast.oracles:
-            keys = OracleKeyFile.create(default_key_file(self.project, account.address))
+            keys = OracleKeyFile.create(
+                default_key_file(self.project, account.address),
+                demo_key_pair(config, account.address),
+            )
             ledger.with_account(account).coordinator.register_encryption_key(
                 keys.current.public_key
             )
@@ -409,7 +441,14 @@ class Demo:
                 raise DemoError(died(child))
 
     def _fetch(self, digest: bytes) -> ModelWeights:
+        """A global model; a sealed one opened with the first oracle's key file."""
         blob = self.store.get(cid_from_content_hash(digest))
+        if is_envelope(blob):
+            keys = OracleKeyFile.load(default_key_file(self.project, self.cast.oracles[0].address))
+            binding = GlobalModelBinding(
+                self.ledger.deployment.chain_id, self.ledger.coordinator.address
+            )
+            blob = open_envelope(blob, binding, [pair.private_key for pair in keys.keys])
         return decode(blob, max_bytes=self.project.storage.max_blob_bytes)
 
     def _open_update(self, event: UpdateSubmitted) -> ModelWeights:

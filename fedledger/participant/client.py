@@ -27,10 +27,11 @@ from typing import TYPE_CHECKING
 
 from fedledger import units
 from fedledger.chain import FedLedger, GlobalModel, ParticipantInfo, RoundState
+from fedledger.chain.access import GatewayDomain, sign_download
 from fedledger.chain.coordinator import required_stake
 from fedledger.chain.errors import RoundNotOpen, SubmissionDeadlinePassed, WrongRound
 from fedledger.chain.events import UpdateSubmitted
-from fedledger.crypto import Binding, seal
+from fedledger.crypto import Binding, GlobalModelBinding, is_envelope, matches_convergent, seal
 from fedledger.ml import Dataset, ModelWeights, decode, encode
 from fedledger.participant.behaviours import (
     COPIERS,
@@ -38,7 +39,14 @@ from fedledger.participant.behaviours import (
     derive_seed,
     require_behaviour,
 )
-from fedledger.storage import BlobStore, cid_from_content_hash, store_blob
+from fedledger.storage import (
+    BlobStore,
+    GatewayRefused,
+    StorageError,
+    cid_from_content_hash,
+    fetch_through_gateway,
+    store_blob,
+)
 
 if TYPE_CHECKING:
     from fedledger.ml.training_config import ProgressCallback, TrainingConfig
@@ -154,6 +162,8 @@ class ParticipantClient:
             )
         cid = cid_from_content_hash(model.content_hash)
         blob = self.store.get(cid, max_bytes=self.max_blob_bytes)
+        if is_envelope(blob):
+            blob = self._through_gateway(model.content_hash, blob)
         return FetchedModel(
             round=model.round,
             state=model.state,
@@ -163,6 +173,44 @@ class ParticipantClient:
             blob=blob,
             weights=decode(blob, max_bytes=self.max_blob_bytes),
         )
+
+    def _through_gateway(self, content_hash: bytes, sealed: bytes) -> bytes:
+        """A sealed global model (non-public policy): its plaintext from a gateway, asked
+        with this participant's signed request and checked by sealing it again: only the
+        bytes the chain's hash names pass."""
+        if self.ledger.account is None:
+            raise ParticipantError(
+                "the global models of this deployment are sealed (policy "
+                f"{self.ledger.global_model_policy().name.lower()}): give --key, the gateways "
+                "serve them to members"
+            )
+        registry = self.ledger.gateways
+        gateways = registry.gateways()
+        if not gateways:
+            raise ParticipantError("the global model is sealed and no gateway is registered")
+        domain = GatewayDomain(self.ledger.client.chain_id, registry.address)
+        binding = GlobalModelBinding(self.ledger.client.chain_id, self.ledger.coordinator.address)
+        limit = self.max_blob_bytes or len(sealed)
+        failures = []
+        for gateway in gateways:
+            expiry = self.ledger.client.chain_time() + 120
+            signed = sign_download(self.ledger.signer, domain, content_hash, expiry)
+            try:
+                plain = fetch_through_gateway(
+                    gateway.url, content_hash, signed.to_json(), None, max_bytes=limit
+                )
+            except GatewayRefused as refused:
+                if refused.status in (401, 403):
+                    raise ParticipantError(str(refused)) from refused
+                failures.append(str(refused))
+                continue
+            except StorageError as error:
+                failures.append(str(error))
+                continue
+            if matches_convergent(sealed, plain, binding):
+                return plain
+            failures.append(f"{gateway.url} sent bytes that are not the sealed global model")
+        raise ParticipantError("no gateway served the global model: " + "; ".join(failures))
 
     # ---- 2. submit ---------------------------------------------------------------------
 

@@ -41,14 +41,15 @@ def fetch_through_gateway(
     url: str,
     resource: bytes,
     signed_request: dict[str, Any],
-    content_hash: bytes,
+    content_hash: bytes | None,
     *,
     max_bytes: int,
     timeout: float = 30.0,
     client: httpx.Client | None = None,
 ) -> bytes:
     """POST ``signed_request`` for ``resource`` to the gateway at ``url``; the bytes, once
-    they match ``content_hash``. GatewayRefused, StoreUnavailable or BlobCorrupted else."""
+    they match ``content_hash`` (None: the caller checks them, as for a sealed global model,
+    whose plaintext it seals again). GatewayRefused, StoreUnavailable or BlobCorrupted else."""
     target = url.rstrip("/") + resource_path(resource)
     try:
         if client is None:
@@ -74,7 +75,7 @@ def fetch_through_gateway(
             cid=None,
             limit=max_bytes,
         )
-    if content_hash_of_blob(data) != content_hash:
+    if content_hash is not None and content_hash_of_blob(data) != content_hash:
         raise BlobCorrupted(
             f"the gateway {url} sent bytes whose content hash is not the chain's "
             f"0x{content_hash.hex()}: refused (try another gateway)",

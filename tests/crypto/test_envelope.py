@@ -122,3 +122,37 @@ def test_seal_refuses_bad_recipient_lists(oracles) -> None:
         seal(b"x", replace(BINDING, participant="0x1234"), [oracles[0].public_key])
     sealed = seal(b"x", BINDING, [oracles[0].public_key, oracles[0].public_key])
     assert len(parse_envelope(sealed).recipients) == 1  # duplicates collapse
+
+
+# ---- convergent sealing (global models under a non-public policy) --------------------
+
+
+def test_convergent_sealing_is_deterministic_and_checkable_with_the_plaintext() -> None:
+    from fedledger.crypto import (
+        GlobalModelBinding,
+        matches_convergent,
+        seal_convergent,
+        seal_global_model,
+    )
+
+    pairs = [generate_key_pair() for _ in range(3)]
+    keys = [pair.public_key for pair in pairs]
+    binding = GlobalModelBinding(31337, "0x" + "11" * 20)
+    blob = os.urandom(50_000)
+    sealed = seal_convergent(blob, binding, keys)
+    # Every oracle gets the same bytes, whatever order it lists the keys in.
+    assert seal_convergent(blob, binding, list(reversed(keys))) == sealed
+    assert seal_global_model(blob, 31337, "0x" + "11" * 20, keys) == bytes(sealed)
+    assert seal_global_model(blob, 31337, "0x" + "11" * 20, None) == blob  # public policy
+    assert blob not in bytes(sealed)
+    for pair in pairs:
+        assert open_envelope(sealed, binding, [pair.private_key]) == blob
+    assert matches_convergent(bytes(sealed), blob, binding)
+    other = bytearray(blob)
+    other[0] ^= 1
+    assert not matches_convergent(bytes(sealed), bytes(other), binding)
+    assert not matches_convergent(bytes(sealed), blob, GlobalModelBinding(1, "0x" + "11" * 20))
+    # Another binding or another plaintext gives unrelated bytes.
+    assert seal_convergent(blob, GlobalModelBinding(1, "0x" + "11" * 20), keys) != sealed
+    with pytest.raises(NotARecipient):
+        open_envelope(sealed, binding, [generate_key_pair().private_key])

@@ -12,10 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from fedledger.chain import ReasonCode, RoundState, UpdateStatus
+from fedledger.chain import GlobalModelPolicy, ReasonCode, RoundState, UpdateStatus
 from fedledger.chain.events import RoundFinalized, Transfer, UpdateAccepted, UpdateSubmitted
 from fedledger.config import mnist_directory
-from fedledger.crypto import Binding, OracleKeyFile, open_envelope
+from fedledger.crypto import (
+    Binding,
+    GlobalModelBinding,
+    NotARecipient,
+    OracleKeyFile,
+    generate_key_pair,
+    is_envelope,
+    matches_convergent,
+    open_envelope,
+)
 from fedledger.ml import (
     ExactEvaluator,
     InvalidWeights,
@@ -125,7 +134,37 @@ def test_each_global_model_is_the_exact_average_of_the_accepted_updates(local_fl
             if event.participant in accepted
         ]
         produced = ledger.coordinator.get_round(round_ + 1).global_model
-        assert content_hash_of_blob(encode(fedavg(updates))) == produced
+        # Under the demo's members policy the chain names the sealed aggregate.
+        sealed = local_flow.demo.store.get(cid_from_content_hash(produced))
+        assert open_global_model(local_flow, sealed) == encode(fedavg(updates))
+
+
+def open_global_model(flow: Flow, sealed: bytes) -> bytes:
+    ledger = flow.demo.ledger
+    keys = OracleKeyFile.load(
+        default_key_file(flow.demo.project, flow.demo.cast.oracles[0].address)
+    )
+    binding = GlobalModelBinding(ledger.deployment.chain_id, ledger.coordinator.address)
+    return open_envelope(sealed, binding, [pair.private_key for pair in keys.keys])
+
+
+def test_an_outsider_cannot_read_any_global_model_from_the_store(local_flow: Flow) -> None:
+    """The demo runs under the members policy: every round's model, genesis included, is
+    stored sealed for the oracles and the gateway, and never in plain."""
+    ledger, store = local_flow.demo.ledger, local_flow.demo.store
+    assert ledger.gateways.global_model_policy() is GlobalModelPolicy.MEMBERS
+    binding = GlobalModelBinding(ledger.deployment.chain_id, ledger.coordinator.address)
+    for round_ in range(1, SMALL.rounds + 2):
+        digest = ledger.coordinator.get_round(round_).global_model
+        sealed = store.get(cid_from_content_hash(digest))
+        assert is_envelope(sealed)
+        with pytest.raises(InvalidWeights):
+            decode(sealed)
+        with pytest.raises(NotARecipient):
+            open_envelope(sealed, binding, [generate_key_pair().private_key])
+        plain = open_global_model(local_flow, sealed)
+        assert not store.has(cid_from_content_hash(content_hash_of_blob(plain)))
+        assert matches_convergent(sealed, plain, binding)  # what participants check
 
 
 def test_the_report_has_the_issue_schema_and_agrees_with_the_chain(local_flow: Flow) -> None:
@@ -145,7 +184,7 @@ def test_the_report_has_the_issue_schema_and_agrees_with_the_chain(local_flow: F
         produced = ledger.coordinator.get_round(round_ + 1).global_model
         assert record["round"] == round_
         assert record["global_model_hash"] == "0x" + produced.hex()
-        model = decode(store.get(cid_from_content_hash(produced)))
+        model = decode(open_global_model(local_flow, store.get(cid_from_content_hash(produced))))
         assert record["test_accuracy"] == test.evaluate(model).accuracy
         verdicts = read_verdicts(ledger, round_)
         assert (

@@ -9,7 +9,13 @@ import click
 
 from fedledger.cli import render
 from fedledger.cli.context import open_participant
-from fedledger.cli.options import json_option, network_option, store_options, user_errors
+from fedledger.cli.options import (
+    json_option,
+    key_option,
+    network_option,
+    store_options,
+    user_errors,
+)
 from fedledger.cli.participant.common import OUT, rows_table
 
 if TYPE_CHECKING:
@@ -28,20 +34,29 @@ def _model_json(model: GlobalModel, cid: str | None) -> dict[str, Any]:
 
 @click.command()
 @click.option("--out", type=OUT, default=None, help="Fetch the model (hash-checked) into FILE.")
+@key_option
 @network_option
 @store_options
 @json_option
 def model(
     out: Path | None,
+    key: str | None,
     network: str | None,
     store_kind: str | None,
     ipfs_api: str | None,
     as_json: bool,
 ) -> None:
-    """Show the current round and its global model; --out fetches the model."""
+    """Show the current round and its global model; --out fetches the model.
+
+    Under a non-public global-model policy the stored model is sealed: --out then asks a
+    gateway for it with a request signed by --key (a member), and checks the bytes against
+    the sealed blob the chain names."""
     from fedledger.storage import cid_from_content_hash
 
-    with open_participant(network, None, store_kind, ipfs_api, sign=False) as client, user_errors():
+    with (
+        open_participant(network, key, store_kind, ipfs_api, sign=key is not None) as client,
+        user_errors(),
+    ):
         latest = client.latest_model()
         cid = cid_from_content_hash(latest.content_hash) if latest.round else None
         fetched = client.fetch_global_model(latest) if out is not None else None

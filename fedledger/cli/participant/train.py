@@ -13,6 +13,7 @@ from fedledger.cli import render
 from fedledger.cli.context import open_participant
 from fedledger.cli.options import (
     json_option,
+    key_option,
     network_option,
     project_config,
     store_options,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     help="Start from this weights file [default: fetch the current global model].",
 )
 @training_options
+@key_option
 @network_option
 @store_options
 @json_option
@@ -53,6 +55,7 @@ def train(
     batch_size: int,
     learning_rate: float,
     seed: int,
+    key: str | None,
     network: str | None,
     store_kind: str | None,
     ipfs_api: str | None,
@@ -69,7 +72,7 @@ def train(
         if model_file is not None:
             start = decode(model_file.read_bytes(), max_bytes=project.storage.max_blob_bytes)
         else:
-            with open_participant(network, None, store_kind, ipfs_api) as client:
+            with open_participant(network, key, store_kind, ipfs_api) as client:
                 start = client.fetch_global_model().weights
     from fedledger.participant import make_update
 
