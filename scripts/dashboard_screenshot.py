@@ -105,7 +105,9 @@ def _photograph(
     url: str, out: Path, width: int, rounds: int, demo: subprocess.Popen[bytes]
 ) -> None:
     """Once the page charts ``rounds`` finalized rounds and shows a round in progress
-    (updates accepted, the history row agreeing), photograph all of it."""
+    (updates accepted; the history row agreeing on its state and count: the views and the
+    events are read a block or two apart, so a page may briefly show one ahead of the
+    other), photograph all of it."""
     from playwright.sync_api import sync_playwright
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -125,11 +127,13 @@ def _shown(page: Any, rounds: int) -> bool:
         page.evaluate(
             f"""(() => {{
               const round = document.getElementById('round-number').textContent;
+              const state = document.getElementById('round-state').dataset.state;
               const row = document.querySelector(`#rounds tbody tr[data-round="${{round}}"]`);
               const accepted = document.querySelectorAll(
                 '#submissions tr[data-status=accepted]').length;
               return document.querySelectorAll('#accuracy-chart circle.point').length >= {rounds}
                 && accepted > 0 && row !== null
+                && (state === 'open' || state === 'closed') && row.dataset.state === state
                 && Number(row.children[2].textContent) === accepted
                 && document.getElementById('problem').hidden;
             }})()"""

@@ -73,6 +73,7 @@ class LiveLedger:
         self.symbol = ledger.token.symbol()
         self._index = RoundIndex(ledger, accuracy)
         self._snapshot: _Snapshot | None = None
+        self._reread_block: int | None = None  # the block read a second time, see _read
         self._lock = threading.Lock()
 
     # ---- the documents ---------------------------------------------------------------
@@ -110,7 +111,13 @@ class LiveLedger:
     def _read(self) -> _Snapshot:
         block = self.ledger.client.block_number()
         if self._snapshot is not None and self._snapshot.block == block:
-            return self._snapshot
+            # A node may answer a new block's logs only a moment after the block itself
+            # (seen on anvil under load): the first poll at a block reads it, the next one
+            # reads it once more, later ones reuse it. Without the second read, a chain
+            # that then goes quiet shows its last events only once another block comes.
+            if self._reread_block == block:
+                return self._snapshot
+            self._reread_block = block
         coordinator = self.ledger.coordinator
         self._index.refresh()
         current = coordinator.current_round()
