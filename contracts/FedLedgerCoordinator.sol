@@ -15,13 +15,15 @@ import {RewardToken} from "./RewardToken.sol";
 /// @title FedLedgerCoordinator
 /// @notice Coordinates federated learning rounds: participants submit the content hash of a
 /// model update, a k-of-n quorum of live oracles verifies each update, accepted updates earn
-/// RewardToken, and k identical aggregate proposals finalize a round and open the next.
+/// RewardToken (credited at settlement, minted by claimRewards), and k identical aggregate
+/// proposals finalize a round and open the next.
 /// @dev Round life cycle: Open -> (closeRound) -> Closed: pending updates keep taking votes
 /// until `votingEnds` (the verification grace), then aggregation starts (earlier once nothing
 /// is pending) -> (k identical proposals) -> Finalized, or -> Skipped when there is nothing
 /// to aggregate or the oracles cannot agree; either way the next round opens in the same
-/// transaction. Every entry point does a constant amount of work: votes and proposals are
-/// tallied in bitmaps, counted over the live oracle set, never by iterating.
+/// transaction. Every entry point does a constant amount of work per item it is given: votes
+/// and proposals are tallied in bitmaps, counted over the live oracle set, never by
+/// iterating; voteBatch tallies its verdicts one by one as vote does.
 contract FedLedgerCoordinator is IFedLedgerCoordinator, OracleQuorum, OracleKeyRegistry, ParticipantRegistry {
     /// @dev Two slots: the content hash, and the tally. Vote counts are not stored: they are
     /// the popcounts of `voters` and `acceptors` over the live oracles, so that a removed
@@ -150,24 +152,44 @@ contract FedLedgerCoordinator is IFedLedgerCoordinator, OracleQuorum, OracleKeyR
     /// oracles that have not voted, the update is Disputed: void, no reward, no strike. A
     /// banned participant's update is rejected with BANNED_REASON instead of being tallied.
     function vote(uint64 round, address participant, bool accept, uint32 score, uint8 reason) external {
-        (uint64 bit, uint64 live, uint8 k) = _oracleBitAndQuorum(msg.sender);
+        (uint64 bit,,) = _oracleBitAndQuorum(msg.sender);
         if (accept != (reason == 0)) revert InvalidReasonCode(accept, reason);
         Round storage current = _requireVoting(round);
         StoredUpdate storage update = _requirePending(round, participant);
-        uint64 voters = update.voters;
-        if (voters & bit != 0) revert AlreadyVoted(round, participant, msg.sender);
+        if (update.voters & bit != 0) revert AlreadyVoted(round, participant, msg.sender);
+        _tally(round, participant, current, update, bit, accept, score, reason);
+    }
 
-        update.voters = voters | bit;
-        if (accept) {
-            if (update.acceptors == 0 || score < update.acceptScore) update.acceptScore = score;
-            update.acceptors |= bit;
-        } else {
-            bool firstReject = voters & ~update.acceptors == 0;
-            if (firstReject) update.reason = reason;
-            if (firstReject || score < update.rejectScore) update.rejectScore = score;
+    /// @inheritdoc IFedLedgerCoordinator
+    /// @dev Each verdict is tallied exactly as by `vote` (same checks, same settlement), in
+    /// calldata order. The round, the caller's bit and the live set are read once; the loop
+    /// runs over the caller's argument only, like registerParticipants. An update that is no
+    /// longer pending (settled by other oracles' votes meanwhile, or never submitted) or that
+    /// the caller already voted on is skipped, not reverted: concurrent oracles race on the
+    /// same updates, and one lost race must not void the rest of the batch.
+    function voteBatch(uint64 round, Verdict[] calldata verdicts) external returns (uint256 counted) {
+        (uint64 bit,,) = _oracleBitAndQuorum(msg.sender);
+        if (verdicts.length == 0) revert EmptyBatch();
+        Round storage current = _requireVoting(round);
+        for (uint256 i; i < verdicts.length; ++i) {
+            Verdict calldata verdict = verdicts[i];
+            if (verdict.accept != (verdict.reason == 0)) revert InvalidReasonCode(verdict.accept, verdict.reason);
+            StoredUpdate storage update = _updates[round][verdict.participant];
+            if (update.status != UpdateStatus.Pending || update.voters & bit != 0) continue;
+            _tally(round, verdict.participant, current, update, bit, verdict.accept, verdict.score, verdict.reason);
+            ++counted;
         }
-        emit VoteCast(round, participant, msg.sender, accept, score, reason);
-        _evaluate(round, participant, current, update, live, k);
+    }
+
+    /// @inheritdoc IFedLedgerCoordinator
+    /// @dev Pull payment, checks-effects-interactions: the credit is cleared before the mint.
+    function claimRewards() external {
+        Participant storage record = _participants[msg.sender];
+        uint256 owed = record.rewardOwed;
+        if (owed == 0) revert NoRewardOwed(msg.sender);
+        record.rewardOwed = 0;
+        emit RewardPaid(msg.sender, owed);
+        rewardToken.mint(msg.sender, owed);
     }
 
     /// @inheritdoc IFedLedgerCoordinator
@@ -362,6 +384,11 @@ contract FedLedgerCoordinator is IFedLedgerCoordinator, OracleQuorum, OracleKeyR
     }
 
     /// @inheritdoc IFedLedgerCoordinator
+    function rewardOwed(address participant) external view returns (uint256) {
+        return _participants[participant].rewardOwed;
+    }
+
+    /// @inheritdoc IFedLedgerCoordinator
     function returnedStake(address participant) external view returns (uint256) {
         return _returnedStake[participant];
     }
@@ -382,6 +409,33 @@ contract FedLedgerCoordinator is IFedLedgerCoordinator, OracleQuorum, OracleKeyR
 
     function _liveOracles() internal view override returns (address[] memory) {
         return oracles();
+    }
+
+    /// @dev Records one oracle's verdict on a pending update it has not voted on, then settles
+    /// the update if the live tally (or a ban) decides it.
+    function _tally(
+        uint64 round,
+        address participant,
+        Round storage current,
+        StoredUpdate storage update,
+        uint64 bit,
+        bool accept,
+        uint32 score,
+        uint8 reason
+    ) private {
+        uint64 voters = update.voters;
+        update.voters = voters | bit;
+        if (accept) {
+            if (update.acceptors == 0 || score < update.acceptScore) update.acceptScore = score;
+            update.acceptors |= bit;
+        } else {
+            bool firstReject = voters & ~update.acceptors == 0;
+            if (firstReject) update.reason = reason;
+            if (firstReject || score < update.rejectScore) update.rejectScore = score;
+        }
+        emit VoteCast(round, participant, msg.sender, accept, score, reason);
+        (uint64 live, uint8 k) = _liveSet(); // warm: the caller's check read the slot
+        _evaluate(round, participant, current, update, live, k);
     }
 
     /// @dev Settles the update if the live tally (or a ban) decides it; returns whether it did.
@@ -470,13 +524,29 @@ contract FedLedgerCoordinator is IFedLedgerCoordinator, OracleQuorum, OracleKeyR
         uint32 score = update.acceptScore;
         update.status = UpdateStatus.Accepted;
         current.accepted += 1;
-        _participants[participant].accepted += 1;
         _returnStake(round, participant, update);
         _settled(current);
         uint256 reward = rewardFor(score);
         emit UpdateAccepted(round, participant, score, reward);
+        _credit(participant, reward);
+    }
+
+    /// @dev Counts the acceptance and credits `reward` in the participant's record, the slot
+    /// the count is written to anyway (no fresh storage per reward): claimRewards mints it.
+    /// A credit that would overflow the record's uint80 is paid out at once instead.
+    function _credit(address participant, uint256 reward) private {
+        Participant storage record = _participants[participant];
+        record.accepted += 1;
+        if (reward == 0) return;
+        uint256 owed = record.rewardOwed + reward;
+        if (owed <= type(uint80).max) {
+            record.rewardOwed = uint80(owed);
+            return;
+        }
+        record.rewardOwed = 0;
+        emit RewardPaid(participant, owed);
         // Interaction last: the token is our own contract, created in the constructor.
-        if (reward != 0) rewardToken.mint(participant, reward);
+        rewardToken.mint(participant, owed);
     }
 
     function _reject(

@@ -117,6 +117,47 @@ def _fixed(array: np.ndarray) -> np.ndarray:
     return np.clip(scaled, -(2.0**39), 2.0**39).astype(np.int64)
 
 
+class SketchBook:
+    """The sketches of a round's updates in one matrix, so that one update's lower bounds
+    against all of them are one vectorised pass (the rule per pair is Sketch's)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, int] = {}
+        self._sums = np.zeros((0, 0), dtype=np.int64)
+        self._l1 = np.zeros(0, dtype=object)  # exact Python ints
+
+    def add(self, participant: str, sketch: Sketch) -> None:
+        if participant in self._rows:
+            return
+        width = sketch.block_sums.size
+        if not self._rows:
+            self._sums = np.zeros((16, width), dtype=np.int64)
+            self._l1 = np.zeros(16, dtype=object)
+        elif width != self._sums.shape[1]:
+            raise ValueError("every sketch of a round has the same size")
+        row = len(self._rows)
+        if row == self._sums.shape[0]:
+            self._sums = np.concatenate([self._sums, np.zeros_like(self._sums)])
+            self._l1 = np.concatenate([self._l1, np.zeros_like(self._l1)])
+        self._sums[row] = sketch.block_sums
+        self._l1[row] = sketch.l1
+        self._rows[participant] = row
+
+    def open_pairs(self, sketch: Sketch) -> set[str]:
+        """The participants whose sketch leaves a duplicate with ``sketch`` open."""
+        count = len(self._rows)
+        if not count or sketch.block_sums.size != self._sums.shape[1]:
+            return set(self._rows)
+        blocks = np.abs(self._sums[:count] - sketch.block_sums.astype(np.int64)).sum(axis=1)
+        open_rows = set()
+        for participant, row in self._rows.items():
+            other_l1 = int(self._l1[row])
+            bound = max(int(blocks[row]), abs(sketch.l1 - other_l1))
+            if 1000 * bound <= DUPLICATE_PER_MILLE * max(sketch.l1, other_l1):
+                open_rows.add(participant)
+        return open_rows
+
+
 def first_duplicated(
     step: Step,
     earlier: Iterable[tuple[str, Step | Sketch]],

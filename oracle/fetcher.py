@@ -46,6 +46,10 @@ class BlobFetcher(Generic[K]):
     def __contains__(self, key: K) -> bool:
         return key in self._in_flight
 
+    def __len__(self) -> int:
+        """Fetches started and not collected yet (running, queued or done)."""
+        return len(self._in_flight)
+
     @property
     def busy(self) -> bool:
         """Whether any fetch has been started and not yet collected."""

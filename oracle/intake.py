@@ -77,17 +77,19 @@ class SealedIntake:
         """The vote on ``participant``'s sealed ``blob`` (see the module's order of checks)."""
         opened = self.open(work, participant, blob)
         if isinstance(opened, Decision):
-            work.steps[participant] = None
+            work.remember_step(participant, None)
             return opened
         update = decode_update(opened, global_model, max_bytes=self.max_bytes)
         if isinstance(update, Decision):
-            work.steps[participant] = None
+            work.remember_step(participant, None)
             return update
         step = Step.of(update, global_model)
-        work.steps[participant] = step.sketch  # the full step is read again if ever needed
+        earlier = list(self._earlier_sketches(work, participant, global_model))
+        work.remember_step(participant, step.sketch)  # the full step is read again if needed
+        open_pairs = work.sketches.open_pairs(step.sketch)  # one pass over every sketch
         found = first_duplicated(
             step,
-            self._earlier_sketches(work, participant, global_model),
+            [(other, sketch) for other, sketch in earlier if other in open_pairs],
             lambda earlier: self._candidate_step(work, earlier, global_model),
         )
         if found is not None:
@@ -163,5 +165,5 @@ class SealedIntake:
             else decode_update(opened, global_model, max_bytes=self.max_bytes)
         )
         step = Step.of(update, global_model) if isinstance(update, ModelWeights) else None
-        work.steps[participant] = None if step is None else step.sketch
+        work.remember_step(participant, None if step is None else step.sketch)
         return step

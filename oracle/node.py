@@ -45,7 +45,13 @@ from fedledger.chain.errors import (
     RoundNotOpen,
     WrongRound,
 )
-from fedledger.chain.events import RoundOpened, UpdateAccepted, UpdateSubmitted
+from fedledger.chain.events import (
+    RoundOpened,
+    UpdateAccepted,
+    UpdateDisputed,
+    UpdateRejected,
+    UpdateSubmitted,
+)
 from fedledger.crypto import OracleKeyFile
 from fedledger.ml import Dataset, InvalidWeights, ModelWeights
 from fedledger.storage import BlobStore, StorageError, cid_from_content_hash
@@ -60,6 +66,9 @@ from oracle.verification import Verifier, VerifierParams
 from oracle.voting import Voting
 
 __all__ = ["NodeSettings", "OracleNode", "StepReport"]
+
+#: The events that settle an update.
+_VERDICTS = (UpdateAccepted, UpdateRejected, UpdateDisputed)
 
 #: Longest uninterrupted sleep, so a stop request is noticed quickly.
 _WAKE_SLICE = 0.1
@@ -271,7 +280,7 @@ class OracleNode(Voting, Proposing):
         if self._stream is None:
             start = round_opened_block(self.ledger, current_round)
             self._stream = self.ledger.event_stream(
-                [RoundOpened, UpdateSubmitted, UpdateAccepted],
+                [RoundOpened, UpdateSubmitted, UpdateAccepted, UpdateRejected, UpdateDisputed],
                 start,
                 confirmations=self.settings.confirmations,
             )
@@ -298,8 +307,10 @@ class OracleNode(Voting, Proposing):
             elif isinstance(event, UpdateSubmitted) and event.round in self._rounds:
                 self._fetcher.discard((event.round, event.participant))
                 self._rounds[event.round].forget_submission(event.participant)
-            elif isinstance(event, UpdateAccepted) and event.round in self._rounds:
+            elif isinstance(event, _VERDICTS) and event.round in self._rounds:
                 work = self._rounds[event.round]
+                work.settled.discard(event.participant)
+                work.accepted_by_chain.discard(event.participant)
                 if event.participant in work.summed:
                     work.restart_aggregate()  # the sum holds an update the chain took back
         for event in changes.added:
@@ -314,8 +325,12 @@ class OracleNode(Voting, Proposing):
                 work = self._rounds[event.round]
                 work.submissions[event.participant] = event.content_hash
                 work.submitted_at[event.participant] = event.position
-            elif isinstance(event, UpdateAccepted) and event.round in self._rounds:
-                self._add_accepted(self._rounds[event.round], event.participant)
+            elif isinstance(event, _VERDICTS) and event.round in self._rounds:
+                work = self._rounds[event.round]
+                work.settled.add(event.participant)
+                if isinstance(event, UpdateAccepted):
+                    work.accepted_by_chain.add(event.participant)
+                    self._add_accepted(work, event.participant)
         for number in [n for n in self._rounds if n < current_round]:
             self._drop_tasks(self._rounds.pop(number))
 

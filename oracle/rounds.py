@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from fedledger.chain import FedLedger
 from fedledger.chain.events import RoundOpened, RoundRulesChanged
 from fedledger.ml import ModelWeights, RunningFedAvg
-from oracle.duplicates import Sketch
+from oracle.duplicates import Sketch, SketchBook
 from oracle.errors import NotYetOnChain
 from oracle.inspection import Decision
 
@@ -75,7 +75,15 @@ class RoundWork:
     # participant -> the sketch of its step from the global model (oracle.duplicates),
     # None when its update did not open
     steps: dict[str, Sketch | None] = field(default_factory=dict)
+    sketches: SketchBook = field(default_factory=SketchBook)  # the steps' sketches, stacked
     tasks: dict[str, UpdateTask] = field(default_factory=dict)  # participant -> outstanding
+    #: Verdicts reached in this step and not sent yet: participant -> decision (one
+    #: voteBatch carries them, oracle.voting).
+    ballot: dict[str, Decision] = field(default_factory=dict)
+    #: Updates the chain settled, from its UpdateAccepted/Rejected/Disputed events
+    #: (oracle.node): no vote of this oracle is needed on them.
+    settled: set[str] = field(default_factory=set)
+    accepted_by_chain: set[str] = field(default_factory=set)
     finished: set[str] = field(default_factory=set)  # participants this oracle is done with
     #: The running exact sum (fedavg's integers) of the round's accepted updates this node
     #: has added, and the participants whose updates it holds: memory flat in the count.
@@ -96,6 +104,12 @@ class RoundWork:
     @property
     def opened_block(self) -> int:
         return self.opened_at[0]
+
+    def remember_step(self, participant: str, sketch: Sketch | None) -> None:
+        """The sketch of ``participant``'s step (None: its update does not open here)."""
+        self.steps[participant] = sketch
+        if sketch is not None:
+            self.sketches.add(participant, sketch)
 
     def voted_accept(self, participant: str, update: ModelWeights) -> None:
         """Hold ``update`` until the chain accepts it (:meth:`add_accepted`)."""
@@ -135,6 +149,7 @@ class RoundWork:
         """A reorganisation removed the submission's event: it is not (yet) on the chain."""
         self.submissions.pop(participant, None)
         self.tasks.pop(participant, None)
+        self.ballot.pop(participant, None)
         if participant not in self.unconfirmed_votes:
             self.finished.discard(participant)
 
@@ -147,4 +162,5 @@ class RoundWork:
 
     def finish(self, participant: str) -> None:
         self.tasks.pop(participant, None)
+        self.ballot.pop(participant, None)
         self.finished.add(participant)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from fedledger.chain import FedLedger, UpdateStatus
+from fedledger.chain import FedLedger, UpdateStatus, Verdict
 from fedledger.chain.errors import (
     AlreadyVoted,
     ChainError,
@@ -16,7 +16,7 @@ from fedledger.chain.errors import (
     VotingEnded,
     WrongRound,
 )
-from fedledger.chain.events import UpdateAccepted, UpdateDisputed, UpdateRejected
+from fedledger.chain.events import UpdateAccepted, UpdateDisputed, UpdateRejected, VoteCast
 from fedledger.ml import InvalidWeights, ModelWeights
 from fedledger.storage import BlobNotFound, BlobStore, StorageError, cid_from_content_hash
 from oracle.fetcher import BlobFetcher, Fetched
@@ -27,6 +27,12 @@ from oracle.rounds import RoundWork, UpdateTask
 from oracle.sealed import CannotOpen
 from oracle.settings import NodeSettings, StepReport
 from oracle.verification import Verifier
+
+#: Most verdicts one voteBatch transaction carries.
+MAX_BATCH = 200
+#: Fetches started and not yet verified, per fetch worker: bounds the blobs held in memory
+#: and the work of one step, so votes go out (and the chain's news comes in) often.
+FETCHES_PER_WORKER = 8
 
 #: Reverts of a vote that mean another oracle, or the round, got there first.
 _VOTE_RACES = (
@@ -105,19 +111,33 @@ class Voting:
         self._check_unconfirmed_votes(work, report)
         verifier = self._verifier_for(global_model, work)
         work.new_tasks()
+        try:
+            self._verify_and_vote(work, global_model, verifier, report)
+        finally:
+            self._send_ballot(work, report)  # the verdicts reached, in one transaction
+
+    def _verify_and_vote(
+        self, work: RoundWork, global_model: ModelWeights, verifier: Verifier, report: StepReport
+    ) -> None:
+        """Verify what was fetched and put the verdicts on the ballot; start the next
+        fetches (a bounded number: the rest wait for the next step)."""
         for fetched in self._fetcher.collect():
             number, participant = fetched.key
             task = work.tasks.get(participant)
             if number == work.number and task is not None:
-                self._handle_fetched(work, task, fetched, global_model, verifier, report)
+                if participant in work.settled:  # the others' votes decided it meanwhile
+                    self._skip_settled(work, participant)
+                else:
+                    self._handle_fetched(work, task, fetched, global_model, verifier, report)
             if self._stop_requested:
                 return
         now = time.monotonic()
+        most_fetches = FETCHES_PER_WORKER * self.settings.fetch_workers
         for task in list(work.tasks.values()):
             if self._stop_requested:
                 return
             key = (work.number, task.participant)
-            if key in self._fetcher:
+            if key in self._fetcher or task.participant in work.ballot:
                 report.waiting = True
             elif task.not_before > now:
                 # An outage blocks; a blob not found yet is waited for (bounded).
@@ -125,11 +145,26 @@ class Voting:
                 report.waiting |= not task.outage
             elif task.decision is not None:  # verified before, the vote did not go through
                 self._cast_vote(work, task, task.decision, report)
+            elif task.participant in work.settled:
+                self._skip_settled(work, task.participant)
+            elif len(self._fetcher) >= most_fetches:
+                report.waiting = True  # fetched in a later step
             elif self._needs_my_vote(work.number, task.participant):
                 self._fetcher.start(key, cid_from_content_hash(task.content_hash))
                 report.waiting = True
             else:
                 work.finish(task.participant)
+
+    def _skip_settled(self, work: RoundWork, participant: str) -> None:
+        """The chain settled the update without this oracle's vote (oracle.node follows
+        its UpdateAccepted/Rejected/Disputed events): no fetch, no verification, no read."""
+        self.log.info(
+            "skip", "the update is settled: nothing to vote on", round=work.number,
+            participant=participant,
+        )  # fmt: skip
+        if participant in work.accepted_by_chain:  # keep a copy all the same
+            self._pin(work.submissions[participant], work.number)
+        work.finish(participant)
 
     def _needs_my_vote(self, round_: int, participant: str) -> bool:
         """Whether the update is still Pending and this oracle has not voted on it."""
@@ -146,7 +181,7 @@ class Voting:
                 participant=participant,
             )
             return False
-        if coordinator.has_voted(round_, participant, self.address):
+        if update.voters and coordinator.has_voted(round_, participant, self.address):
             self.log.info(
                 "skip", "already voted on this update", round=round_, participant=participant
             )
@@ -274,63 +309,95 @@ class Voting:
     def _cast_vote(
         self, work: RoundWork, task: UpdateTask, decision: Decision, report: StepReport
     ) -> None:
-        fields = {"round": work.number, "participant": task.participant}
-        if not self._needs_my_vote(work.number, task.participant):
-            work.finish(task.participant)
+        """Put the verdict on this step's ballot (sent by :meth:`_send_ballot`)."""
+        task.decision = decision
+        work.ballot[task.participant] = decision
+        report.waiting = True
+
+    def _send_ballot(self, work: RoundWork, report: StepReport) -> None:
+        """Send the ballot's verdicts in voteBatch transactions of at most MAX_BATCH; the
+        contract skips the updates settled (or voted on by this oracle) meanwhile."""
+        while work.ballot:
+            chosen = list(work.ballot.items())[:MAX_BATCH]
+            for participant, _ in chosen:
+                del work.ballot[participant]
+            tasks = [(work.tasks.get(p), decision) for p, decision in chosen]
+            self._send_batch(work, [(t, d) for t, d in tasks if t is not None], report)
+
+    def _send_batch(
+        self, work: RoundWork, ballot: list[tuple[UpdateTask, Decision]], report: StepReport
+    ) -> None:
+        if not ballot:
             return
+        verdicts = [
+            Verdict(task.participant, decision.accept, decision.score, decision.reason)
+            for task, decision in ballot
+        ]
         started = time.perf_counter()
         try:
-            tx = self.ledger.coordinator.vote(
-                work.number, task.participant, decision.accept, decision.score, decision.reason
-            )
-        except _VOTE_RACES as exc:
-            self.log.info("skip", f"vote not needed any more: {exc}", **fields)
-            work.finish(task.participant)
+            tx = self.ledger.coordinator.vote_batch(work.number, verdicts)
+        except _VOTE_RACES as exc:  # the round takes no votes any more
+            for task, _ in ballot:
+                self.log.info(
+                    "skip", f"vote not needed any more: {exc}", round=work.number,
+                    participant=task.participant,
+                )  # fmt: skip
+                work.finish(task.participant)
             return
         except NotOracle as exc:
             self._registered = False
             report.blocked = True
-            self.log.warning("not-oracle", str(exc), **fields)
-            task.decision = decision
-            return
+            self.log.warning("not-oracle", str(exc), round=work.number, votes=len(ballot))
+            return  # the decisions stay on their tasks: voted once registered again
         except ChainError as exc:
-            task.decision = decision
-            self._task_failed(work, task, report, "vote", f"vote not sent: {exc}")
+            for task, _ in ballot:
+                self._task_failed(work, task, report, "vote", f"vote not sent: {exc}")
             return
-        if decision.accept and decision.update is not None:
-            self._hold_accepted(work, task.participant, decision.update, tx.events)
-            self._pin(task.content_hash, work.number)
-        work.finish(task.participant)
-        if self.settings.confirmations:
-            work.unconfirmed_votes[task.participant] = (tx.tx_hash, decision)
-        report.votes += 1
-        self.log.info(
-            "vote",
-            decision.detail,
-            **fields,
-            accept=decision.accept,
-            score=decision.score,
-            reason=decision.reason,
-            check=decision.check,
-            content_hash=task.content_hash,
-            outcome=_vote_outcome(tx.events),
-            tx=tx.tx_hash,
-            gas=tx.gas_used,
-            fetch_ms=round(task.fetch_seconds * 1000, 2),
-            verify_ms=round(task.verify_seconds * 1000, 2),
-            vote_ms=round((time.perf_counter() - started) * 1000, 2),
-            attempts=task.attempts,
-            **dict(decision.diagnostics),
-        )
+        vote_ms = round((time.perf_counter() - started) * 1000, 2)
+        counted = {e.participant for e in tx.events_of(VoteCast) if e.oracle == self.address}
+        for task, decision in ballot:
+            fields = {"round": work.number, "participant": task.participant}
+            if task.participant not in counted:
+                self.log.info("skip", "vote not needed any more: settled or voted", **fields)
+                work.finish(task.participant)
+                continue
+            if decision.accept and decision.update is not None:
+                self._hold_accepted(work, task.participant, decision.update, tx.events)
+                self._pin(task.content_hash, work.number)
+            work.finish(task.participant)
+            if self.settings.confirmations:
+                work.unconfirmed_votes[task.participant] = (tx.tx_hash, decision)
+            report.votes += 1
+            self.log.info(
+                "vote",
+                decision.detail,
+                **fields,
+                accept=decision.accept,
+                score=decision.score,
+                reason=decision.reason,
+                check=decision.check,
+                content_hash=task.content_hash,
+                outcome=_vote_outcome(tx.events, task.participant),
+                tx=tx.tx_hash,
+                gas=tx.gas_used,
+                batch=len(ballot),
+                fetch_ms=round(task.fetch_seconds * 1000, 2),
+                verify_ms=round(task.verify_seconds * 1000, 2),
+                vote_ms=vote_ms,
+                attempts=task.attempts,
+                **dict(decision.diagnostics),
+            )
 
 
-def _vote_outcome(events: tuple[object, ...]) -> str:
+def _vote_outcome(events: tuple[object, ...], participant: str) -> str:
     """What the vote did to the update: settled it one way, disputed it, or neither yet."""
     for event_type, outcome in (
         (UpdateAccepted, "accepted"),
         (UpdateRejected, "rejected"),
         (UpdateDisputed, "disputed"),
     ):
-        if any(isinstance(event, event_type) for event in events):
+        if any(
+            isinstance(event, event_type) and event.participant == participant for event in events
+        ):
             return outcome
     return "pending"

@@ -18,10 +18,19 @@ accept that returns it, the settling reject that forfeits it to the vault, withd
 an oracle's encryption key registration and rotation, and a timelocked admin call
 (schedule, execute) on a deployment whose admin is an AdminTimelock.
 
+The batched settlement path (issue 12), on k = 2 of 3 under AcceptedOnly for 10, 100 and
+1000 participants: every participant submits, each of the k oracles casts its verdicts in
+voteBatch transactions of up to BATCH verdicts, all accepted (the reward credited), then
+participants claim their rewards (claimRewards, a first mint to a fresh balance). Gas per
+accepted update, everything included: its submission plus the round's voteBatch gas over
+the updates; and that plus one claim, for a participant who claims every round.
+
 Each figure is the receipt's gasUsed; for calls made many times in a round (submissions,
 votes) it is the largest one seen, so the targets are checked against the worst case.
 Gas does not depend on timing: two runs give the same numbers.
 
+Targets (issue 12): gas per accepted update, everything included, <= 120,000 at k = 2,
+the same within 5% for 10 and 1000 participants.
 Targets (issue 2): submitUpdate <= 90,000; vote <= 60,000; vote_settling <= 130,000;
 closeRound <= 60,000; proposeAggregate_finalizing <= 150,000, and the same within 5% for
 10 and 100 participants. Prints a table and the checks, and writes the JSON if asked:
@@ -57,6 +66,7 @@ from fedledger.chain import (
     RoundRules,
     StoragePolicy,
     TxResult,
+    Verdict,
     abi_registry,
     compile_contracts,
     connect_web3,
@@ -84,6 +94,11 @@ TARGETS = {
     "proposeAggregate_finalizing": 150_000,
 }
 SAME_ACROSS_SIZES = ("proposeAggregate_finalizing", 0.05)
+#: The batched path: sizes, verdicts per voteBatch, target per accepted update, spread.
+BATCHED_SIZES = (10, 100, 1000)
+BATCH = 100
+PER_UPDATE_TARGET = 120_000
+CLAIMS = 10
 #: Columns of the printed table, in workflow order.
 COLUMNS = (
     "submitUpdate", "vote", "vote_settling", "vote_settling_reject", "closeRound",
@@ -297,6 +312,75 @@ def play_extras(client: ChainClient, artifacts: ArtifactSet) -> dict[str, int | 
     return log.gas
 
 
+def play_batched(client: ChainClient, artifacts: ArtifactSet, size: int) -> dict[str, float]:
+    """One round of ``size`` accepted updates settled by k = 2 of 3 oracles in batches."""
+    accounts = dev_accounts(1 + 3 + size)
+    admin, oracle_accounts, people = accounts[0], accounts[1:4], accounts[4:]
+    params = DeployParams(
+        storage_policy=StoragePolicy.ACCEPTED_ONLY,
+        round_rules=ROUND_RULES,
+        reward_rule=REWARD_RULE,
+        oracles=tuple(account.address for account in oracle_accounts),
+        quorum=2,
+        participants=(),
+        genesis_model=hashlib.sha256(b"genesis").digest(),
+    )
+    ledger = FedLedger(client, deploy(client, admin, artifacts, params), admin)
+    addresses = [account.address for account in people]
+    for start in range(0, size, 200):  # admin set-up, not part of the round's cost
+        ledger.coordinator.register_participants(addresses[start : start + 200])
+    submissions = []
+    for index, account in enumerate(people):
+        digest = hashlib.sha256(f"batched-{index}".encode()).digest()
+        submissions.append(
+            ledger.with_account(account).coordinator.submit_update(1, digest, 600).gas_used
+        )
+    batches: list[int] = []
+    for oracle_account in oracle_accounts[:2]:
+        oracle = ledger.with_account(oracle_account).coordinator
+        for start in range(0, size, BATCH):
+            verdicts = [Verdict(a, True, 9_000) for a in addresses[start : start + BATCH]]
+            batches.append(oracle.vote_batch(1, verdicts).gas_used)
+    assert ledger.coordinator.get_round(1).accepted == size, "not every update was accepted"
+    claims = [
+        ledger.with_account(account).coordinator.claim_rewards().gas_used
+        for account in people[:CLAIMS]
+    ]
+    per_update = (sum(submissions) + sum(batches)) / size
+    claim = max(claims)
+    return {
+        "submitUpdate_max": max(submissions),
+        "voteBatch_transactions": len(batches),
+        "voteBatch_total": sum(batches),
+        "voteBatch_per_verdict": sum(batches) / (2 * size),
+        "claimRewards_max": claim,
+        "gas_per_accepted_update": per_update,
+        "gas_per_accepted_update_with_claim": per_update + claim,
+    }
+
+
+def check_batched(batched: dict[str, dict[str, float]]) -> list[dict[str, object]]:
+    checks: list[dict[str, object]] = []
+    per_update = {size: batched[str(size)]["gas_per_accepted_update"] for size in BATCHED_SIZES}
+    worst_size = max(per_update, key=per_update.__getitem__)
+    checks.append({
+        "check": f"gas per accepted update (k = 2, batched) <= {PER_UPDATE_TARGET:,}",
+        "worst": round(per_update[worst_size]),
+        "where": f"{worst_size} participants",
+        "ok": per_update[worst_size] <= PER_UPDATE_TARGET,
+    })  # fmt: skip
+    small, large = per_update[BATCHED_SIZES[0]], per_update[BATCHED_SIZES[-1]]
+    spread = abs(large - small) / small
+    checks.append({
+        "check": f"gas per accepted update within 5% for {BATCHED_SIZES[0]} vs "
+        f"{BATCHED_SIZES[-1]} participants",
+        "worst": f"{small:,.0f} vs {large:,.0f} ({spread:.2%})",
+        "where": "k=2/n=3 AcceptedOnly",
+        "ok": spread <= 0.05,
+    })  # fmt: skip
+    return checks
+
+
 def check_targets(results: dict[str, dict[str, int | None]]) -> list[dict[str, object]]:
     checks: list[dict[str, object]] = []
     for call, limit in TARGETS.items():
@@ -378,6 +462,27 @@ def print_report(
         console.print(f"{mark}  {check['check']}: {worst} ({check['where']})")
 
 
+def print_batched(batched: dict[str, dict[str, float]]) -> None:
+    table = Table(title=f"Batched settlement, k = 2 of 3, AcceptedOnly (voteBatch of {BATCH})")
+    table.add_column("participants", justify="right")
+    for column in (
+        "submitUpdate", "voteBatch txs", "gas per verdict", "claimRewards",
+        "per accepted update", "with a claim every round",
+    ):  # fmt: skip
+        table.add_column(column, justify="right")
+    for size, row in batched.items():
+        table.add_row(
+            size,
+            f"{row['submitUpdate_max']:,.0f}",
+            f"{row['voteBatch_transactions']:.0f}",
+            f"{row['voteBatch_per_verdict']:,.0f}",
+            f"{row['claimRewards_max']:,.0f}",
+            f"{row['gas_per_accepted_update']:,.0f}",
+            f"{row['gas_per_accepted_update_with_claim']:,.0f}",
+        )
+    Console(width=max(Console().width, 132)).print(table)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--json", type=Path, help="write the results to this file")
@@ -385,7 +490,7 @@ def main() -> int:
 
     config = load_config()
     artifacts = compile_contracts(config)
-    accounts = 1 + max(n for _, n in QUORUMS) + max(ROUND_SIZES) + 1
+    accounts = max(1 + max(n for _, n in QUORUMS) + max(ROUND_SIZES) + 1, 4 + max(BATCHED_SIZES))
     anvil = Anvil.from_config(config, port=free_port(), accounts=accounts)
     results: dict[str, dict[str, int | None]] = {}
     with anvil:
@@ -400,8 +505,15 @@ def main() -> int:
             dev.revert(snapshot)
             client.reset()
         results["extras"] = play_extras(client, artifacts)
+        batched: dict[str, dict[str, float]] = {}
+        for size in BATCHED_SIZES:
+            snapshot = dev.snapshot()
+            batched[str(size)] = play_batched(client, artifacts, size)
+            dev.revert(snapshot)
+            client.reset()
 
-    checks = check_targets(results)
+    checks = check_targets(results) + check_batched(batched)
+    print_batched(batched)
     print_report(results, checks)
     if args.json:
         payload = {
@@ -417,7 +529,8 @@ def main() -> int:
                 "python": platform.python_version(),
             },
             "configurations": results,
-            "targets": TARGETS,
+            "batched": batched,
+            "targets": {**TARGETS, "gas_per_accepted_update_k2": PER_UPDATE_TARGET},
             "checks": checks,
             "all_targets_met": all(check["ok"] for check in checks),
         }

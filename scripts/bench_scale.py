@@ -16,8 +16,10 @@ deadline and the round closed; the oracles aggregate and finalize it.
 Per N it prints and writes: the time from the last submission to all settled and to
 finalized; updates settled per second (N over the time from the last submission to all
 settled, as issue 12 measures it, and N over the time from the first submission); gas per
-accepted update (its submission, the votes, the settling vote with the mint); every
-call's gas (count, min, median, max, total); each oracle's CPU milliseconds per update
+accepted update (its submission, the votes in their batches, the settlement with the
+reward's credit; and with a claimRewards added, as for a participant who claims every
+round: measured for 20 participants after the round); every call's gas (count, min,
+median, max, total); each oracle's CPU milliseconds per update
 (its CPU time from the first submission to finalized, over N) and peak memory (VmHWM);
 and the load average (the machine may be shared).
 """
@@ -83,7 +85,8 @@ ORACLES, QUORUM = 3, 2
 NOISE_STD = 1e-3
 POLL_SECONDS = 0.25
 SETTLE_TIMEOUT_S = 1800.0
-SUBMISSION_GAS_LIMIT = 200_000  # submitUpdate uses about 79,000
+SUBMISSION_GAS_LIMIT = 200_000  # submitUpdate uses about 83,000
+CLAIMS_MEASURED = 20  # participants that claim their reward after the round
 PRIORITY_FEE = 10**9
 
 
@@ -150,29 +153,37 @@ def wait_for(condition: Any, timeout: float, what: str, processes: ProcessGroup)
 
 
 def call_gas(ledger: FedLedger, round_: int) -> dict[str, list[int]]:
-    """Gas of every transaction of the round, by call; a vote that settles (its
-    transaction carries UpdateAccepted/UpdateRejected) and the proposal that finalizes are
-    told apart from the others."""
+    """Gas of every transaction of the round, by the function it called; a vote (or a
+    batch) that settles (its transaction carries UpdateAccepted/UpdateRejected) and the
+    proposal that finalizes are told apart from the others."""
     start = ledger.deployment.block_number
-    names: dict[str, str] = {}
-    for event_type, name in (
-        (UpdateSubmitted, "submitUpdate"),
-        (VoteCast, "vote"),
-        (RoundClosed, "closeRound"),
-        (AggregateProposed, "proposeAggregate"),
-    ):
-        for event in ledger.events(event_type, start, round=round_):
-            names.setdefault(event.tx_hash, name)
+    tx_hashes: set[str] = set()
+    for event_type in (UpdateSubmitted, VoteCast, RoundClosed, AggregateProposed):
+        tx_hashes.update(e.tx_hash for e in ledger.events(event_type, start, round=round_))
+    selectors = {
+        spec.selector: name for name, spec in ledger.coordinator.interface.functions.items()
+    }
     gas: dict[str, list[int]] = {}
-    for tx_hash, name in names.items():
+    for tx_hash in tx_hashes:
         receipt = ledger.client.wait_for_receipt(tx_hash)
+        sent = ledger.client.rpc("eth_getTransactionByHash", [tx_hash])
+        name = selectors.get(bytes.fromhex(sent["input"][2:10]), "other")
         events = {type(e).__name__ for e in ledger.client.decode_logs(receipt["logs"])}
-        if name == "vote" and events & {"UpdateAccepted", "UpdateRejected"}:
-            name = "vote_settling"
+        if name in ("vote", "voteBatch") and events & {"UpdateAccepted", "UpdateRejected"}:
+            name += "_settling"
         if name == "proposeAggregate" and "RoundFinalized" in events:
             name = "proposeAggregate_finalizing"
         gas.setdefault(name, []).append(int(receipt["gasUsed"], 16))
     return gas
+
+
+def claim_gas(ledger: FedLedger, participants: list[Any], count: int) -> list[int]:
+    """Gas of claimRewards for the first ``count`` participants (each mints its credited
+    reward; a first mint to a fresh balance, as for every participant of this run)."""
+    used = []
+    for account in participants[:count]:
+        used.append(ledger.with_account(account).coordinator.claim_rewards().gas_used)
+    return used
 
 
 def run_size(n: int, base: ProjectConfig, out: Path, console: Console) -> dict[str, Any]:
@@ -304,7 +315,10 @@ def run_size(n: int, base: ProjectConfig, out: Path, console: Console) -> dict[s
         cpu = [cpu_seconds(c.process.pid) - b for c, b in zip(nodes, cpu_before, strict=True)]
         peaks = [peak_rss_mib(c.process.pid) for c in nodes]
         gas = call_gas(ledger, 1)
-    per_update = sum(sum(gas.get(k, [])) for k in ("submitUpdate", "vote", "vote_settling"))
+        claims = claim_gas(ledger, participants, min(n, CLAIMS_MEASURED))
+    voting = ("submitUpdate", "vote", "vote_settling", "voteBatch", "voteBatch_settling")
+    per_update = sum(sum(gas.get(k, [])) for k in voting)
+    verdicts = len(ledger.events(VoteCast, deployment.block_number, round=1))
     return {
         "participants": n,
         "last_submission_to_all_settled_s": all_settled - last,
@@ -313,7 +327,13 @@ def run_size(n: int, base: ProjectConfig, out: Path, console: Console) -> dict[s
         # The issue's measure: N over the time from the last submission to all settled.
         "settled_per_second": n / (all_settled - last),
         "settled_per_second_from_first_submission": n / (all_settled - first),
+        # The submission, every vote (batched) and the settlement with the reward's credit.
         "gas_per_accepted_update": per_update / n,
+        # The same plus one claimRewards per update: a participant claiming every round.
+        "gas_per_accepted_update_with_claim": per_update / n + statistics.median(claims),
+        "claim_rewards_gas_median": statistics.median(claims),
+        "verdicts": verdicts,
+        "vote_transactions": sum(len(gas.get(k, [])) for k in voting[1:]),
         "gas_by_call": {
             name: {
                 "count": len(values),
@@ -337,7 +357,8 @@ def print_report(console: Console, results: list[dict[str, Any]]) -> None:
         "last submission to all settled (s)",
         "to finalized (s)",
         "settled / s",
-        "gas per accepted update",
+        "gas per accepted update (with a claim)",
+        "verdicts / vote txs",
         "oracle CPU per update (ms)",
         "oracle peak memory (MiB)",
         "load",
@@ -349,7 +370,8 @@ def print_report(console: Console, results: list[dict[str, Any]]) -> None:
             f"{r['last_submission_to_all_settled_s']:.1f}",
             f"{r['last_submission_to_finalized_s']:.1f}",
             f"{r['settled_per_second']:.1f}",
-            f"{r['gas_per_accepted_update']:,.0f}",
+            f"{r['gas_per_accepted_update']:,.0f} ({r['gas_per_accepted_update_with_claim']:,.0f})",
+            f"{r['verdicts']} / {r['vote_transactions']}",
             " / ".join(f"{c:.0f}" for c in r["oracle_cpu_ms_per_update"]),
             " / ".join(f"{m:.0f}" for m in r["oracle_peak_rss_mib"]),
             f"{r['load_average_1min']:.1f}",

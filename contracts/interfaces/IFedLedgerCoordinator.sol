@@ -85,6 +85,14 @@ interface IFedLedgerCoordinator is IOracleQuorum, IOracleKeyRegistry, IParticipa
         bool staked; // the submission carries the enrolment stake, not yet returned or forfeited
     }
 
+    /// @dev One verdict of a voteBatch: the arguments of a vote but the round.
+    struct Verdict {
+        address participant;
+        bool accept;
+        uint32 score;
+        uint8 reason; // 0 with an accept verdict; a non-zero ReasonCode with a reject verdict
+    }
+
     /// @dev The answer to the paper's GetLatestModelParameters.
     struct GlobalModel {
         uint64 round;
@@ -108,7 +116,8 @@ interface IFedLedgerCoordinator is IOracleQuorum, IOracleKeyRegistry, IParticipa
         uint32 score,
         uint8 reason
     );
-    /// @notice k live oracles accepted the update; `reward` tokens were minted to the participant.
+    /// @notice k live oracles accepted the update; `reward` tokens were credited to the
+    /// participant (claimRewards mints them).
     event UpdateAccepted(uint64 indexed round, address indexed participant, uint32 score, uint256 reward);
     /// @notice k live oracles rejected the update (`reason`: the first rejecting vote's code), or
     /// its participant was banned while it was pending (`reason`: BANNED_REASON).
@@ -145,6 +154,9 @@ interface IFedLedgerCoordinator is IOracleQuorum, IOracleKeyRegistry, IParticipa
     event StakeForfeited(uint64 indexed round, address indexed participant, uint256 amount);
     /// @notice `participant` withdrew `amount` wei of returned stakes.
     event StakeWithdrawn(address indexed participant, uint256 amount);
+    /// @notice `amount` credited reward tokens were minted to `participant` (a claim, or a
+    /// credit too large for the record, paid at once).
+    event RewardPaid(address indexed participant, uint256 amount);
 
     /// @notice startTraining has not been called yet.
     error TrainingNotStarted();
@@ -196,6 +208,10 @@ interface IFedLedgerCoordinator is IOracleQuorum, IOracleKeyRegistry, IParticipa
     error RewardAboveCap(uint256 base, uint256 cap);
     /// @notice No returned stake to withdraw.
     error NoStakeToWithdraw(address participant);
+    /// @notice voteBatch needs at least one verdict.
+    error EmptyBatch();
+    /// @notice No credited reward to claim.
+    error NoRewardOwed(address participant);
 
     /// @notice Open round 1 on the initial global model.
     /// @param genesisModel Content hash of the initial model blob.
@@ -224,6 +240,18 @@ interface IFedLedgerCoordinator is IOracleQuorum, IOracleKeyRegistry, IParticipa
     /// @param score The oracle's integer score of the update on its validation data.
     /// @param reason 0 with an accept verdict; a non-zero ReasonCode with a reject verdict.
     function vote(uint64 round, address participant, bool accept, uint32 score, uint8 reason) external;
+
+    /// @notice Cast many votes of the caller on pending updates of the current round in one
+    /// transaction (oracles only), with vote's rules for each; an update no longer pending, or
+    /// already voted on by the caller, is skipped. Reverts as a whole on an invalid reason
+    /// code, an empty batch, or a round that takes no votes.
+    /// @param round The updates' round; must be the current round.
+    /// @param verdicts One verdict per update, tallied in this order.
+    /// @return counted The verdicts tallied (the others were skipped).
+    function voteBatch(uint64 round, Verdict[] calldata verdicts) external returns (uint256 counted);
+
+    /// @notice Mint the caller the reward tokens credited to it by its accepted updates.
+    function claimRewards() external;
 
     /// @notice Re-evaluate a pending update against the live oracle set and k (anyone may call):
     /// settles it when its live votes decide it, rejects it when its participant is banned,
@@ -309,6 +337,10 @@ interface IFedLedgerCoordinator is IOracleQuorum, IOracleKeyRegistry, IParticipa
 
     /// @notice The wei a submission deposits under open enrolment, fixed at deployment (0: none).
     function enrolmentStake() external view returns (uint256);
+
+    /// @notice Reward tokens credited to `participant` and not yet claimed.
+    /// @param participant Any address.
+    function rewardOwed(address participant) external view returns (uint256);
 
     /// @notice Stakes credited back to `participant` and not yet withdrawn.
     /// @param participant Any address.

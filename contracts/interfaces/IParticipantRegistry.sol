@@ -14,6 +14,7 @@ interface IParticipantRegistry {
         uint32 rejected; // lifetime rejected updates
         uint32 strikes; // rejections since registration or the last pardon; bans at the limit
         uint64 lastSubmittedRound; // enforces one submission per round
+        uint80 rewardOwed; // rewards credited at acceptance and not yet claimed (same slot)
     }
 
     /// @notice `participant` may now submit (registered by the admin or by open enrolment).

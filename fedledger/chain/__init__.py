@@ -28,6 +28,7 @@ from fedledger.chain.coordinator import (
     RoundInfo,
     RoundRules,
     UpdateInfo,
+    Verdict,
     smallest_quorum,
     valid_quorum,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "TxResult",
     "UpdateInfo",
     "UpdateStatus",
+    "Verdict",
     "abi_registry",
     "compile_contracts",
     "connect_web3",

@@ -80,7 +80,9 @@ class ContractBinding:
             )
         return self.interface.decode_result(function, raw)
 
-    def _transact(self, function: str, *args: Any, value: int = 0, min_gas: int = 0) -> TxResult:
+    def _transact(
+        self, function: str, *args: Any, value: int = 0, min_gas: int = 0, gas: int | None = None
+    ) -> TxResult:
         if self.route is not None:
             data = self.interface.encode_call(function, args)
             return self.route.send(self.address, data, self._context(function))
@@ -94,6 +96,7 @@ class ContractBinding:
             self.address,
             self.interface.encode_call(function, args),
             value=value,
+            gas=gas,
             min_gas=min_gas,
             context=self._context(function),
         )

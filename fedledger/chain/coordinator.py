@@ -21,6 +21,12 @@ from fedledger.chain.contract import OwnableMixin
 VOTE_GAS_FLOOR = 250_000
 PROPOSE_GAS_FLOOR = 250_000
 CLOSE_GAS_FLOOR = 200_000
+#: A voteBatch is sent with this much gas per verdict (a settling accept tallies, credits
+#: and may skip the round: about 25,000; a credit paid out at once mints) plus the base,
+#: without an estimate: the estimate would run the whole batch once more on the node, and
+#: the votes of other oracles can turn its verdicts into settling ones before it is mined.
+BATCH_GAS_PER_VERDICT = 60_000
+BATCH_GAS_BASE = 150_000
 
 
 def valid_quorum(quorum: int, oracles: int) -> bool:
@@ -141,6 +147,16 @@ class UpdateInfo:
 
 
 @dataclass(frozen=True)
+class Verdict:
+    """One vote of a :meth:`Coordinator.vote_batch`."""
+
+    participant: str
+    accept: bool
+    score: int
+    reason: ReasonCode | int = ReasonCode.ACCEPTED
+
+
+@dataclass(frozen=True)
 class ParticipantInfo:
     address: str
     registered: bool
@@ -149,6 +165,7 @@ class ParticipantInfo:
     rejected: int
     strikes: int  # rejections since registration or the last pardon
     last_submitted_round: int
+    reward_owed: int  # reward tokens credited at acceptance, not yet claimed
 
 
 class Coordinator(OwnableMixin):
@@ -239,6 +256,24 @@ class Coordinator(OwnableMixin):
         return self._transact(
             "vote", round_, participant, accept, score, int(reason), min_gas=VOTE_GAS_FLOOR
         )
+
+    def vote_batch(self, round_: int, verdicts: Sequence[Verdict]) -> TxResult:
+        """Cast many votes on ``round_``'s pending updates in one transaction (oracles only);
+        updates no longer pending, or already voted on by this oracle, are skipped (the
+        transaction's VoteCast events say which were counted)."""
+        if not verdicts:
+            raise ValueError("vote_batch needs at least one verdict")
+        args = [(v.participant, v.accept, v.score, int(v.reason)) for v in verdicts]
+        gas = BATCH_GAS_BASE + BATCH_GAS_PER_VERDICT * len(args)
+        return self._transact("voteBatch", round_, args, gas=gas)
+
+    def claim_rewards(self) -> TxResult:
+        """Mint the account the reward tokens its accepted updates earned."""
+        return self._transact("claimRewards")
+
+    def reward_owed(self, participant: str) -> int:
+        """Reward tokens credited to ``participant`` and not yet claimed."""
+        return int(self._call("rewardOwed", participant))
 
     def settle(self, round_: int, participant: str) -> TxResult:
         """Re-evaluate a pending update against the live oracle set (anyone may call)."""

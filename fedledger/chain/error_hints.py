@@ -75,6 +75,11 @@ HINTS: dict[str, str] = {
     "InvalidRoundRules": (
         "Round duration, aggregation timeout and verification grace must all be positive."
     ),
+    "EmptyBatch": "A voteBatch carries at least one verdict; send the votes again with one.",
+    "NoRewardOwed": (
+        "No reward is credited to this account: rewards are credited when an update of "
+        "it is accepted (see `fedledger status`), then claimed once."
+    ),
     "NoStakeToWithdraw": (
         "No stake has been returned to this account (it comes back once an update is "
         "accepted, disputed or expired)."

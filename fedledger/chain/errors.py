@@ -46,6 +46,7 @@ __all__ = [
     "ERC20InvalidReceiver",
     "ERC20InvalidSender",
     "ERC20InvalidSpender",
+    "EmptyBatch",
     "EmptyContentHash",
     "EmptyEncryptionKey",
     "EmptyGatewayKey",
@@ -60,6 +61,7 @@ __all__ = [
     "InvalidQuorum",
     "InvalidReasonCode",
     "InvalidRoundRules",
+    "NoRewardOwed",
     "NoStakeToWithdraw",
     "NotBanned",
     "NotMinter",
@@ -320,6 +322,12 @@ class ERC20InvalidSpender(ContractRevert):
         return self.arguments["spender"]  # type: ignore[no-any-return]
 
 
+class EmptyBatch(ContractRevert):
+    """voteBatch needs at least one verdict."""
+
+    SIGNATURE = "EmptyBatch()"
+
+
 class EmptyContentHash(ContractRevert):
     """A content hash of zero names no blob."""
 
@@ -460,6 +468,16 @@ class InvalidRoundRules(ContractRevert):
     @property
     def verification_grace(self) -> int:
         return self.arguments["verification_grace"]  # type: ignore[no-any-return]
+
+
+class NoRewardOwed(ContractRevert):
+    """No credited reward to claim."""
+
+    SIGNATURE = "NoRewardOwed(address)"
+
+    @property
+    def participant(self) -> str:
+        return self.arguments["participant"]  # type: ignore[no-any-return]
 
 
 class NoStakeToWithdraw(ContractRevert):

@@ -40,6 +40,7 @@ __all__ = [
     "Redeemed",
     "RejectionLimitChanged",
     "ResourceRegistered",
+    "RewardPaid",
     "RewardRuleChanged",
     "RoleAdminChanged",
     "RoleGranted",
@@ -295,6 +296,16 @@ class ResourceRegistered(ChainEvent):
 
 
 @dataclass(frozen=True)
+class RewardPaid(ChainEvent):
+    """`amount` credited reward tokens were minted to `participant` (a claim, or a credit too
+    large for the record, paid at once).
+    """
+
+    participant: str
+    amount: int
+
+
+@dataclass(frozen=True)
 class RewardRuleChanged(ChainEvent):
     """The reward rule changed."""
 
@@ -435,7 +446,9 @@ class Transfer(ChainEvent):
 
 @dataclass(frozen=True)
 class UpdateAccepted(ChainEvent):
-    """k live oracles accepted the update; `reward` tokens were minted to the participant."""
+    """k live oracles accepted the update; `reward` tokens were credited to the participant
+    (claimRewards mints them).
+    """
 
     round: int
     participant: str

@@ -45,6 +45,7 @@ def balance(address: str | None, key: str | None, network: str | None, as_json: 
             {
                 "address": holder,
                 "tokens": str(standing.balance),
+                "credited": str(standing.credited),
                 "symbol": symbol,
                 "accepted": standing.accepted,
                 "rejected": standing.rejected,
@@ -58,6 +59,11 @@ def balance(address: str | None, key: str | None, network: str | None, as_json: 
         return
     out = render.console()
     out.print(f"[bold]{holder}[/bold]: {render.tokens(standing.balance, symbol)}")
+    if standing.credited:
+        out.print(
+            f"  {render.tokens(standing.credited, symbol)} credited by accepted updates, "
+            "not yet claimed (`fedledger rewards claim`)"
+        )
     out.print(
         f"  {standing.accepted} accepted and {standing.rejected} rejected update(s)"
         + (", banned" if standing.banned else "")
@@ -116,6 +122,26 @@ def redeem(
     )
     if withdrawn is not None:
         render.report_tx(withdrawn, f"withdrew {render.eth(payout)} to {ledger.address}", False)
+
+
+@rewards.command()
+@key_option
+@network_option
+@json_option
+def claim(key: str | None, network: str | None, as_json: bool) -> None:
+    """Mint the --key account the rewards its accepted updates were credited (one
+    transaction for every round since the last claim)."""
+    _, ledger = open_ledger(network, key)
+    with user_errors():
+        credited = ledger.coordinator.reward_owed(ledger.address)
+        symbol = ledger.token.symbol()
+        result = ledger.coordinator.claim_rewards()
+    render.report_tx(
+        result,
+        f"claimed {render.tokens(credited, symbol)} to {ledger.address}",
+        as_json,
+        tokens=str(credited),
+    )
 
 
 @rewards.command()

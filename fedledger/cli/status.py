@@ -159,6 +159,7 @@ def _to_json(ledger: FedLedger, s: _Snapshot) -> dict[str, Any]:
                 "strikes": p.strikes,
                 "tokens": str(p.balance),
                 "tokens_human": render.tokens(p.balance, s.symbol),
+                "credited": str(p.credited),
             }
             for p in s.participants
         ],

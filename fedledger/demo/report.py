@@ -62,7 +62,7 @@ class ParticipantRecord:
     behaviour: str
     accepted: int
     rejected: int
-    tokens: int  # base units
+    tokens: int  # base units earned: held, or credited and not claimed yet
     banned: bool
 
     def to_json(self) -> dict[str, Any]:

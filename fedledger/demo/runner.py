@@ -479,7 +479,7 @@ class Demo:
                     behaviour=behaviour,
                     accepted=standing.accepted,
                     rejected=standing.rejected,
-                    tokens=standing.balance,
+                    tokens=standing.balance + standing.credited,
                     banned=standing.banned,
                 )
             )

@@ -281,6 +281,7 @@ class LiveLedger:
             "strikes": p.strikes,
             "tokens": str(p.balance),
             "tokens_text": units.format_tokens(p.balance, self.symbol),
+            "credited": str(p.credited),
         }
 
 

@@ -13,7 +13,8 @@ class Rewards:
     """A participant's standing: tokens, counters and what its tokens would redeem for."""
 
     address: str
-    balance: int  # token base units
+    balance: int  # token base units held
+    credited: int  # rewards of accepted updates not claimed yet (claimRewards mints them)
     registered: bool
     banned: bool
     accepted: int
@@ -31,6 +32,7 @@ def read_rewards(ledger: FedLedger, address: str) -> Rewards:
     return Rewards(
         address=address,
         balance=balance,
+        credited=info.reward_owed,
         registered=info.registered,
         banned=info.banned,
         accepted=info.accepted,

@@ -327,6 +327,7 @@ def test_without_oracles_nothing_is_settled(chain_testbed_factory: TestbedFactor
     with pytest.raises(NothingToSettle):  # k = 0 must not accept without a single vote
         bed.outsider.coordinator.settle(1, participant)
     assert bed.admin.token.balance_of(participant) == 0
+    assert bed.admin.coordinator.reward_owed(participant) == 0
 
 
 def test_the_verification_grace_must_be_positive(chain_testbed: Testbed) -> None:

@@ -1,4 +1,5 @@
-"""A stateful property test: random sequences of submissions, votes, settle calls, closes,
+"""A stateful property test: random sequences of submissions, votes (single and in batches),
+reward claims, settle calls, closes,
 proposals, stall skips, bans, pardons, oracle additions and removals, quorum changes and
 clock moves, from many accounts, against a real anvil.
 
@@ -9,7 +10,8 @@ protocol invariants must hold:
 - at most one verdict per update, and only by >= k live votes: every UpdateAccepted and
   UpdateRejected (but a ban's) is backed by k VoteCast events of that side from oracles
   live when it was emitted, every UpdateDisputed has fewer than k on both sides;
-- the token supply equals the rewards granted (by the model and by UpdateAccepted events);
+- the token supply plus the rewards credited and not yet claimed equals the rewards granted
+  (by the model and by UpdateAccepted events), and each participant's credit is the model's;
 - no round is finalized without k identical proposals of live oracles;
 - the oracle set, its bitmap and k on chain are the model's.
 
@@ -45,6 +47,7 @@ from fedledger.chain import (
     RoundRules,
     StoragePolicy,
     UpdateStatus,
+    Verdict,
 )
 from fedledger.chain.errors import (
     AggregationNotStalled,
@@ -55,6 +58,7 @@ from fedledger.chain.errors import (
     Banned,
     ContractRevert,
     InvalidQuorum,
+    NoRewardOwed,
     NotBanned,
     NothingToAggregate,
     NothingToSettle,
@@ -96,9 +100,9 @@ PARTICIPANTS = 4
 AGGREGATES = ("A", "A", "A", "B", "C")  # mostly agreeing, sometimes split
 BANNED_REASON = int(ReasonCode.BANNED)
 ACTIONS = (
-    "submit", "submit", "vote", "vote", "vote", "vote", "vote", "settle", "close",
-    "propose", "propose", "propose", "skip_stalled", "wait", "wait", "pardon", "ban",
-    "add_oracle", "remove_oracle", "set_quorum",
+    "submit", "submit", "vote", "vote", "vote", "vote_batch", "vote_batch", "settle",
+    "close", "propose", "propose", "propose", "skip_stalled", "wait", "wait", "pardon", "ban",
+    "add_oracle", "remove_oracle", "set_quorum", "claim",
 )  # fmt: skip
 #: (accept, score, reason): few ballots, so that votes often agree; distinct scores, so
 #: that the recorded minimum is checked.
@@ -129,6 +133,7 @@ class ParticipantModel:
     banned: bool = False
     strikes: int = 0
     last_round: int = 0
+    owed: int = 0  # rewards credited, not yet claimed
 
 
 def valid_quorum(k: int, n: int) -> bool:
@@ -157,6 +162,7 @@ class ContractModel:
         self.proposers: set[int] = set()
         self.leading = 0
         self.rewards = 0
+        self.claimed = 0  # rewards minted by claims
 
     # ---- the oracle set ---------------------------------------------------------------
 
@@ -277,6 +283,34 @@ class ContractModel:
         self._evaluate(self.round, address, update)
         return None
 
+    def vote_batch(
+        self, account: int, ballots: list[tuple[str, bool, int, int]], now: int
+    ) -> Expected:
+        """voteBatch: the whole batch reverts, or each verdict is tallied as by vote, the
+        ones on updates no longer pending (or already voted on) skipped."""
+        index = self.index_of(account)
+        if index is None:
+            return NotOracle
+        if self.state == "closed" and now > self.voting_ends:
+            return VotingEnded
+        round_ = self.round
+        for address, accept, score, reason in ballots:
+            update = self.updates.get((round_, address))
+            if round_ != self.round or update is None:
+                continue  # a settlement in the batch skipped the round: nothing pending
+            if update.status is not UpdateStatus.PENDING or index in update.voters:
+                continue
+            assert self.vote(account, address, accept, score, reason, now) is None
+        return None
+
+    def claim(self, address: str) -> Expected:
+        participant = self.participants[address]
+        if participant.owed == 0:
+            return NoRewardOwed
+        self.claimed += participant.owed
+        participant.owed = 0
+        return None
+
     def settle(self, round_: int, address: str, now: int) -> Expected:
         error, update = self._pending_update(round_, address)
         if update is None:
@@ -308,7 +342,9 @@ class ContractModel:
             update.status = UpdateStatus.ACCEPTED
             self.accepted_in_round += 1
             assert update.accept_score is not None
-            self.rewards += REWARD.reward_for(update.accept_score)
+            reward = REWARD.reward_for(update.accept_score)
+            self.rewards += reward
+            participant.owed += reward
         elif rejects >= self.k:
             update.status = UpdateStatus.REJECTED
             participant.strikes += 1
@@ -494,6 +530,12 @@ class CoordinatorMachine(RuleBasedStateMachine):
             self._submit(who)
         elif action == "vote":
             self._vote(oracle, who, ballot)
+        elif action == "vote_batch":
+            self._vote_batch(oracle, who, ballot)
+        elif action == "claim":
+            claimant = self._account(who)
+            expected = self.model.claim(claimant.address)
+            self._expect(expected, claimant.coordinator.claim_rewards)
         elif action == "settle":
             self._settle(who)
         elif action == "pardon":
@@ -549,6 +591,32 @@ class CoordinatorMachine(RuleBasedStateMachine):
             round_, address, accept, score, reason
         ))  # fmt: skip
         self._check_update(round_, address)
+
+    def _vote_batch(self, pick: int, who: int, ballot: tuple[bool, int, ReasonCode]) -> None:
+        """A batch of up to three of the round's submissions (pending ones first, so some
+        settle, and a settled one or a repeat now and then, which are skipped), with
+        ballots drawn around ``ballot``."""
+        round_ = self.model.round
+        submitted = [address for (r, address) in self.model.updates if r == round_]
+        if not submitted:
+            submitted = [self._account(who).address]  # not submitted: skipped
+        chosen = [submitted[(who + step) % len(submitted)] for step in range(1 + who % 3)]
+        members = sorted(self.model.members.items())
+        account = members[pick % len(members)][1] if members and pick < 5 else pick
+        first = BALLOTS.index(ballot)
+        ballots = [
+            (address, *BALLOTS[(first + offset) % len(BALLOTS)])
+            for offset, address in enumerate(chosen)
+        ]
+        verdicts = [Verdict(address, a, s, r) for address, a, s, r in ballots]
+        expected = self.model.vote_batch(
+            account, [(address, a, s, int(r)) for address, a, s, r in ballots], self._now()
+        )
+        self._expect(
+            expected, lambda: self._oracle(account).coordinator.vote_batch(round_, verdicts)
+        )
+        for address in chosen:
+            self._check_update(round_, address)
 
     def _settle(self, who: int) -> None:
         pending = sorted(
@@ -623,7 +691,10 @@ class CoordinatorMachine(RuleBasedStateMachine):
         assert coordinator.quorum() == model.k
         assert coordinator.live_oracles() == sum(1 << index for index in model.members)
         supply = self.bed.admin.token.total_supply()
-        assert supply == model.rewards == self.event_rewards
+        assert supply == model.claimed
+        owed = {address: coordinator.reward_owed(address) for address in model.participants}
+        assert owed == {address: p.owed for address, p in model.participants.items()}
+        assert supply + sum(owed.values()) == model.rewards == self.event_rewards
         assert all(count == 1 for count in self.verdicts.values()), "two verdicts on an update"
 
     def _live_accounts(self) -> set[int]:

@@ -77,6 +77,7 @@ def test_exploit_8_the_admin_cannot_act_without_announcing_it(
     participant.coordinator.submit_update(1, content_hash("honest"), 10)
     for oracle in bed.oracles[:2]:
         oracle.coordinator.vote(1, participant.address, True, 1)
+    participant.coordinator.claim_rewards()
     bed.outsider.vault.deposit(10**18)
     balance = participant.token.balance_of(participant.address)
     assert participant.redeem(balance).gas_used > 0

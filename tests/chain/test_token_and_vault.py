@@ -40,11 +40,13 @@ REWARD = TEST_REWARD_RULE.reward_for(1_000)
 
 
 def earn(bed: Testbed, index: int) -> FedLedger:
-    """Have participant ``index`` earn REWARD tokens through an accepted update."""
+    """Have participant ``index`` earn REWARD tokens through an accepted update, and claim
+    them (acceptance credits them; claimRewards mints)."""
     participant = bed.participants[index]
     participant.coordinator.submit_update(1, content_hash(f"earn{index}"), 1)
     for oracle in bed.oracles[: bed.quorum]:
         oracle.coordinator.vote(1, participant.address, True, 1_000)
+    participant.coordinator.claim_rewards()
     return participant
 
 

@@ -60,7 +60,8 @@ def test_status_shows_round_submissions_oracles_and_balances(cli: Cli, tmp_path:
     assert shown["quorum"] == 2
     people = {p["address"]: p for p in shown["participants"]}
     assert list(people) == [p.address for p in cli.bed.participants]
-    assert int(people[good]["tokens"]) == cli.admin.token.balance_of(good) > 0
+    assert int(people[good]["tokens"]) == cli.admin.token.balance_of(good) == 0  # not claimed
+    assert int(people[good]["credited"]) == cli.admin.coordinator.reward_owed(good) > 0
     assert (people[bad]["rejected"], people[bad]["tokens"]) == (1, "0")
 
     table = cli.ok("status")
@@ -192,8 +193,13 @@ def test_round_close_wait_gives_up_on_silent_oracles(cli: Cli, tmp_path: Path) -
 def test_rewards_balance_deposit_redeem_and_withdraw(cli: Cli, tmp_path: Path) -> None:
     holder = submit(cli, "dev:8", 1, tmp_path)
     settle(cli, holder, True, score=0)
+    credited = cli.json("rewards", "balance", "--key", "dev:8")["credited"]
+    assert int(credited) == cli.admin.coordinator.reward_rule().base > 0
+    claimed = cli.json("rewards", "claim", "--key", "dev:8")
+    assert claimed["tokens"] == credited
+    assert "NoRewardOwed" in cli.fails("rewards", "claim", "--key", "dev:8")
     tokens = cli.admin.token.balance_of(holder)
-    assert tokens == cli.admin.coordinator.reward_rule().base > 0
+    assert tokens == int(credited)
 
     shown = cli.json("rewards", "balance", "--key", "dev:8")
     assert (int(shown["tokens"]), shown["accepted"], shown["redeemable_wei"]) == (tokens, 1, "0")

@@ -94,7 +94,8 @@ def test_the_api_follows_a_round_from_submissions_to_its_aggregate(
     assert verdict["verdict_text"] == "accepted by 2 of 2 needed votes"
     assert _submission(state, cheat.address)["verdict_text"] == "rejected: failed verification"
     standing = {p["address"]: p for p in state["participants"]}
-    assert standing[honest.address]["tokens"] == str(accepted.reward)
+    assert standing[honest.address]["credited"] == str(accepted.reward)  # to claim
+    assert standing[honest.address]["tokens"] == "0"
     assert (standing[cheat.address]["rejected"], standing[cheat.address]["strikes"]) == (1, 1)
 
     bed.dev.increase_time(TEST_ROUND_RULES.duration + 1)

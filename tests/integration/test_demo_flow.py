@@ -94,7 +94,7 @@ def test_honest_updates_are_accepted_and_rewarded_by_the_rule(local_flow: Flow) 
             assert verdict.score == settling[0] > 0
             assert verdict.reward == rule.base + rule.per_score_point * verdict.score
             earned += verdict.reward
-        assert ledger.token.balance_of(participant) == earned
+        assert ledger.coordinator.reward_owed(participant) == earned  # credited, to claim
         info = ledger.coordinator.get_participant(participant)
         assert (info.accepted, info.rejected, info.banned) == (SMALL.rounds, 0, False)
 
@@ -118,6 +118,7 @@ def test_each_attack_is_rejected_with_its_reason_and_earns_nothing(
         assert verdict.reward == 0 and verdict.reject_votes >= SMALL.quorum
         assert all(vote.reason == reason for vote in verdict.votes)
     assert ledger.token.balance_of(participant) == 0
+    assert ledger.coordinator.reward_owed(participant) == 0
     assert not ledger.events(Transfer, to=participant)  # never minted anything
     info = ledger.coordinator.get_participant(participant)
     assert (info.accepted, info.rejected) == (0, SMALL.rounds)
@@ -210,7 +211,8 @@ def test_the_report_has_the_issue_schema_and_agrees_with_the_chain(local_flow: F
         assert person["address"] == address(local_flow, index)
         assert person["behaviour"] == behaviours[index]
         assert (person["accepted"], person["rejected"]) == (info.accepted, info.rejected)
-        assert int(person["tokens"]) == ledger.token.balance_of(person["address"])
+        held = ledger.token.balance_of(person["address"])
+        assert int(person["tokens"]) == held + ledger.coordinator.reward_owed(person["address"])
         assert person["banned"] == info.banned
 
 

@@ -13,13 +13,13 @@ from tests.oracle.conftest import SAMPLES, NodeBed, settle
 
 def rejected_for(node_bed: NodeBed, address: str, reason: ReasonCode, round_: int = 1) -> None:
     assert node_bed.status(address, round_) == (UpdateStatus.REJECTED, reason)
-    assert node_bed.bed.admin.token.balance_of(address) == 0
+    assert node_bed.bed.admin.coordinator.reward_owed(address) == 0
     assert node_bed.bed.admin.coordinator.get_participant(address).strikes == 1
 
 
 def accepted(node_bed: NodeBed, address: str, round_: int = 1) -> None:
     assert node_bed.status(address, round_)[0] == UpdateStatus.ACCEPTED
-    assert node_bed.bed.admin.token.balance_of(address) > 0
+    assert node_bed.bed.admin.coordinator.reward_owed(address) > 0
 
 
 def test_copycat_submitting_anothers_hash_is_not_authentic(

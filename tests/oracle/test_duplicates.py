@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from fedledger.ml import ModelWeights
-from oracle.duplicates import DUPLICATE_PER_MILLE, Step, first_duplicated
+from oracle.duplicates import DUPLICATE_PER_MILLE, SketchBook, Step, first_duplicated
 
 
 def noisy(update: ModelWeights, base: ModelWeights, relative: float, seed: int) -> ModelWeights:
@@ -105,3 +105,17 @@ def test_first_duplicated_on_sketches_reads_only_candidates_in_chain_order(
     read.clear()
     assert first_duplicated(Step.of(node_honest[2], node_genesis), earlier, full_step) is None
     assert read == []
+
+
+def test_the_sketch_book_leaves_open_exactly_the_pairs_the_sketches_do(
+    node_genesis: ModelWeights, node_honest: list[ModelWeights]
+) -> None:
+    steps = {f"0x{i}": Step.of(update, node_genesis) for i, update in enumerate(node_honest)}
+    steps["0xcopy"] = Step.of(noisy(node_honest[0], node_genesis, 0.05, seed=4), node_genesis)
+    book = SketchBook()
+    for participant, step in steps.items():
+        book.add(participant, step.sketch)
+    for step in steps.values():
+        expected = {p for p, other in steps.items() if step.sketch.may_duplicate(other.sketch)}
+        assert book.open_pairs(step.sketch) == expected
+    assert book.open_pairs(steps["0x0"].sketch) == {"0x0", "0xcopy"}

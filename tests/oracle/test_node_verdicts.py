@@ -59,13 +59,13 @@ def test_every_input_gets_its_verdict_and_reason_on_chain(
     # The missing blob was retried for the whole grace period before the verdict.
     assert time.monotonic() - started >= NODE_UNREACHABLE_AFTER
     assert node_bed.logged("retry")
-    token = node_bed.bed.admin.token
+    coordinator = node_bed.bed.admin.coordinator
     for address, reason in expected.items():
         status, recorded = node_bed.status(address)
         accepted = reason == ReasonCode.ACCEPTED
         assert status == (UpdateStatus.ACCEPTED if accepted else UpdateStatus.REJECTED), address
         assert recorded == reason, address
-        balance = token.balance_of(address)
+        balance = coordinator.reward_owed(address)  # credited at acceptance
         if accepted:
             score = node_bed.bed.admin.coordinator.get_update(1, address).score
             assert score > 0
