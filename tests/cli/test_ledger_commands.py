@@ -238,6 +238,7 @@ def test_access_rights_are_priced_by_the_admin_and_bought_with_tokens(
 ) -> None:
     holder = submit(cli, "dev:8", 1, tmp_path)
     settle(cli, holder, True, score=0)
+    cli.json("rewards", "claim", "--key", "dev:8")  # acceptance credits, the claim mints
     resource = cid_from_content_hash(content_hash_of_blob(b"a supplementary model"))
     resource_hex = "0x" + content_hash_of_blob(b"a supplementary model").hex()
     check = cli.json("rewards", "access", resource, "--check", "--key", "dev:8")
@@ -263,6 +264,7 @@ def test_access_rights_are_priced_by_the_admin_and_bought_with_tokens(
 def test_tokens_transfer_like_any_erc20(cli: Cli, tmp_path: Path) -> None:
     holder = submit(cli, "dev:8", 1, tmp_path)
     settle(cli, holder, True, score=0)
+    cli.json("rewards", "claim", "--key", "dev:8")
     friend = dev_account(20).address
     cli.json("rewards", "transfer", friend, "1.5", "--key", "dev:8")
     assert cli.admin.token.balance_of(friend) == 3 * TOKEN_UNIT // 2
