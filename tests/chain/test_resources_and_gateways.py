@@ -227,3 +227,19 @@ def test_the_global_model_policy_decides_who_reads_the_models(
     holder.token.transfer(outsider, 1)
     bed.outsider.purchase_access(resource)
     assert registry.may_read_global_model(outsider) == (policy is not GlobalModelPolicy.MEMBERS)
+
+
+def test_global_models_are_sealed_for_the_oracles_and_gateways_keys(
+    chain_testbed_factory: TestbedFactory,
+) -> None:
+    from fedledger.chain.exceptions import DeploymentError
+
+    public = chain_testbed_factory()
+    assert public.admin.global_model_recipients() is None
+    bed = chain_testbed_factory(global_model_policy=GlobalModelPolicy.MEMBERS)
+    with pytest.raises(DeploymentError, match="none has registered an encryption key"):
+        bed.admin.global_model_recipients()
+    bed.oracles[0].coordinator.register_encryption_key(KEY_B)
+    bed.admin.gateways.set_gateway(bed.oracles[1].address, KEY_A, "http://g")
+    bed.admin.gateways.set_gateway(bed.oracles[2].address, KEY_B, "http://h")  # same key once
+    assert bed.outsider.global_model_recipients() == [KEY_A, KEY_B]
