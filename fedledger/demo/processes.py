@@ -120,8 +120,9 @@ class ProcessGroup:
         return True
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Participants first, then oracles: SIGTERM, then SIGKILL after ``timeout``."""
-        for role in ("participant", "oracle"):
+        """Participants first, then oracles, then the gateway they fetch models through:
+        SIGTERM, then SIGKILL after ``timeout``."""
+        for role in ("participant", "oracle", "gateway"):
             running = [c for c in self.of_role(role) if c.returncode is None]
             for child in running:
                 with contextlib.suppress(ProcessLookupError):

@@ -134,7 +134,8 @@ def test_an_interrupted_demo_stops_its_processes_and_its_chain(
         pytest.fail("the demo ended before round 1:\n" + "".join(seen))
     settings = yaml.safe_load((run_directory / CONFIG_FILE).read_text())["networks"]["demo"]
     chain_url = f"{settings['host']}:{settings['port']}"
-    assert rpc_answers(chain_url) and len(_demo_processes(run_directory)) == 5
+    # 3 oracles, 2 participants and the gateway
+    assert rpc_answers(chain_url) and len(_demo_processes(run_directory)) == 6
 
     if signal_number == signal.SIGHUP:
         # The terminal closes: nothing reads the output any more.
