@@ -33,7 +33,7 @@ setup: $(VENV)/.installed node_modules/.installed
 # step fails: what a person sees is one line per step.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@echo "setting up $(VENV): the package and its pinned dependencies (first run only;" \
-		"2-5 minutes, most of it TensorFlow; log in $(VENV)/setup.log)"
+		"2-7 minutes, most of it TensorFlow; log in $(VENV)/setup.log)"
 	@$(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install --quiet --upgrade pip > $(VENV)/setup.log 2>&1 \
 		|| { cat $(VENV)/setup.log; exit 1; }
