@@ -103,7 +103,7 @@ CLAIMS = 10
 COLUMNS = (
     "submitUpdate", "vote", "vote_settling", "vote_settling_reject", "closeRound",
     "proposeAggregate", "proposeAggregate_finalizing", "closeRound_empty", "skipStalledRound",
-    "deposit", "redeem", "withdraw", "purchaseAccess",
+    "claimRewards", "deposit", "redeem", "withdraw", "purchaseAccess",
 )  # fmt: skip
 
 
@@ -211,6 +211,7 @@ def play_round(
     log.record("skipStalledRound", ledger.coordinator.skip_stalled_round())
 
     holder = participants[0]
+    log.record("claimRewards", holder.coordinator.claim_rewards())  # rounds 1 and 3
     log.record("deposit", ledger.with_account(sponsor).vault.deposit(10**18))
     balance = holder.token.balance_of(holder.address)
     holder.token.approve(deployment.vault, balance)

@@ -316,9 +316,9 @@ def run_size(n: int, base: ProjectConfig, out: Path, console: Console) -> dict[s
         peaks = [peak_rss_mib(c.process.pid) for c in nodes]
         gas = call_gas(ledger, 1)
         claims = claim_gas(ledger, participants, min(n, CLAIMS_MEASURED))
+        verdicts = len(ledger.events(VoteCast, deployment.block_number, round=1))
     voting = ("submitUpdate", "vote", "vote_settling", "voteBatch", "voteBatch_settling")
     per_update = sum(sum(gas.get(k, [])) for k in voting)
-    verdicts = len(ledger.events(VoteCast, deployment.block_number, round=1))
     return {
         "participants": n,
         "last_submission_to_all_settled_s": all_settled - last,
