@@ -3,16 +3,20 @@
     .venv/bin/python scripts/bench_attacks.py [--json PATH] [--workers N] [--quick]
         [--partitions iid,dirichlet0.5] [--attacks ...] [--methods ...] [--fresh]
 
-MNIST, the MLP, 20 clients (30 % malicious), 20 rounds of one local epoch, on an IID and
-a Dirichlet(0.5) partition. One scenario per attack of :mod:`fedledger.ml.attacks` plus a
-run without attack; each is run with:
+MNIST, the MLP, 20 clients of 500 images (30 % malicious), 10 rounds of one local epoch,
+on IID, Dirichlet(0.5), Dirichlet(0.1) and 2-classes-per-client partitions. One scenario
+per attack plus a run without attack; against ``verified`` the attackers are adaptive
+(they run the public Verifier on their own data and tune their strength every round from
+its verdicts and the oracles'; docs/verification.md). Each scenario is run with:
 
 - ``fedavg``: FedAvg as published, weighted by the sample counts clients claim;
-- ``verified``: FedLedger -- 3 oracles, each with its own 2,000 validation images, vote
-  with :class:`oracle.verification.Verifier`; 2 agreeing votes settle an update (the
-  contract's k-of-n rule, recorded score = the lowest agreeing score); the accepted
-  updates are averaged with the bit-exact equal-weight :func:`fedledger.ml.fedavg`; an
-  accepted update earns ``base + perScorePoint * score`` tokens;
+- ``verified``: FedLedger -- 3 oracles, each with its own 2,000 validation images, judge
+  the round with :meth:`oracle.verification.Verifier.judge_round`; 2 agreeing votes
+  settle an update (the contract's k-of-n rule, recorded score = the lowest agreeing
+  score); the accepted updates are aggregated with the bit-exact
+  :func:`fedledger.ml.aggregation.bounded_fedavg` (clipped to the median norm, equal
+  weights), kept only if 2 oracles ``approve`` it; an accepted update earns
+  ``base + perScorePoint * score`` tokens;
 - ``krum`` (f = 6), ``median``, ``trimmed_mean`` (30 % cut at each end) from
   :mod:`fedledger.ml.robust` (checked against Flower 1.41.0's
   ``flwr.server.strategy.aggregate`` on the same inputs by tests/ml/test_robust_flower.py).
@@ -21,8 +25,8 @@ Every run (partition, attack, method) is written to ``results/bench_attacks/runs
 as it ends and reused by later invocations (``--fresh`` recomputes), so the benchmark can be
 resumed and split. Runs go to ``--workers`` processes (one BLAS/TensorFlow thread each).
 Then the script prints the markdown table, writes ``--json``, the table and the plots.
-``--quick`` is a smoke run (5 clients, 3 rounds, 300 images each) to check the plumbing;
-its figures mean nothing.
+``--quick`` is 10 clients (3 malicious), 3 rounds, 200 images each, 500 validation images,
+the issue's attacks only.
 
 Local training is a :class:`fedledger.ml.training.LocalTrainer`: one Keras model per run
 (building and tracing a fresh model costs more than a client's epoch) that returns what
