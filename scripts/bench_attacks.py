@@ -647,11 +647,16 @@ def time_verification(updates: int = 100, repeat: int = 3) -> dict[str, float]:
     trained = [
         trainer.train(global_model, split.clients[c], TrainingConfig(seed=c)) for c in range(20)
     ]
-    batch = [
-        trained[i % 20]
-        if i < 20
-        else attacks.noisy_copy(global_model, trained[i % 20], COPY_NOISE_RELATIVE, i)
-        for i in range(updates)
+    steps = attacks.deltas(global_model, trained)
+    rng = np.random.default_rng(0)
+    # the rest re-noise a trained step per coordinate (as the colluders do), so that every
+    # update is admitted and costs its leave-one-out evaluation: the worst case
+    batch = trained + [
+        attacks.from_delta(
+            global_model,
+            steps[i % 20] * (1.0 + COPY_NOISE_RELATIVE * rng.standard_normal(steps.shape[1])),
+        )
+        for i in range(20, updates)
     ]
     wall, cpu = [], []
     for _ in range(repeat):
