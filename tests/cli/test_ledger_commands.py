@@ -98,7 +98,8 @@ def test_status_follows_the_chains_clock_past_the_deadline_and_the_close(cli: Cl
     cli.bed.dev.increase_time(120)
     closed = cli.ok("status", "--round", "1")
     closed_line = next(line for line in closed.splitlines() if line.strip().startswith("closed"))
-    assert "2 min ago" in closed_line or "min ago" in closed_line, closed_line
+    # 120 s of chain time, plus the second or two the commands themselves take on a busy machine
+    assert re.search(r"\b2 min( \d+ s)? ago", closed_line), closed_line
 
 
 def test_status_of_a_past_round_and_of_one_that_does_not_exist(cli: Cli) -> None:
