@@ -8,18 +8,22 @@ gateway's key. The HTTP face is fedledger.gateway; docs/security.md has the thre
 
 from fedledger.access.gate import (
     NonceBook,
+    NonceBookError,
     Refusal,
     ResourceGate,
     Served,
     default_gateway_key_file,
+    default_nonce_book,
     seal_resource,
 )
 
 __all__ = [
     "NonceBook",
+    "NonceBookError",
     "Refusal",
     "ResourceGate",
     "Served",
     "default_gateway_key_file",
+    "default_nonce_book",
     "seal_resource",
 ]

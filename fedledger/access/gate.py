@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -73,24 +74,58 @@ class Served:
 class NonceBook:
     """The nonces seen, per requester, until their request expires (thread-safe).
 
-    Kept in memory: requests live at most MAX_REQUEST_LIFETIME seconds, so the book stays
-    small; a restarted gateway forgets it (docs/security.md says what that allows).
+    With a ``path`` the book is a SQLite file, so a restarted gateway still refuses the
+    requests it served before (``fedledger gateway`` keeps one per deployment); without,
+    it lives in memory for as long as the object. Requests live at most
+    MAX_REQUEST_LIFETIME seconds, so entries past their expiry are dropped.
     """
 
-    def __init__(self) -> None:
-        self._seen: dict[tuple[str, int], int] = {}
+    def __init__(self, path: Path | None = None) -> None:
         self._lock = threading.Lock()
+        self._claims = 0
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(
+                str(path) if path is not None else ":memory:", check_same_thread=False
+            )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS nonces (requester TEXT NOT NULL, nonce TEXT NOT NULL,"
+                " expiry INTEGER NOT NULL, PRIMARY KEY (requester, nonce))"
+            )
+            self._db.commit()
+        except sqlite3.Error as error:
+            raise NonceBookError(
+                f"cannot open the gateway's nonce book {path}: {error} (give it a writable "
+                "file, or move the broken one away)"
+            ) from error
 
     def claim(self, requester: str, nonce: int, expiry: int, now: int) -> bool:
         """Record ``nonce``; False if it was seen already (a replay)."""
         with self._lock:
-            if len(self._seen) > 4096:
-                self._seen = {key: end for key, end in self._seen.items() if end >= now}
-            key = (requester, nonce)
-            if key in self._seen:
-                return False
-            self._seen[key] = expiry
-            return True
+            self._claims += 1
+            if self._claims % 1024 == 0:
+                self._db.execute("DELETE FROM nonces WHERE expiry < ?", (now,))
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO nonces (requester, nonce, expiry) VALUES (?, ?, ?)",
+                (requester.lower(), str(nonce), expiry),
+            )
+            self._db.commit()
+            return cursor.rowcount == 1
+
+    def close(self) -> None:
+        """Close the file (the claims made are kept in it)."""
+        with self._lock:
+            self._db.close()
+
+
+class NonceBookError(Exception):
+    """The nonce book's file cannot be opened or written."""
+
+
+def default_nonce_book(config: ProjectConfig, chain_id: int, registry: str) -> Path:
+    """Where ``fedledger gateway`` keeps the nonces of one deployment's requests."""
+    return config.state_dir / "gateway-nonces" / f"{chain_id}-{registry.lower()}.sqlite"
 
 
 class ResourceGate:
@@ -104,13 +139,14 @@ class ResourceGate:
         *,
         max_bytes: int,
         cache_entries: int = 8,
+        nonce_book: Path | None = None,
     ) -> None:
         self.ledger = ledger
         self.store = store
         self.keys = keys
         self.max_bytes = max_bytes
         self.domain = GatewayDomain(ledger.client.chain_id, ledger.gateways.address)
-        self.nonces = NonceBook()
+        self.nonces = NonceBook(nonce_book)
         self._cache: OrderedDict[bytes, bytes] = OrderedDict()
         self._cache_entries = cache_entries
         self._cache_lock = threading.Lock()

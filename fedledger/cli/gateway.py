@@ -65,12 +65,18 @@ def gateway(
     domain: this chain and the deployment's GatewayRegistry) to /v1/resources/0x<id>; the
     gateway checks the signature, the expiry on the chain's clock and the nonce, asks the
     chain whether the requester holds access now, opens the resource's sealed blob with
-    its key and sends the bytes. Every refusal is HTTP 401 or 403 (404, 503) with a
+    its key and sends the bytes. Used nonces are kept in .fedledger/gateway-nonces/, so a
+    restart does not let a request be replayed. Every refusal is HTTP 401 or 403 (404, 503) with a
     one-line JSON reason. `fedledger rewards download` is the client.
     """
     if ctx.invoked_subcommand is not None:
         return
-    from fedledger.access import ResourceGate, default_gateway_key_file
+    from fedledger.access import (
+        NonceBookError,
+        ResourceGate,
+        default_gateway_key_file,
+        default_nonce_book,
+    )
     from fedledger.crypto import OracleKeyFile
     from fedledger.dashboard.server import DashboardServer
     from fedledger.gateway import create_app
@@ -84,7 +90,14 @@ def gateway(
         mine = [g for g in registry.gateways() if g.encryption_key == public]
         policy = registry.global_model_policy()
         store = open_store(config, kind=store_kind, ipfs_api=ipfs_api)
-    gate = ResourceGate(ledger, store, keys, max_bytes=config.storage.max_blob_bytes)
+    book = default_nonce_book(config, ledger.client.chain_id, registry.address)
+    try:
+        gate = ResourceGate(
+            ledger, store, keys, max_bytes=config.storage.max_blob_bytes, nonce_book=book
+        )
+    except NonceBookError as exc:
+        store.close()
+        raise click.ClickException(str(exc)) from exc
     info = {
         "chain_id": ledger.client.chain_id,
         "registry": registry.address,
@@ -97,6 +110,7 @@ def gateway(
         server = DashboardServer(create_app(gate, info), host, port)
     except OSError as exc:
         store.close()
+        gate.nonces.close()
         raise click.ClickException(str(exc)) from exc
     out = render.console()
     if not mine:
@@ -116,6 +130,7 @@ def gateway(
         server.run()
     finally:
         store.close()
+        gate.nonces.close()
 
 
 @gateway.command()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
+from fedledger.access import NonceBook, NonceBookError
 from fedledger.chain.access import GatewayDomain
 from fedledger.crypto import (
     NotARecipient,
@@ -68,6 +69,38 @@ def test_a_replayed_nonce_is_refused(shop: Shop) -> None:
     assert first.headers["X-Content-Hash"] == "0x" + content_hash_of_blob(shop.data).hex()
     reason = refused(shop.gateway.post(shop.resource, body), 401)
     assert "was used already" in reason
+
+
+def test_a_restarted_gateway_still_refuses_a_nonce_it_served(
+    shop: Shop, start_gateway: Callable[..., Gateway]
+) -> None:
+    shop.cli.ok("rewards", "access", shop.resource_hex, "--key", shop.buyer_key)
+    body = shop.signed().to_json()
+    assert shop.gateway.post(shop.resource, body).status_code == 200
+    shop.gateway.process.terminate()
+    assert shop.gateway.process.wait(timeout=30) is not None
+    restarted = start_gateway()  # the same key file, so the same registered gateway
+    assert restarted.key_file == shop.gateway.key_file
+    reason = refused(restarted.post(shop.resource, body), 401)
+    assert "was used already" in reason
+    fresh = restarted.post(shop.resource, shop.signed().to_json())
+    assert fresh.status_code == 200 and fresh.content == shop.data
+
+
+def test_the_nonce_book_file_keeps_claims_across_instances(tmp_path: Path) -> None:
+    path = tmp_path / "book" / "nonces.sqlite"
+    first = NonceBook(path)
+    assert first.claim("0xAbC", 2**255 + 7, expiry=200, now=100)
+    assert not first.claim("0xabc", 2**255 + 7, expiry=200, now=100)  # case is not a new key
+    first.close()
+    second = NonceBook(path)
+    assert not second.claim("0xabc", 2**255 + 7, expiry=200, now=150)
+    assert second.claim("0xabc", 2**255 + 8, expiry=200, now=150)
+    assert second.claim("0xdef", 2**255 + 7, expiry=200, now=150)
+    second.close()
+    (tmp_path / "not-a-db").write_bytes(b"garbage" * 100)
+    with pytest.raises(NonceBookError, match="move the broken one away"):
+        NonceBook(tmp_path / "not-a-db")
 
 
 def test_an_expired_or_too_long_request_is_refused(shop: Shop) -> None:
