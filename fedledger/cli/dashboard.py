@@ -9,26 +9,14 @@ import click
 
 from fedledger.cli import render
 from fedledger.cli.context import open_ledger
-from fedledger.cli.options import network_option, store_options, user_errors
+from fedledger.cli.options import network_option, serve_options, store_options, user_errors
 from fedledger.cli.rounds import eval_option, open_accuracy
 
 
 @click.command()
 @network_option
 @eval_option
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=8050,
-    show_default=True,
-    help="Port to serve on (0: any free port; the URL is printed).",
-)
-@click.option(
-    "--host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Address to listen on (0.0.0.0 to let other machines see it; it has no login).",
-)
+@serve_options(8050, "to let other machines see it; it has no login")
 @click.option(
     "--refresh",
     type=click.FloatRange(0.2, 60),

@@ -9,44 +9,29 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TypeVar
 
 import click
 
 from fedledger.cli import render
 from fedledger.cli.context import open_ledger
-from fedledger.cli.options import network_option, project_config, store_options, user_errors
+from fedledger.cli.options import (
+    encryption_key_file_option,
+    network_option,
+    project_config,
+    serve_options,
+    store_options,
+    user_errors,
+)
 
-F = TypeVar("F")
-
-
-def gateway_key_file_option(command: F) -> F:
-    """``--key-file``: the gateway's X25519 key file."""
-    return click.option(  # type: ignore[no-any-return]
-        "--key-file",
-        "key_file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="The gateway's encryption key file [default: .fedledger/gateway-keys/"
-        "gateway.json in the project].",
-    )(command)
+#: ``--key-file``: the gateway's X25519 key file.
+gateway_key_file_option = encryption_key_file_option(
+    "The gateway's", ".fedledger/gateway-keys/gateway.json"
+)
 
 
 @click.group(invoke_without_command=True)
 @network_option
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=8060,
-    show_default=True,
-    help="Port to serve on (0: any free port; the URL is printed).",
-)
-@click.option(
-    "--host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Address to listen on (0.0.0.0 to serve other machines).",
-)
+@serve_options(8060, "to serve other machines")
 @gateway_key_file_option
 @store_options
 @click.pass_context

@@ -143,6 +143,40 @@ json_option = click.option(
 # ---- round and reward rules (deploy, admin, demo) -----------------------------------------
 
 
+def encryption_key_file_option(whose: str, default: str) -> Callable[[F], F]:
+    """``--key-file``: ``whose`` X25519 key file (an oracle's or a gateway's), ``default``
+    naming where it is looked for without the option."""
+    return click.option(
+        "--key-file",
+        "key_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help=f"{whose} encryption key file [default: {default} in the project].",
+    )
+
+
+def serve_options(default_port: int, exposure: str) -> Callable[[F], F]:
+    """``--port`` and ``--host`` of a command that serves HTTP (dashboard, gateway);
+    ``exposure`` says what listening on all addresses means for it."""
+
+    def decorate(command: F) -> F:
+        command = click.option(
+            "--host",
+            default="127.0.0.1",
+            show_default=True,
+            help=f"Address to listen on (0.0.0.0 {exposure}).",
+        )(command)
+        return click.option(  # type: ignore[no-any-return]
+            "--port",
+            type=click.IntRange(0, 65535),
+            default=default_port,
+            show_default=True,
+            help="Port to serve on (0: any free port; the URL is printed).",
+        )(command)
+
+    return decorate
+
+
 def _with_default(default: object | None) -> dict[str, Any]:
     """A default shown in --help, or none (the command then keeps the current value)."""
     return {"default": default, "show_default": default is not None}

@@ -9,13 +9,19 @@ has ended. Keep it like the wallet keystore and out of any repository.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from fedledger.cli import render
 from fedledger.cli.context import open_ledger
-from fedledger.cli.options import json_option, key_option, network_option, user_errors
+from fedledger.cli.options import (
+    encryption_key_file_option,
+    json_option,
+    key_option,
+    network_option,
+    user_errors,
+)
 from oracle.key_files import default_key_file
 
 if TYPE_CHECKING:
@@ -23,19 +29,10 @@ if TYPE_CHECKING:
     from fedledger.config import ProjectConfig
     from fedledger.crypto import OracleKeyFile
 
-F = TypeVar("F")
-
-
-def key_file_option(command: F) -> F:
-    """``--key-file``: this oracle's encryption key file."""
-    return click.option(  # type: ignore[no-any-return]
-        "--key-file",
-        "key_file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="This oracle's encryption key file [default: .fedledger/encryption-keys/"
-        "<oracle address>.json in the project].",
-    )(command)
+#: ``--key-file``: this oracle's encryption key file.
+key_file_option = encryption_key_file_option(
+    "This oracle's", ".fedledger/encryption-keys/<oracle address>.json"
+)
 
 
 def load_key_file(config: ProjectConfig, address: str, path: Path | None) -> OracleKeyFile:
