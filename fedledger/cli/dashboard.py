@@ -28,6 +28,7 @@ from fedledger.cli.rounds import eval_option, open_accuracy
 def dashboard(
     network: str | None,
     eval_path: Path | None,
+    eval_key_file: Path | None,
     port: int,
     host: str,
     refresh: float,
@@ -43,7 +44,9 @@ def dashboard(
     also charts the test accuracy of the global model every finalized round produced
     (fetched from the store, evaluated exactly).
 
-    It only reads the chain (and the store for --eval): anyone can run it, no key needed.
+    It only reads the chain (and the store for --eval): anyone can run it, no key needed
+    (where the policy seals the global models, --key-file of an oracle or a gateway opens
+    them for --eval).
     A JSON API serves the same data: /api/state (everything), /api/rounds (as `fedledger
     rounds --json`), /api/rounds/N, /api/participants, /api/oracles.
     """
@@ -51,7 +54,7 @@ def dashboard(
     from fedledger.queries import LiveLedger
 
     config, ledger = open_ledger(network, sign=False)
-    accuracy = open_accuracy(config, eval_path, store_kind, ipfs_api)
+    accuracy = open_accuracy(config, ledger, eval_path, eval_key_file, store_kind, ipfs_api)
     with user_errors():
         source = LiveLedger(ledger, accuracy=accuracy, refresh_seconds=refresh)
     try:

@@ -16,6 +16,7 @@ from fedledger.cli.context import open_ledger
 from fedledger.cli.options import json_option, network_option, store_options, user_errors
 
 if TYPE_CHECKING:
+    from fedledger.chain import FedLedger
     from fedledger.config import ProjectConfig
     from fedledger.queries.accuracy import ModelAccuracy
     from fedledger.queries.rounds import RoundSummary
@@ -24,7 +25,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def eval_option(command: F) -> F:
-    """``--eval FILE.npz``: the evaluation set the rounds' global models are scored on."""
+    """``--eval FILE.npz`` (the evaluation set the rounds' global models are scored on) and
+    ``--key-file`` (to open them where the policy seals them)."""
+    command = click.option(
+        "--key-file",
+        "eval_key_file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="With --eval on a deployment whose global models are sealed (policy members or "
+        "holders): an oracle's or a gateway's encryption key file, to open them.",
+    )(command)
     return click.option(
         "--eval",
         "eval_path",
@@ -38,20 +48,39 @@ def eval_option(command: F) -> F:
 
 
 def open_accuracy(
-    config: ProjectConfig, eval_path: Path | None, store_kind: str | None, ipfs_api: str | None
+    config: ProjectConfig,
+    ledger: FedLedger,
+    eval_path: Path | None,
+    key_file: Path | None,
+    store_kind: str | None,
+    ipfs_api: str | None,
 ) -> ModelAccuracy | None:
     """The accuracy of the rounds' models on ``--eval`` (None without it); the store is
-    opened only then."""
+    opened only then, and sealed models with the ``--key-file`` given."""
     if eval_path is None:
+        if key_file is not None:
+            raise click.ClickException("--key-file opens models for --eval: give --eval too")
         return None
     from fedledger.queries.accuracy import ModelAccuracy
     from fedledger.storage import open_store
 
     if not eval_path.is_file():
         raise click.ClickException(f"--eval {eval_path}: no such file")
+    opener = None if key_file is None else sealed_model_opener(ledger, key_file)
     with user_errors():
         store = open_store(config, kind=store_kind, ipfs_api=ipfs_api)
-        return ModelAccuracy.from_file(store, eval_path, config.storage.max_blob_bytes)
+        return ModelAccuracy.from_file(store, eval_path, config.storage.max_blob_bytes, opener)
+
+
+def sealed_model_opener(ledger: FedLedger, key_file: Path) -> Callable[[bytes], bytes]:
+    """Opens a sealed global model of ``ledger``'s deployment with ``key_file``'s keys."""
+    from fedledger.crypto import GlobalModelBinding, OracleKeyFile, open_envelope
+
+    with user_errors():
+        keys = OracleKeyFile.load(key_file)
+    binding = GlobalModelBinding(ledger.client.chain_id, ledger.coordinator.address)
+    private_keys = [pair.private_key for pair in keys.keys]
+    return lambda sealed: open_envelope(sealed, binding, private_keys)
 
 
 @click.command()
@@ -62,6 +91,7 @@ def open_accuracy(
 def rounds(
     network: str | None,
     eval_path: Path | None,
+    eval_key_file: Path | None,
     store_kind: str | None,
     ipfs_api: str | None,
     as_json: bool,
@@ -77,7 +107,7 @@ def rounds(
     from fedledger.queries.rounds import read_round_history
 
     config, ledger = open_ledger(network, sign=False)
-    accuracy = open_accuracy(config, eval_path, store_kind, ipfs_api)
+    accuracy = open_accuracy(config, ledger, eval_path, eval_key_file, store_kind, ipfs_api)
     with user_errors():
         history = read_round_history(ledger, accuracy)
         now = ledger.client.chain_time()

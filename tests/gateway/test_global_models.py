@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fedledger.chain import GlobalModelPolicy
+from fedledger.cli.rounds import sealed_model_opener
 from fedledger.crypto import (
     GlobalModelBinding,
     NotARecipient,
@@ -19,7 +21,9 @@ from fedledger.crypto import (
     is_envelope,
     open_envelope,
 )
-from fedledger.ml import MNIST_MLP, decode, encode, initial_weights
+from fedledger.ml import MNIST_MLP, decode, encode, initial_weights, load_dataset
+from fedledger.ml.evaluation import ExactEvaluator
+from fedledger.queries.accuracy import ModelAccuracy
 from fedledger.storage import cid_from_content_hash
 from tests.chain.test_token_and_vault import earn
 from tests.cli.conftest import Cli, CliFactory
@@ -89,3 +93,36 @@ def test_under_public_the_genesis_is_stored_in_plain(
     assert cli.store.get(cid_from_content_hash(digest)) == encode(initial_weights(MNIST_MLP.id, 0))
     out = tmp_path / "global.flmw"
     cli.ok("participant", "model", "--out", str(out))  # no key needed
+
+
+def test_accuracy_of_a_sealed_global_model_needs_an_oracles_or_a_gateways_key_file(
+    cli_factory: CliFactory, start_gateway: Callable[..., Gateway], tmp_path: Path
+) -> None:
+    cli, gateway = started(cli_factory, start_gateway, GlobalModelPolicy.MEMBERS)
+    digest = cli.admin.coordinator.latest_model().content_hash
+    rng = np.random.default_rng(0)
+    evaluation = tmp_path / "eval.npz"
+    images = rng.integers(0, 256, size=(64, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=64, dtype=np.uint8)
+    np.savez(evaluation, images=images, labels=labels)
+    dataset = load_dataset(evaluation)
+    expected = ExactEvaluator(dataset, MNIST_MLP.id).evaluate(initial_weights(MNIST_MLP.id, 0))
+
+    keyless = ModelAccuracy.from_file(cli.store, evaluation)
+    assert keyless(digest) is None
+    assert "give --key-file" in keyless.failures[digest]
+
+    with_key = ModelAccuracy.from_file(
+        cli.store, evaluation, opener=sealed_model_opener(cli.admin, gateway.key_file)
+    )
+    assert with_key(digest) == expected.accuracy
+
+    stranger = tmp_path / "stranger.json"
+    cli.ok("gateway", "key", "--key-file", str(stranger))
+    refused = ModelAccuracy.from_file(
+        cli.store, evaluation, opener=sealed_model_opener(cli.admin, stranger)
+    )
+    assert refused(digest) is None and digest in refused.failures
+
+    line = cli.fails("rounds", "--key-file", str(gateway.key_file))
+    assert "give --eval too" in line
