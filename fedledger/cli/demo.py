@@ -127,8 +127,9 @@ def _attack_list(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     "consortium",
     default=None,
     metavar="NAME",
-    help="Run on the consortium `fedledger consortium up` started (e.g. consortium): each "
-    "oracle and participant uses one organisation's geth and Kubo.",
+    help="Run on the consortium `fedledger consortium up` started (e.g. consortium), with a "
+    "deployment and oracle processes of the demo's own (not up's): each oracle and "
+    "participant uses one organisation's geth and Kubo.",
 )
 @key_option
 @click.option(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import click
 from rich.table import Table
 
@@ -10,6 +13,7 @@ from fedledger.chain.codes import GlobalModelPolicy, StoragePolicy
 from fedledger.chain.compiler import compile_contracts
 from fedledger.chain.coordinator import RewardRule, RoundRules
 from fedledger.chain.deployment import (
+    Deployment,
     DeployParams,
     archive_deployment,
     deployment_history_dir,
@@ -37,6 +41,9 @@ from fedledger.cli.options import (
 )
 from fedledger.cli.params import Address, ContentHash, EthAmount, TokenAmount
 from fedledger.config import ProjectConfig
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 #: The library's defaults are the command's: one place to change them.
 DEFAULTS = DeployParams()
@@ -205,7 +212,6 @@ def deploy(
             "the admin of a network other than the embedded dev chain is always behind a "
             "timelock: drop --no-timelock (choose its delay with --timelock-delay)"
         )
-    use_timelock = (not embedded) if timelock is None else timelock
     params = DeployParams(
         storage_policy=_POLICIES[storage_policy],
         global_model_policy=_MODEL_POLICIES[global_model_policy],
@@ -219,7 +225,7 @@ def deploy(
         rejection_limit=rejection_limit,
         open_enrolment=open_enrolment,
         enrolment_stake=enrolment_stake or 0,
-        timelock=(TimelockParams(timelock_delay, proposers, executors) if use_timelock else None),
+        timelock=admin_timelock(embedded, timelock, timelock_delay, proposers, executors),
         token_name=token_name,
         token_symbol=token_symbol,
         oracles=oracles,
@@ -230,12 +236,7 @@ def deploy(
     with user_errors():
         settings = config.network(network)
         account = resolve_key(settings, key)
-        _warn_if_replacing(config, settings.name)
-        artifacts = compile_contracts(config, settings.name)
-        client = open_client(config, settings.name, artifacts)
-        deployment = deploy_contracts(client, account, artifacts, params, network=settings.name)
-        previous = archive_deployment(config, settings.name)
-        path = save_deployment(config, deployment)
+        deployment, path, previous = deploy_and_record(config, settings.name, account, params)
 
     table = Table(title=f"FedLedger on {settings.name} (chain id {deployment.chain_id})")
     table.add_column("contract")
@@ -259,6 +260,32 @@ def deploy(
     console.print(f"deployment written to {path}")
     if previous is not None:
         console.print(f"the previous deployment file is kept as {previous}")
+
+
+def admin_timelock(
+    embedded: bool,
+    timelock: bool | None = None,
+    delay: int = DEFAULT_TIMELOCK_DELAY,
+    proposers: tuple[str, ...] = (),
+    executors: tuple[str, ...] = (),
+) -> TimelockParams | None:
+    """The admin's timelock: on every network but the embedded dev chain unless ``timelock``
+    says otherwise (`fedledger deploy` and `fedledger consortium up` deploy by this rule)."""
+    use_timelock = (not embedded) if timelock is None else timelock
+    return TimelockParams(delay, proposers, executors) if use_timelock else None
+
+
+def deploy_and_record(
+    config: ProjectConfig, network: str, account: LocalAccount, params: DeployParams
+) -> tuple[Deployment, Path, Path | None]:
+    """Compile for ``network``, deploy, and write the deployment file every command reads
+    (the previous one is archived): the deployment, its file, the archived file or None."""
+    _warn_if_replacing(config, network)
+    artifacts = compile_contracts(config, network)
+    client = open_client(config, network, artifacts)
+    deployment = deploy_contracts(client, account, artifacts, params, network=network)
+    previous = archive_deployment(config, network)
+    return deployment, save_deployment(config, deployment), previous
 
 
 def _warn_if_replacing(config: ProjectConfig, network: str) -> None:

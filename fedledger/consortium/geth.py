@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import httpx
 from eth_account import Account
@@ -27,7 +27,7 @@ from eth_keys import keys
 
 from fedledger.chain.anvil import rpc_answers
 from fedledger.chain.keys import write_keystore
-from fedledger.consortium.tools import ProcessFailed, log_tail, terminate
+from fedledger.consortium.tools import LoggedProcess, ProcessFailed, log_tail
 
 #: Ether (wei) every funded account starts with.
 FUNDING = 10**24
@@ -81,7 +81,7 @@ def enode_id(node_key: bytes) -> str:
 
 
 @dataclass
-class GethNode:
+class GethNode(LoggedProcess):
     """One organisation's geth: data directory, signer account, ports; the process while it
     runs. The data directory survives a stop, so a restarted node syncs from where it was."""
 
@@ -95,6 +95,8 @@ class GethNode:
     p2p_port: int
     host: str = "127.0.0.1"
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    #: geth flushes its database on SIGTERM.
+    stop_timeout: ClassVar[float] = 30.0
 
     @classmethod
     def create(cls, executable: Path, datadir: Path, chain_id: int, ports: Sequence[int]) -> Self:
@@ -126,14 +128,6 @@ class GethNode:
     @property
     def log_path(self) -> Path:
         return self.datadir.parent / f"{self.datadir.name}.log"
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process else None
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
 
     def init(self, genesis: dict[str, Any], static_nodes: Sequence[str]) -> Self:
         """Write genesis, keys and peers into the data directory and ``geth init`` it."""
@@ -190,21 +184,11 @@ class GethNode:
         signed its head, wait for the others forever."""
         if self.running:
             return self
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.command(mine=mine),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.launch(self.command(mine=mine))
         deadline = time.monotonic() + ready_timeout
         while not rpc_answers(self.rpc_url, timeout=0.5):
-            if self.process.poll() is not None:
-                raise ProcessFailed(
-                    f"geth exited with status {self.process.returncode} during start-up; "
-                    f"its log ({self.log_path}) ends with:\n{log_tail(self.log_path)}"
-                )
+            if failure := self.exited("geth"):
+                raise failure
             if time.monotonic() > deadline:
                 self.stop()
                 raise ProcessFailed(
@@ -223,17 +207,6 @@ class GethNode:
         ).json()
         if "error" in response:
             raise ProcessFailed(f"geth at {self.rpc_url} refused miner_start: {response['error']}")
-
-    def stop(self) -> None:
-        """SIGTERM by PID (geth flushes its database), SIGKILL if it hangs."""
-        if self.process is not None:
-            terminate(self.process, timeout=30.0)
-
-    def kill(self) -> None:
-        """SIGKILL: the organisation's chain node dies without a goodbye."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
 
     def _password(self) -> str:
         return LOCAL_SIGNER_PASSWORD

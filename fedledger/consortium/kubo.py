@@ -19,14 +19,14 @@ from typing import Any, Self
 
 import httpx
 
-from fedledger.consortium.tools import ProcessFailed, log_tail, terminate
+from fedledger.consortium.tools import LoggedProcess, ProcessFailed, log_tail
 
 #: ``IPFS_TELEMETRY=off`` keeps Kubo's telemetry plugin from trying to reach its server.
 _KUBO_ENV = {"IPFS_TELEMETRY": "off", "GOLOG_LOG_LEVEL": "error"}
 
 
 @dataclass
-class KuboNode:
+class KuboNode(LoggedProcess):
     """A Kubo repository and (while running) its daemon, found again by its ports."""
 
     executable: Path
@@ -44,14 +44,6 @@ class KuboNode:
     @property
     def log_path(self) -> Path:
         return self.repo.parent / f"{self.repo.name}.log"
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process else None
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
 
     @property
     def peer_id(self) -> str:
@@ -127,22 +119,14 @@ class KuboNode:
         if self.running:
             return self
         (self.repo / "api").unlink(missing_ok=True)
-        with self.log_path.open("ab") as log:  # the child keeps its own descriptor
-            self.process = subprocess.Popen(
-                [str(self.executable), "daemon", "--migrate=false", "--enable-gc=false"],
-                env=self._env(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.launch(
+            [str(self.executable), "daemon", "--migrate=false", "--enable-gc=false"],
+            env=self._env(),
+        )
         deadline = time.monotonic() + ready_timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise ProcessFailed(
-                    f"Kubo exited with status {self.process.returncode} during start-up; "
-                    f"its log ({self.log_path}) ends with:\n{log_tail(self.log_path)}"
-                )
+            if failure := self.exited("Kubo"):
+                raise failure
             if self.answers():
                 return self
             time.sleep(0.1)
@@ -157,17 +141,6 @@ class KuboNode:
             return httpx.post(f"{self.api_url}/api/v0/version", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
-
-    def stop(self) -> None:
-        """Shut the daemon down by its PID (SIGTERM, then SIGKILL)."""
-        if self.process is not None:
-            terminate(self.process)
-
-    def kill(self) -> None:
-        """SIGKILL: the organisation's storage node dies without a goodbye."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
 
     def connect(self, other: KuboNode) -> None:
         """Add ``other`` as a peering peer of the running daemon (and so dial it now)."""

@@ -1,6 +1,6 @@
 """A consortium on one machine: N organisations, each a geth Clique signer and a Kubo node,
-peered with each other over loopback; plus, per organisation, the oracle account and
-validation data its oracle runs with.
+peered with each other over loopback, and an oracle (``fedledger oracle run``) with its
+own account, encryption key file and validation data that talks only to those two.
 
 :class:`Consortium` builds and runs one (tests and benchmarks use it as a context
 manager); ``fedledger consortium up|down|status`` keeps one running in the background
@@ -20,10 +20,11 @@ from typing import Any, Self
 import httpx
 
 from fedledger.chain.anvil import free_port
-from fedledger.chain.keys import dev_accounts, load_keystore
+from fedledger.chain.keys import dev_account, dev_accounts, load_keystore
 from fedledger.config import NetworkSettings, ProjectConfig
 from fedledger.consortium.geth import LOCAL_SIGNER_PASSWORD, GethNode, clique_genesis
 from fedledger.consortium.kubo import KuboNode
+from fedledger.consortium.oracle import OracleProcess, last_activity
 from fedledger.consortium.tools import ProcessFailed, pid_alive, terminate_pid, tool_path
 
 #: Ports an organisation uses, as offsets from its base: the layout of docs/consortium.md.
@@ -52,13 +53,30 @@ class OrgPorts:
 
 @dataclass
 class Organisation:
-    """One member: its chain node, its storage node, and its oracle's account."""
+    """One member: its chain node, its storage node, and its oracle (started only by
+    :meth:`Consortium.start_oracles`: tests and benchmarks run oracles of their own)."""
 
     index: int  # 1..N
     geth: GethNode
     kubo: KuboNode
-    oracle_dev_index: int
-    validation: Path | None = None
+    oracle: OracleProcess
+
+    @classmethod
+    def assemble(
+        cls, config: ProjectConfig, network: str, index: int, geth: GethNode, kubo: KuboNode
+    ) -> Organisation:
+        """Organisation ``index`` of these nodes; its oracle signs with dev account
+        ``index`` (dev 0 is the admin) and uses ``org<index>/oracle/`` for its files."""
+        oracle = OracleProcess(
+            directory=geth.datadir.parent / "oracle",
+            network=network,
+            root=config.root,
+            key=f"dev:{index}",
+            address=dev_account(index).address,
+            rpc_url=geth.rpc_url,
+            ipfs_api=kubo.api_url,
+        )
+        return cls(index, geth, kubo, oracle)
 
     @property
     def ports(self) -> OrgPorts:
@@ -84,13 +102,17 @@ class Organisation:
             enode=self.geth.enode,
             ipfs_peer=self.kubo.swarm_address,
             signer=self.geth.signer.address,
-            oracle_key=f"dev:{self.oracle_dev_index}",
-            validation=str(self.validation) if self.validation else None,
+            oracle_key=self.oracle.key,
+            validation=str(self.oracle.validation),
             geth_pid=self.geth.pid,
             kubo_pid=self.kubo.pid,
             geth_log=str(self.geth.log_path),
             kubo_log=str(self.kubo.log_path),
             ports=asdict(self.ports),
+            oracle_address=self.oracle.address,
+            oracle_key_file=str(self.oracle.key_file),
+            oracle_pid=self.oracle.pid,
+            oracle_log=str(self.oracle.log_path),
         )
 
 
@@ -112,6 +134,18 @@ class OrgRecord:
     geth_log: str
     kubo_log: str
     ports: dict[str, int]
+    # The oracle (absent from the state files of before the oracles: not started then).
+    oracle_address: str | None = None
+    oracle_key_file: str | None = None
+    oracle_pid: int | None = None
+    oracle_log: str | None = None
+
+    @property
+    def pids(self) -> tuple[int, ...]:
+        """Every process of the organisation, the oracle first (it stops before its nodes)."""
+        return tuple(
+            pid for pid in (self.oracle_pid, self.geth_pid, self.kubo_pid) if pid is not None
+        )
 
 
 @dataclass(frozen=True)
@@ -198,7 +232,7 @@ class Consortium:
                 swarm_port=org_ports.ipfs_swarm,
                 gateway_port=org_ports.ipfs_gateway,
             )
-            members.append(Organisation(index, geth, kubo, oracle_dev_index=index))
+            members.append(Organisation.assemble(config, network.name, index, geth, kubo))
         funded = [account.address for account in dev_accounts(network.accounts)]
         genesis = clique_genesis(
             network.chain_id, [org.geth.signer.address for org in members], funded, period
@@ -246,8 +280,7 @@ class Consortium:
                 swarm_port=ports.ipfs_swarm,
                 gateway_port=ports.ipfs_gateway,
             )
-            validation = Path(record.validation) if record.validation else None
-            members.append(Organisation(index, geth, kubo, index, validation))
+            members.append(Organisation.assemble(config, network.name, index, geth, kubo))
         return cls(network, directory, members, state.block_period)
 
     # ---- running ---------------------------------------------------------------------
@@ -318,7 +351,22 @@ class Consortium:
                     )
                 time.sleep(0.2)
 
+    def start_oracles(self, timeout: float = 180.0) -> None:
+        """Start every organisation's oracle (their key files, validation data and the
+        deployment must exist) and wait until each has logged ``started``."""
+        try:
+            for org in self.orgs:
+                org.oracle.launch_node()
+            for org in self.orgs:
+                org.oracle.wait_until_started(timeout)
+        except BaseException:
+            for org in self.orgs:
+                org.oracle.stop()
+            raise
+
     def stop(self) -> None:
+        for org in self.orgs:
+            org.oracle.stop()
         for org in self.orgs:
             org.geth.stop()
             org.kubo.stop()
@@ -361,12 +409,14 @@ def write_state(config: ProjectConfig, state: ConsortiumState) -> Path:
 
 
 def stop_recorded(state: ConsortiumState) -> int:
-    """Stop every process the state file names, by PID; how many were running."""
+    """Stop every process the state file names, by PID, the oracles first; how many were
+    running."""
     stopped = 0
-    for org in state.orgs:
-        for pid in (org.geth_pid, org.kubo_pid):
-            if pid is not None and pid_alive(pid):
-                stopped += terminate_pid(pid, timeout=30.0)
+    oracles = [org.oracle_pid for org in state.orgs if org.oracle_pid is not None]
+    nodes = [pid for org in state.orgs for pid in (org.geth_pid, org.kubo_pid) if pid is not None]
+    for pid in oracles + nodes:
+        if pid_alive(pid):
+            stopped += terminate_pid(pid, timeout=30.0)
     return stopped
 
 
@@ -378,6 +428,9 @@ class OrgStatus:
     block: int | None
     peers: int | None
     ipfs_peers: int | None
+    oracle_running: bool = False
+    #: The oracle's last log record, short (``event: message (round N)``).
+    oracle_activity: str | None = None
 
 
 def org_status(org: OrgRecord) -> OrgStatus:
@@ -396,7 +449,9 @@ def org_status(org: OrgRecord) -> OrgStatus:
             ipfs_peers = len(answer.get("Peers") or [])
         except (httpx.HTTPError, ValueError):
             pass
-    return OrgStatus(org.name, geth_up, kubo_up, block, peers, ipfs_peers)
+    oracle_up = org.oracle_pid is not None and pid_alive(org.oracle_pid)
+    activity = last_activity(Path(org.oracle_log)) if org.oracle_log else None
+    return OrgStatus(org.name, geth_up, kubo_up, block, peers, ipfs_peers, oracle_up, activity)
 
 
 # ---- small JSON-RPC reads (no ABI, no client: for health checks) ---------------------

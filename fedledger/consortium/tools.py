@@ -9,7 +9,9 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 from fedledger.config import ProjectConfig
 
@@ -61,6 +63,63 @@ def terminate_pid(pid: int, timeout: float = 15.0) -> bool:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     return True
+
+
+class LoggedProcess:
+    """What geth, Kubo and the oracle share as background programs of an organisation:
+    one process at a time, in its own session (a Ctrl-C at the terminal does not reach
+    it), its output appended to ``log_path``, stopped by its PID.
+
+    Subclasses are dataclasses with a ``process`` field and a ``log_path``."""
+
+    process: subprocess.Popen[bytes] | None
+    #: Seconds a SIGTERM gets before SIGKILL (geth flushes its database: more).
+    stop_timeout: ClassVar[float] = 15.0
+
+    @property
+    def log_path(self) -> Path:
+        raise NotImplementedError
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def launch(self, command: Sequence[str], env: Mapping[str, str] | None = None) -> None:
+        """Start ``command`` with its output appended to the log."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                list(command),
+                env=None if env is None else dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def exited(self, program: str) -> ProcessFailed | None:
+        """The error to raise if the process has exited (during start-up), else None."""
+        if self.process is None or self.process.poll() is None:
+            return None
+        return ProcessFailed(
+            f"{program} exited with status {self.process.returncode} during start-up; "
+            f"its log ({self.log_path}) ends with:\n{log_tail(self.log_path)}"
+        )
+
+    def stop(self) -> None:
+        """SIGTERM by PID, SIGKILL if it does not exit within ``stop_timeout``."""
+        if self.process is not None:
+            terminate(self.process, timeout=self.stop_timeout)
+
+    def kill(self) -> None:
+        """SIGKILL: the program dies without a goodbye (fault tests)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 def pid_alive(pid: int) -> bool:
