@@ -1,6 +1,13 @@
 """One round with N participants on a real chain and three real oracle processes.
 
     .venv/bin/python scripts/bench_scale.py [--json PATH] [--sizes 10,100,300,1000]
+        [--network anvil|consortium]
+
+``--network consortium``: instead of anvil, a fresh 3-organisation consortium per N
+(``fedledger.consortium``: 3 geth Clique signers with 1-second blocks and 3 Kubo nodes,
+its genesis funding the N participants); oracle i runs on organisation i's geth and Kubo
+and acts on events 2 blocks deep; participant j uploads to organisation j mod 3's Kubo;
+the round may close once all N are accepted (the contribution target: no clock to move).
 
 For each N: a fresh anvil, a deployment with 3 oracles at quorum 2 and N registered
 participants, three ``fedledger oracle run`` processes (one BLAS thread each, the local
@@ -33,7 +40,8 @@ import platform
 import statistics
 import sys
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -59,6 +67,7 @@ from fedledger.chain import (
     save_deployment,
 )
 from fedledger.chain.anvil import free_port
+from fedledger.chain.errors import RoundCloseTooEarly, RoundNotOpen
 from fedledger.chain.events import (
     AggregateProposed,
     RoundClosed,
@@ -67,6 +76,8 @@ from fedledger.chain.events import (
     VoteCast,
 )
 from fedledger.config import ProjectConfig, load_config, mnist_directory
+from fedledger.consortium.network import Consortium, OrgPorts, network_entry
+from fedledger.consortium.oracle import RPC_URL_ENV
 from fedledger.crypto import Binding, OracleKeyFile, seal
 from fedledger.demo.processes import ProcessGroup, child_environment
 from fedledger.demo.workspace import NETWORK, Workspace
@@ -186,28 +197,61 @@ def claim_gas(ledger: FedLedger, participants: list[Any], count: int) -> list[in
     return used
 
 
-def run_size(n: int, base: ProjectConfig, out: Path, console: Console) -> dict[str, Any]:
-    embedded = next(s for s in base.networks.values() if s.embedded)
+def start_chain(
+    n: int, base: ProjectConfig, network: str, workspace: Workspace, stack: ExitStack
+) -> tuple[dict[str, Any], list[tuple[str | None, str | None]]]:
+    """A fresh anvil or consortium funding 1 + ORACLES + n dev accounts: the run's network
+    entry, and per oracle its (geth RPC, Kubo API), (None, None) on anvil."""
+    accounts = 1 + ORACLES + n
+    settings = base.network(network)
+    if not settings.embedded:
+        settings = replace(settings, accounts=max(settings.accounts, accounts))
+        group = Consortium.create(
+            base,
+            settings,
+            workspace.root / "nodes",
+            orgs=ORACLES,
+            ports=[OrgPorts.free() for _ in range(ORACLES)],
+        )
+        stack.enter_context(group)  # started now, stopped by PID at the end
+        nodes: list[tuple[str | None, str | None]] = [
+            (org.geth.rpc_url, org.kubo.api_url) for org in group.orgs
+        ]
+        return network_entry(settings, group.orgs[0].geth.rpc_url), nodes
+    anvil = Anvil.from_config(
+        base,
+        settings.name,
+        port=free_port(),
+        accounts=accounts,
+        log_path=workspace.log_path("anvil"),
+    )
+    anvil.start(timeout=300)  # hundreds of accounts take a while on a loaded machine
+    stack.callback(anvil.stop)
+    entry = {
+        "host": f"http://{anvil.host}",
+        "port": anvil.port,
+        "chain_id": anvil.chain_id,
+        "embedded": True,
+        "accounts": anvil.accounts,
+    }
+    return entry, [(None, None)] * ORACLES
+
+
+def run_size(
+    n: int, base: ProjectConfig, out: Path, console: Console, network_name: str
+) -> dict[str, Any]:
     with ExitStack() as stack:
         workspace = Workspace.prepare(out / f"n{n}")
-        anvil = Anvil.from_config(
-            base,
-            embedded.name,
-            port=free_port(),
-            accounts=1 + ORACLES + n,
-            log_path=workspace.log_path("anvil"),
-        )
-        anvil.start(timeout=300)  # hundreds of accounts take a while on a loaded machine
-        stack.callback(anvil.stop)
-        network = {
-            "host": f"http://{anvil.host}",
-            "port": anvil.port,
-            "chain_id": anvil.chain_id,
-            "embedded": True,
-            "accounts": anvil.accounts,
-        }
-        project = workspace.write_project(base, network, store="local", ipfs_api=None)
-        store = stack.enter_context(open_store(project, kind="local"))
+        console.print(f"N = {n}: starting {network_name} ...")
+        network, nodes_of = start_chain(n, base, network_name, workspace, stack)
+        consortium = nodes_of[0][1] is not None
+        kind = "ipfs" if consortium else "local"
+        project = workspace.write_project(base, network, store=kind, ipfs_api=nodes_of[0][1])
+        # Participant j uploads to organisation j mod 3's Kubo (one local store on anvil).
+        stores = [
+            stack.enter_context(open_store(project, kind=kind, ipfs_api=api))
+            for _, api in (nodes_of if consortium else nodes_of[:1])
+        ]
         accounts = dev_accounts(1 + ORACLES + n)
         admin, oracles, participants = accounts[0], accounts[1 : 1 + ORACLES], accounts[4:]
 
@@ -224,13 +268,15 @@ def run_size(n: int, base: ProjectConfig, out: Path, console: Console) -> dict[s
             for i, data in enumerate(split.validation)
         ]
         genesis = initial_weights(MNIST_MLP.id, 0)
-        genesis_cid = store.put(encode(genesis))
+        genesis_cid = stores[0].put(encode(genesis))
         artifacts = compile_contracts(project)
         client = open_client(project, NETWORK, artifacts)
         params = DeployParams(
             storage_policy=StoragePolicy.ACCEPTED_ONLY,
-            round_rules=RoundRules(
-                duration=86_400, aggregation_timeout=3_600, contribution_target=0
+            round_rules=RoundRules(  # a consortium closes at the target: all N accepted
+                duration=86_400,
+                aggregation_timeout=3_600,
+                contribution_target=n if consortium else 0,
             ),
             reward_rule=RewardRule(base=10 * 10**18, per_score_point=10**12),
             rejection_limit=3,
@@ -254,14 +300,17 @@ def run_size(n: int, base: ProjectConfig, out: Path, console: Console) -> dict[s
         nodes = []
         for index, account in enumerate(oracles):
             name = f"oracle-{index + 1}"
+            rpc_url, ipfs_api = nodes_of[index]
+            store = ["--store", kind, *(["--ipfs-api", ipfs_api] if ipfs_api else [])]
             arguments = [
                 "oracle", "run", "--key", f"dev:{index + 1}",
                 "--validation", str(validation[index]),
                 "--poll-interval", str(POLL_SECONDS), "--log-format", "json",
-                "--network", NETWORK, "--store", "local",
+                "--network", NETWORK, *store,
             ]  # fmt: skip
             log = workspace.log_path(name)
-            nodes.append(processes.start(name, "oracle", account.address, arguments, log))
+            env = {RPC_URL_ENV: rpc_url} if rpc_url else None  # its organisation's geth
+            nodes.append(processes.start(name, "oracle", account.address, arguments, log, env=env))
         ledger.coordinator.start_training(content_hash_from_cid(genesis_cid))
         wait_for(
             lambda: all("round opened" in c.log_path.read_text(errors="replace") for c in nodes),
@@ -280,7 +329,7 @@ def run_size(n: int, base: ProjectConfig, out: Path, console: Console) -> dict[s
             )
             for account, blob in zip(participants, noisy_updates(genesis, n, seed=n), strict=True)
         ]
-        cids = [store.put(blob) for blob in blobs]
+        cids = [stores[j % len(stores)].put(blob) for j, blob in enumerate(blobs)]
         signed = sign_submissions(ledger, participants, cids)
         console.print(f"N = {n}: oracles ready; submitting {n} updates ...")
         cpu_before = [cpu_seconds(c.process.pid) for c in nodes]
@@ -302,10 +351,13 @@ def run_size(n: int, base: ProjectConfig, out: Path, console: Console) -> dict[s
             return False
 
         all_settled = wait_for(settled, SETTLE_TIMEOUT_S, f"{n} updates to settle", processes)
-        info = coordinator.get_round(1)
-        now = ledger.client.chain_time()
-        ledger.dev.increase_time(max(info.deadline - now, 0) + 1)
-        coordinator.close_round()
+        if consortium:
+            close_at_target(ledger)
+        else:
+            info = coordinator.get_round(1)
+            now = ledger.client.chain_time()
+            ledger.dev.increase_time(max(info.deadline - now, 0) + 1)
+            coordinator.close_round()
         finalized = wait_for(
             lambda: coordinator.get_round(1).state == RoundState.FINALIZED,
             SETTLE_TIMEOUT_S,
@@ -320,6 +372,7 @@ def run_size(n: int, base: ProjectConfig, out: Path, console: Console) -> dict[s
     voting = ("submitUpdate", "vote", "vote_settling", "voteBatch", "voteBatch_settling")
     per_update = sum(sum(gas.get(k, [])) for k in voting)
     return {
+        "network": network_name,
         "participants": n,
         "last_submission_to_all_settled_s": all_settled - last,
         "last_submission_to_finalized_s": finalized - last,
@@ -350,8 +403,23 @@ def run_size(n: int, base: ProjectConfig, out: Path, console: Console) -> dict[s
     }
 
 
-def print_report(console: Console, results: list[dict[str, Any]]) -> None:
-    table = Table(title="One round, 3 oracles at quorum 2 (anvil)")
+def close_at_target(ledger: FedLedger) -> None:
+    """Close round 1 once the chain lets it (the target met in the latest block: the pending
+    block where it is judged may be a block ahead of it)."""
+    give_up = time.monotonic() + 120
+    while True:
+        try:
+            with suppress(RoundNotOpen):
+                ledger.coordinator.close_round()
+            return
+        except RoundCloseTooEarly:
+            if time.monotonic() > give_up:
+                raise
+            time.sleep(POLL_SECONDS)
+
+
+def print_report(console: Console, results: list[dict[str, Any]], network: str) -> None:
+    table = Table(title=f"One round, 3 oracles at quorum 2 ({network})")
     for column in (
         "N",
         "last submission to all settled (s)",
@@ -398,6 +466,11 @@ def main() -> None:
         "--sizes", default="10,100,300,1000", help="comma-separated participant counts"
     )
     parser.add_argument(
+        "--network",
+        default="anvil",
+        help="anvil (the embedded chain), or consortium: 3 geth + 3 Kubo per N",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=Path(".fedledger/bench-scale"),
@@ -409,11 +482,13 @@ def main() -> None:
     base = load_config()
     results = []
     for n in sizes:
-        results.append(run_size(n, base, args.out.resolve(), console))
-        print_report(console, results)
+        results.append(run_size(n, base, args.out.resolve(), console, args.network))
+        print_report(console, results, args.network)
         if args.json:  # after every size, so a long run keeps what it measured
             report = {
                 "benchmark": "scale",
+                "network": args.network,
+                "command": " ".join(["scripts/bench_scale.py", *sys.argv[1:]]),
                 "date": datetime.now(UTC).isoformat(timespec="seconds"),
                 "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
                 "oracles": ORACLES,

@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.consortium",
     "tests.fixtures.ipfs",
     "tests.fixtures.ml",
+    "tests.fixtures.servers",
 ]

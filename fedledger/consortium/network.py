@@ -387,6 +387,23 @@ class Consortium:
         )
 
 
+def network_entry(settings: NetworkSettings, rpc_url: str) -> dict[str, Any]:
+    """The consortium network as the project file of a run of its own names it (the
+    demo's, a benchmark's): a client finds its organisation's geth in FEDLEDGER_RPC_URL,
+    else at ``rpc_url``; chain id, confirmations and compiler are the network's."""
+    return {
+        "host_env": "FEDLEDGER_RPC_URL",
+        "host": rpc_url,
+        "chain_id": settings.chain_id,
+        "poa": settings.poa,
+        "confirmations": settings.confirmations,
+        "compiler": dict(settings.compiler),
+        # The genesis funds anvil's well-known accounts: `--key dev:N` works here too.
+        "dev_accounts": settings.dev_accounts,
+        "accounts": settings.accounts,
+    }
+
+
 # ---- the background consortium of `fedledger consortium up` --------------------------
 
 

@@ -49,6 +49,7 @@ from fedledger.chain.anvil import free_port
 from fedledger.chain.errors import RoundCloseTooEarly, RoundNotOpen
 from fedledger.chain.events import UpdateSubmitted
 from fedledger.config import ProjectConfig, mnist_directory
+from fedledger.consortium.network import network_entry
 from fedledger.crypto import (
     Binding,
     GlobalModelBinding,
@@ -217,15 +218,7 @@ class Demo:
         if config.consortium is not None:
             # Children find their organisation's geth in FEDLEDGER_RPC_URL; the demo itself
             # uses the first organisation's. Confirmations and compiler as the network's.
-            settings = self.base.network(config.consortium)
-            return {
-                "host_env": "FEDLEDGER_RPC_URL",
-                "host": config.rpc,
-                "chain_id": settings.chain_id,
-                "poa": settings.poa,
-                "confirmations": settings.confirmations,
-                "compiler": dict(settings.compiler),
-            }
+            return network_entry(self.base.network(config.consortium), str(config.rpc))
         if not config.embedded:
             poa = self.base.networks.get("external")
             return {"host": config.rpc, "poa": bool(poa and poa.poa)}

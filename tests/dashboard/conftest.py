@@ -6,11 +6,8 @@ a free loopback port, and headless Debian Chromium driven by Playwright.
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -29,6 +26,7 @@ from fedledger.storage import LocalStore, content_hash_from_cid
 from oracle.key_files import KEY_FILE_DIR
 from tests.cli.conftest import cli, cli_factory  # noqa: F401  (fixtures used here)
 from tests.fixtures.chain import TestbedFactory
+from tests.fixtures.servers import Servers
 from tests.oracle.conftest import (  # noqa: F401  (fixtures used here)
     NODE_PARTICIPANTS,
     UPLOAD_CAP,
@@ -118,41 +116,23 @@ def wait_for(
 
 
 @pytest.fixture
-def start_dashboard(chain_project: ProjectConfig) -> Iterator[Callable[..., Dashboard]]:
+def start_dashboard(chain_project: ProjectConfig, servers: Servers) -> Callable[..., Dashboard]:
     """``start_dashboard(*options, root=None)`` runs `fedledger dashboard --port 0 *options`
     in the test project (or the project at ``root``) and returns once its API answers;
     stopped (by PID) after the test."""
-    started: list[subprocess.Popen[str]] = []
 
     def start(*options: str, root: Path | None = None) -> Dashboard:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "fedledger", "dashboard", "--port", "0", *options],
-            env={**os.environ, "FEDLEDGER_ROOT": str(root or chain_project.root)},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        process, url = servers.start(
+            ["dashboard", "--port", "0", *options],
+            root or chain_project.root,
+            r"(http://127\.0\.0\.1:\d+/)",  # the URL line, printed before serving
+            lines=1,
         )
-        started.append(process)
-        assert process.stdout is not None
-        line = process.stdout.readline()  # the URL line, printed before serving
-        found = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
-        if found is None:
-            process.wait(timeout=PATIENCE)
-            raise AssertionError(f"the dashboard did not start: {line}{process.stdout.read()}")
-        dashboard = Dashboard(process, found.group(1))
+        dashboard = Dashboard(process, url)
         wait_for(lambda: _answers(dashboard), "answer from the dashboard's API")
         return dashboard
 
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    return start
 
 
 def _answers(dashboard: Dashboard) -> bool:

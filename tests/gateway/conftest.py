@@ -5,10 +5,8 @@ anvil, and a resource the admin sells through it."""
 from __future__ import annotations
 
 import os
-import re
 import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from fedledger.chain.access import GatewayDomain, SignedDownload, sign_download
 from fedledger.storage import resource_path
 from tests.chain.test_token_and_vault import earn
 from tests.cli.conftest import Cli, CliFactory, cli, cli_factory  # noqa: F401  (fixtures)
+from tests.fixtures.servers import Servers
 
 PATIENCE = 60.0
 #: The resource's size: about the MLP model's (407 KB), random bytes.
@@ -41,44 +40,25 @@ class Gateway:
 
 
 @pytest.fixture
-def start_gateway(cli: Cli, tmp_path: Path) -> Iterator[Callable[..., Gateway]]:  # noqa: F811
+def start_gateway(
+    cli: Cli,  # noqa: F811
+    tmp_path: Path,
+    servers: Servers,
+) -> Callable[..., Gateway]:
     """``start_gateway(*options)`` creates a key file, runs `fedledger gateway --port 0`
     in the test project and returns once it printed its URL; stopped after the test."""
-    started: list[subprocess.Popen[str]] = []
 
     def start(*options: str, name: str = "gateway") -> Gateway:
         key_file = tmp_path / f"{name}.json"
         cli.ok("gateway", "key", "--key-file", str(key_file))
-        command = [sys.executable, "-m", "fedledger", "gateway", "--port", "0"]
-        process = subprocess.Popen(
-            [*command, "--key-file", str(key_file), *options],
-            env={**os.environ, "FEDLEDGER_ROOT": str(cli.project.root)},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        process, url = servers.start(
+            ["gateway", "--port", "0", "--key-file", str(key_file), *options],
+            cli.project.root,
+            r" at (http://127\.0\.0\.1:\d+/)",
         )
-        started.append(process)
-        assert process.stdout is not None
-        seen = []
-        for _ in range(5):
-            line = process.stdout.readline()
-            seen.append(line)
-            found = re.search(r" at (http://127\.0\.0\.1:\d+/)", line)
-            if found:
-                return Gateway(process, found.group(1), key_file)
-        process.terminate()
-        raise AssertionError(f"the gateway did not start: {''.join(seen)}")
+        return Gateway(process, url, key_file)
 
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    return start
 
 
 @dataclass
