@@ -30,6 +30,7 @@ from fedledger import units
 from fedledger.chain.abi import AbiRegistry
 from fedledger.chain.event_base import ChainEvent
 from fedledger.chain.exceptions import ChainError, ContractRevert, TransactionFailed
+from fedledger.chain.heads import HeadWatcher, head_watcher
 from fedledger.config import NetworkSettings
 
 E = TypeVar("E", bound=ChainEvent)
@@ -145,6 +146,22 @@ class ChainClient:
 
     def block_number(self) -> int:
         return int(self.rpc("eth_blockNumber"), 16)
+
+    # ---- waiting for a change ------------------------------------------------------------
+
+    @property
+    def heads(self) -> HeadWatcher:
+        """The process's watcher of this node's new blocks (fedledger.chain.heads)."""
+        return head_watcher(str(getattr(self.w3.provider, "endpoint_uri", "")))
+
+    def change_mark(self) -> int:
+        """Take before reading what you wait for; then :meth:`wait_for_change`."""
+        return self.heads.mark()
+
+    def wait_for_change(self, mark: int, poll_interval: float) -> None:
+        """Sleep until a block newer than ``mark`` is announced (a subscription to new
+        heads), or ``poll_interval`` seconds where the node pushes none."""
+        self.heads.wait(mark, poll_interval)
 
     def balance(self, address: str) -> int:
         return int(self.rpc("eth_getBalance", [address, "latest"]), 16)

@@ -1,9 +1,12 @@
-"""The command lines of the demo's children: ``fedledger oracle run`` for each oracle and
-``fedledger participant run`` for each participant, started in a :class:`ProcessGroup`."""
+"""The command lines of the demo's children, started in a :class:`ProcessGroup`:
+``fedledger oracle run`` for each oracle, and ``fedledger participant host`` for the
+participants, a few to a process (each with its own key, data, seed and log; one
+TensorFlow import per process instead of one per participant)."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 
@@ -19,11 +22,28 @@ from fedledger.demo.processes import Child, ProcessGroup
 from fedledger.demo.workspace import NETWORK, Workspace
 from fedledger.participant import derive_seed
 from fedledger.participant.behaviours import COPIERS
+from fedledger.participant.host_plan import HostedParticipant, HostPlan
 
 #: The variable that points a child at its organisation's geth (the demo network's host_env).
 RPC_URL_ENV = "FEDLEDGER_RPC_URL"
 #: Seconds between two looks at the chain while waiting (the demo's and its children's).
 POLL_SECONDS = 0.25
+
+
+#: Processes the participants are hosted in (one TensorFlow each): one per core of the
+#: 2-core machine the demo is made for. On a consortium, one per organisation instead.
+PARTICIPANT_PROCESSES = 2
+#: Wall-clock seconds the participant processes may take to import TensorFlow and connect.
+READY_SECONDS = 180.0
+
+
+def participant_processes(config: DemoConfig) -> int:
+    """How many processes host the participants: participant ``i`` is in process
+    ``i % participant_processes(config)``, so on a consortium every participant of a
+    process uses the same organisation's nodes."""
+    if config.organisations:
+        return min(len(config.organisations), config.participants)
+    return min(PARTICIPANT_PROCESSES, config.participants)
 
 
 def start_children(
@@ -32,22 +52,21 @@ def start_children(
     cast: Cast,
     workspace: Workspace,
     paths: dict[str, list[str]],
-) -> str:
-    """Start every oracle and participant process; returns a line saying what started."""
+) -> tuple[str, list[Path]]:
+    """Start every oracle process and the participants' host processes; returns a line
+    saying what started and the files the hosts create once they are ready."""
 
-    def nodes_of(index: int) -> tuple[list[str], dict[str, str]]:
-        """The store options and environment of child ``index``: on a consortium, its
-        organisation's Kubo and geth (FEDLEDGER_RPC_URL), else the demo's."""
+    def nodes_of(index: int) -> tuple[str, str | None, dict[str, str]]:
+        """The store kind, Kubo API and environment of child ``index``: on a consortium,
+        its organisation's Kubo and geth (FEDLEDGER_RPC_URL), else the demo's."""
         organisation = config.organisation_of(index)
         if organisation is None:
-            api = ["--ipfs-api", config.ipfs_api] if config.ipfs_api else []
-            return ["--network", NETWORK, "--store", config.store, *api], {}
+            return config.store, config.ipfs_api, {}
         rpc_url, ipfs_api = organisation
-        options = ["--network", NETWORK, "--store", "ipfs", "--ipfs-api", ipfs_api]
-        return options, {RPC_URL_ENV: rpc_url}
+        return "ipfs", ipfs_api, {RPC_URL_ENV: rpc_url}
 
     for index, account in enumerate(cast.oracles):
-        common, env = nodes_of(index)
+        store, ipfs_api, env = nodes_of(index)
         name = f"oracle-{index + 1}"
         arguments = [
             "oracle", "run",
@@ -55,44 +74,82 @@ def start_children(
             "--validation", paths["oracle"][index],
             "--poll-interval", str(POLL_SECONDS),
             "--log-format", "json",
-            *common,
+            "--network", NETWORK, "--store", store,
+            *(["--ipfs-api", ipfs_api] if ipfs_api else []),
         ]  # fmt: skip
         processes.start(
             name, "oracle", account.address, arguments, workspace.log_path(name), env=env
         )
     behaviours = config.behaviours()
-    for index, account in enumerate(cast.participants):
-        common, env = nodes_of(index)
-        name = f"participant-{index + 1:02d}"
-        # A copier's partner is participant 1 (honest): a colluder trains its run again
-        # (its data and seed), which is the plaintext a partner would hand over.
-        copier = behaviours[index] in COPIERS
-        source = 0 if copier else index
-        arguments = [
-            "participant", "run",
-            "--data", paths["participant"][source],
-            "--rounds", str(config.rounds),
-            "--behaviour", behaviours[index],
-            "--epochs", str(config.epochs),
-            "--seed", str(derive_seed(config.seed, source)),
-            "--key", cast.keys[account.address],
-            "--poll-interval", str(POLL_SECONDS),
-            "--json",
-            *common,
-        ]  # fmt: skip
-        if copier:
-            arguments += ["--partner", str(cast.participants[0].address)]
-        processes.start(
-            name, "participant", account.address, arguments, workspace.log_path(name), env=env
+    count = participant_processes(config)
+    ready_files = []
+    for number in range(count):
+        indices = range(number, config.participants, count)
+        hosted = []
+        for index in indices:
+            # A copier's partner is participant 1 (honest): a colluder trains its run again
+            # (its data and seed), which is the plaintext a partner would hand over.
+            copier = behaviours[index] in COPIERS
+            source = 0 if copier else index
+            hosted.append(
+                HostedParticipant(
+                    key=cast.keys[cast.participants[index].address],
+                    data=Path(paths["participant"][source]),
+                    behaviour=behaviours[index],
+                    seed=derive_seed(config.seed, source),
+                    log=workspace.log_path(f"participant-{index + 1:02d}"),
+                    partner=str(cast.participants[0].address) if copier else None,
+                )
+            )
+        store, ipfs_api, env = nodes_of(number)
+        name = f"participants-{number + 1}"
+        plan = HostPlan(
+            network=NETWORK,
+            store=store,
+            ipfs_api=ipfs_api,
+            architecture=config.architecture,
+            rounds=config.rounds,
+            epochs=config.epochs,
+            poll_interval=POLL_SECONDS,
+            ready_file=workspace.logs_dir / f"{name}.ready",
+            participants=tuple(hosted),
         )
+        plan_path = plan.write(workspace.logs_dir / f"{name}.plan.json")
+        addresses = ", ".join(str(cast.participants[i].address) for i in indices)
+        processes.start(
+            name,
+            "participant",
+            addresses,
+            ["participant", "host", str(plan_path)],
+            workspace.log_path(name),
+            env=env,
+        )
+        ready_files.append(plan.ready_file)
     malicious = ", ".join(b for b in behaviours if b != "honest") or "none"
     where = (
         f", spread over {len(config.organisations)} organisations" if config.organisations else ""
     )
     return (
-        f"started {config.oracles} oracle and {config.participants} participant processes "
-        f"(malicious: {malicious}){where}; logs in {workspace.logs_dir}"
+        f"started {config.oracles} oracle processes and {config.participants} participants "
+        f"in {count} processes (malicious: {malicious}){where}; logs in {workspace.logs_dir}",
+        ready_files,
     )
+
+
+def wait_until_ready(processes: ProcessGroup, ready_files: list[Path]) -> None:
+    """Until every participant host has created its ready file (TensorFlow imported, its
+    participants connected); DemoError if one dies or takes longer than READY_SECONDS."""
+    deadline = time.monotonic() + READY_SECONDS
+    while not all(path.exists() for path in ready_files):
+        for child in processes.of_role("participant"):
+            if child.returncode is not None:
+                raise DemoError(died(child))
+        if time.monotonic() > deadline:
+            raise DemoError(
+                f"the participant processes were not ready within {READY_SECONDS:.0f} s; "
+                f"see their logs in {ready_files[0].parent}"
+            )
+        time.sleep(0.1)
 
 
 def demo_key_pair(config: DemoConfig, owner: str) -> EncryptionKeyPair:

@@ -8,8 +8,9 @@ hand, with real processes that talk only through the chain and the store:
 2. split MNIST (``federated_split``): one .npz per participant and per oracle;
 3. store the seeded genesis model and deploy: admin, oracles with quorum k, participants,
    the reward rule;
-4. start n ``fedledger oracle run`` and N ``fedledger participant run`` processes, then
-   open round 1 on the genesis model;
+4. start n ``fedledger oracle run`` processes and the N participants, a few to a
+   ``fedledger participant host`` process (each participant with its own key, data and
+   log), then open round 1 on the genesis model once they are ready;
 5. drive R rounds: wait until every submission of the round has settled, close the round
    (on the embedded chain the chain's clock is moved to the deadline first, so nobody
    waits for wall-clock deadlines; against ``--rpc`` the real deadline or contribution
@@ -64,6 +65,7 @@ from fedledger.demo.children import (
     died,
     start_children,
     start_gateway,
+    wait_until_ready,
 )
 from fedledger.demo.config import DemoConfig
 from fedledger.demo.errors import DemoError
@@ -190,10 +192,13 @@ class Demo:
                 else ""
             )
         )
-        self.observer.stage(
-            start_children(self.processes, config, self.cast, self.workspace, paths)
+        started, ready_files = start_children(
+            self.processes, config, self.cast, self.workspace, paths
         )
-        # Round 1 opens only now, so its deadline does not run while processes start.
+        self.observer.stage(started)
+        # Round 1 opens only once the participants have imported TensorFlow and connected,
+        # so neither its deadline nor its time runs while processes start.
+        wait_until_ready(self.processes, ready_files)
         start_training(self.ledger, self.genesis)
 
     def run(self) -> DemoReport:
@@ -375,6 +380,7 @@ class Demo:
         coordinator = self.ledger.coordinator
         give_up = time.monotonic() + self.config.round_timeout
         while True:
+            mark = self.ledger.client.change_mark()
             self._check_children()
             self.observer.progress(round_progress(self.ledger, round_).summary())
             if not self.config.embedded:
@@ -400,12 +406,13 @@ class Demo:
                         "(pending updates keep the verification grace, then expire)"
                     )
                     return
-            time.sleep(POLL_SECONDS)
+            self.ledger.client.wait_for_change(mark, POLL_SECONDS)
 
     def _wait_for_end(self, round_: int) -> RoundState:
         coordinator = self.ledger.coordinator
         give_up = time.monotonic() + max(AGGREGATION_WAIT_SECONDS, self.config.aggregation_timeout)
         while True:
+            mark = self.ledger.client.change_mark()
             info = coordinator.get_round(round_)
             state = info.state
             if state.ended:
@@ -420,17 +427,15 @@ class Demo:
                     f"round {round_} was not finalized: the oracles did not agree on an "
                     f"aggregate; see their logs in {self.workspace.logs_dir}"
                 )
-            time.sleep(POLL_SECONDS)
+            self.ledger.client.wait_for_change(mark, POLL_SECONDS)
 
     def _check_children(self) -> None:
-        """Fail fast when an oracle dies, or a participant dies for another reason than
-        being banned or having finished its rounds."""
+        """Fail fast when an oracle dies, or a participant process fails (it exits 0 once
+        each of its participants has finished its rounds or been banned)."""
         for child in self.processes.exited("oracle"):
             raise DemoError(died(child))
         for child in self.processes.exited("participant"):
-            if child.returncode == 0:
-                continue
-            if not self.ledger.coordinator.get_participant(child.address).banned:
+            if child.returncode != 0:
                 raise DemoError(died(child))
 
     def _fetch(self, digest: bytes) -> ModelWeights:

@@ -16,16 +16,17 @@ prevent: oracles verify the submitted bytes, not the training.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import keras
 import numpy as np
 
-from fedledger.ml.architectures import Architecture, as_architecture, model_input
+from fedledger.ml.architectures import IMAGE_SHAPE, Architecture, as_architecture, model_input
 from fedledger.ml.datasets import Dataset
 from fedledger.ml.keras_models import build_model, extract_weights, load_weights
 from fedledger.ml.training_config import ProgressCallback, TrainingConfig, TrainingProgress
-from fedledger.ml.weights import ModelWeights
+from fedledger.ml.weights import ModelWeights, initial_weights
 
 
 def train_local(
@@ -94,6 +95,18 @@ class LocalTrainer:
                 callbacks=callbacks,
             )
         return extract_weights(model, self.spec.id)
+
+    def warm_up(self, config: TrainingConfig | None = None) -> None:
+        """Train once on ``batch_size + 1`` blank images (a full batch and a partial one),
+        so that Keras compiles and traces its training step now rather than in the first
+        real :meth:`train`. Changes nothing a later call returns: each starts from the
+        weights it is given with a fresh optimizer state."""
+        config = replace(config or TrainingConfig(), epochs=1)
+        count = config.batch_size + 1
+        blank = Dataset(
+            np.zeros((count, *IMAGE_SHAPE), dtype=np.uint8), np.zeros(count, dtype=np.uint8)
+        )
+        self.train(initial_weights(self.spec.id, 0), blank, config)
 
     def _fresh_optimizer(self, config: TrainingConfig) -> None:
         """Compile for ``config``'s optimizer, or put the compiled one back to its start."""

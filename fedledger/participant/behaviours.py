@@ -12,6 +12,7 @@ returns the weights a fresh model would, bit for bit.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 BEHAVIOURS = ("honest", "sign_flip", "noise", "free_rider", "label_flip", "copycat", "colluder")
 #: The behaviours that submit only after another participant (a partner) has.
 COPIERS = ("copycat", "colluder")
+#: The behaviours whose update involves no training (no Keras, no TensorFlow).
+UNTRAINED = ("noise", "free_rider", "copycat")
 
 
 def derive_seed(seed: int, *path: int) -> int:
@@ -60,13 +63,25 @@ class UpdateMaker:
     """Makes one participant's updates round after round with one Keras model.
 
     The :class:`~fedledger.ml.training.LocalTrainer` is built on the first update that
-    trains (attacks without training never import Keras) and rebuilt only if the
-    architecture changes; every training starts from the weights given with a fresh
-    optimizer state, so the result is what a freshly built model gives.
+    trains (attacks without training never import Keras), or by :meth:`warm_up`, and
+    rebuilt only if the architecture changes; every training starts from the weights given
+    with a fresh optimizer state, so the result is what a freshly built model gives.
+
+    Several participants hosted in one process may share one maker, each with its own data
+    and seed: ``lock`` (held while an update is made) makes them take turns, so their
+    updates are exactly those they would make alone.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, lock: contextlib.AbstractContextManager[object] | None = None) -> None:
         self.trainer: LocalTrainer | None = None
+        self._lock: contextlib.AbstractContextManager[object] = lock or contextlib.nullcontext()
+
+    def warm_up(self, architecture: str, config: TrainingConfig | None = None) -> None:
+        """Import Keras, build the trainer of ``architecture`` and trace its training step
+        for ``config``'s optimizer now: a process that starts before the first round pays
+        for TensorFlow before it, not in it."""
+        with self._lock:
+            self._trainer_for(architecture).warm_up(config)
 
     def make(
         self,
@@ -88,12 +103,24 @@ class UpdateMaker:
         require_behaviour(behaviour)
         if behaviour == "copycat":
             raise ValueError("a copycat makes no update: it submits a copy of another's blob")
+        with self._lock:
+            return self._make(behaviour, global_weights, dataset, config, progress)
+
+    def _make(
+        self,
+        behaviour: str,
+        global_weights: ModelWeights,
+        dataset: Dataset,
+        config: TrainingConfig,
+        progress: ProgressCallback | None,
+    ) -> ModelWeights:
         if behaviour == "noise":
             return attacks.gaussian_noise(global_weights, attacks.NOISE_STD, config.seed)
         if behaviour == "free_rider":
             return attacks.free_ride(global_weights, attacks.FREE_RIDER_NOISE_STD, config.seed)
         data = attacks.flip_labels(dataset) if behaviour == "label_flip" else dataset
-        trained = self._trainer_for(global_weights).train(global_weights, data, config, progress)
+        trainer = self._trainer_for(global_weights.architecture)
+        trained = trainer.train(global_weights, data, config, progress)
         if behaviour == "sign_flip":
             return attacks.sign_flip(global_weights, trained)
         if behaviour == "colluder":
@@ -102,9 +129,9 @@ class UpdateMaker:
             )
         return trained
 
-    def _trainer_for(self, global_weights: ModelWeights) -> LocalTrainer:
+    def _trainer_for(self, architecture: str) -> LocalTrainer:
         from fedledger.ml.training import LocalTrainer  # imports Keras
 
-        if self.trainer is None or self.trainer.spec.id != global_weights.architecture:
-            self.trainer = LocalTrainer(global_weights.spec)
+        if self.trainer is None or self.trainer.spec.id != architecture:
+            self.trainer = LocalTrainer(architecture)
         return self.trainer

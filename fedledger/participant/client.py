@@ -337,11 +337,14 @@ class ParticipantClient:
         timeout: float | None = None,
         on_wait: Callable[[GlobalModel], None] | None = None,
     ) -> GlobalModel:
-        """Poll until a round later than ``after`` is open for submissions, its deadline
-        not passed; ``on_wait(latest)`` hears each poll that finds none (for a progress
-        line)."""
+        """Wait until a round later than ``after`` is open for submissions, its deadline
+        not passed: the chain is read again at each new block (or every poll interval
+        where the node pushes none, :mod:`fedledger.chain.heads`); ``on_wait(latest)``
+        hears each look that finds none (for a progress line)."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        chain = self.ledger.client
         while True:
+            mark = chain.change_mark()  # before the reads: a block after them wakes us
             model = self.latest_model()
             if (
                 model.round > after
@@ -356,20 +359,22 @@ class ParticipantClient:
                     f"no round after {after} opened within {timeout:g} s (now round "
                     f"{model.round}, {model.state.name.lower()})"
                 )
-            time.sleep(self.poll_interval)
+            chain.wait_for_change(mark, self.poll_interval)
 
     def _wait_for_submission(self, round_: int, partner: str | None) -> bytes | None:
         """The content hash ``partner`` (or any other participant) submitted in ``round_``,
         once there is one; None if the round stops taking submissions first."""
         start = self.ledger.deployment.block_number
+        chain = self.ledger.client
         while True:
+            mark = chain.change_mark()
             for event in self.ledger.events(UpdateSubmitted, start, round=round_):
                 if event.participant != self.address and partner in (None, event.participant):
                     return event.content_hash
             model = self.latest_model()
             if model.round != round_ or model.state != RoundState.OPEN:
                 return None
-            time.sleep(self.poll_interval)
+            chain.wait_for_change(mark, self.poll_interval)
 
     # ---- the loop ----------------------------------------------------------------------
 
@@ -385,6 +390,7 @@ class ParticipantClient:
         progress: ProgressCallback | None = None,
         on_wait: Callable[[GlobalModel], None] | None = None,
         partner: str | None = None,
+        maker: UpdateMaker | None = None,
     ) -> Iterator[SentUpdate]:
         """Take part in ``rounds`` rounds: for each open round not yet submitted to, fetch
         the global model, make the update (one :class:`UpdateMaker` for every round, so
@@ -400,12 +406,15 @@ class ParticipantClient:
         The copiers (``copycat``, ``colluder``) first wait for ``partner``'s submission of
         the round (any other participant's when ``partner`` is None); a copycat then submits
         that blob as it is.
+
+        ``maker`` makes the updates (default: one of this call's own); participants hosted
+        in one process share one, which makes them take turns.
         """
         require_behaviour(behaviour)  # before waiting for a round, not after
         samples = len(dataset) if num_samples is None else num_samples
         last = self.ledger.coordinator.get_participant(self.address).last_submitted_round
         done = 0
-        maker = UpdateMaker()
+        maker = maker or UpdateMaker()
         while done < rounds:
             self._require_not_banned()
             model = self.wait_for_open_round(last, timeout=timeout, on_wait=on_wait)

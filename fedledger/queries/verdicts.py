@@ -99,10 +99,12 @@ def wait_for_verdict(
     on_poll: Callable[[UpdateVerdict, float], None] | None = None,
     confirmations: int = 0,
 ) -> UpdateVerdict:
-    """Poll until ``participant``'s update of ``round_`` is settled (accepted, rejected,
+    """Wait until ``participant``'s update of ``round_`` is settled (accepted, rejected,
     disputed or expired), its settlement ``confirmations`` blocks deep (the network's
     setting: a verdict a reorganisation could still undo is not reported). Read-only:
-    works for any address, no blob store needed.
+    works for any address, no blob store needed. The chain is read again at each new
+    block, or every ``poll_interval`` where the node pushes none
+    (:mod:`fedledger.chain.heads`).
 
     ``on_poll(verdict_so_far, seconds_waited)`` hears every poll while it is pending (for
     a progress line). The timeout's message says how many votes came and what to check.
@@ -110,6 +112,7 @@ def wait_for_verdict(
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
     while True:
+        mark = ledger.client.change_mark()  # before the read: a block after it wakes us
         status = ledger.coordinator.get_update(round_, participant).status
         if status != UpdateStatus.PENDING:
             confirmed = ledger.client.block_number() - confirmations if confirmations else None
@@ -126,7 +129,7 @@ def wait_for_verdict(
         if deadline is not None and time.monotonic() > deadline:
             (so_far,) = read_verdicts(ledger, round_, participant)
             raise QueryError(_no_verdict(ledger, so_far, timeout or 0.0))
-        time.sleep(poll_interval)
+        ledger.client.wait_for_change(mark, poll_interval)
 
 
 def _no_verdict(ledger: FedLedger, verdict: UpdateVerdict, timeout: float) -> str:

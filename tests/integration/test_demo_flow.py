@@ -1,5 +1,6 @@
 """The whole flow on the embedded chain and store: real anvil, three `fedledger oracle run`
-and eight `fedledger participant run` processes (two honest, one per attack), two rounds.
+processes and eight participants (two honest, one per attack) in two `fedledger
+participant host` processes, two rounds.
 Everything is checked against the chain and the store, not against the demo's own word."""
 
 from __future__ import annotations

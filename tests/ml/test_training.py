@@ -68,6 +68,21 @@ def test_a_reused_trainer_gives_what_a_fresh_model_gives(
         trainer.train(initial_weights(MNIST_CNN.id, 0), client_data)
 
 
+def test_a_warmed_up_trainer_is_traced_and_trains_what_a_fresh_model_trains(
+    client_data: Dataset,
+) -> None:
+    """warm_up compiles and traces the training step (so the first round does not), and
+    changes nothing the next training returns."""
+    trainer = training.LocalTrainer(MNIST_MLP.id)
+    trainer.warm_up()
+    assert trainer._model.optimizer.built and trainer._model.train_function is not None
+    start = initial_weights(MNIST_MLP.id, 2)
+    config = training.TrainingConfig(seed=7)
+    assert trainer.train(start, client_data, config) == training.train_local(
+        start, client_data, config
+    )
+
+
 def test_bad_settings_are_refused(client_data: Dataset) -> None:
     with pytest.raises(ValueError, match="epochs"):
         training.TrainingConfig(epochs=0)

@@ -50,3 +50,53 @@ def test_rounds_reuse_one_model_and_match_fresh_training(
     assert _same_bits(second, fresh_second)
     assert _same_bits(flipped, attacks.sign_flip(round_two, fresh_second))
     assert not _same_bits(first, second)  # the rounds did train from different models
+
+
+def test_participants_sharing_one_maker_take_turns_and_get_their_own_updates(
+    mnist_federation: FederatedSplit,
+) -> None:
+    """Participants hosted in one process share a maker (one Keras model): trained from
+    threads at once, each gets the update it would make alone, and no two make at once."""
+    import threading
+
+    class CountingLock:
+        def __init__(self) -> None:
+            self._lock = threading.Lock()
+            self.holders = 0
+            self.most = 0
+
+        def __enter__(self) -> None:
+            self._lock.acquire()
+            self.holders += 1
+            self.most = max(self.most, self.holders)
+
+        def __exit__(self, *exc_info: object) -> None:
+            self.holders -= 1
+            self._lock.release()
+
+    lock = CountingLock()
+    maker = UpdateMaker(lock=lock)
+    maker.warm_up(MNIST_MLP.id)
+    assert maker.trainer is not None  # built before the first round
+    start = initial_weights(MNIST_MLP.id, 0)
+    work = [
+        ("honest", mnist_federation.clients[0].subset(np.arange(300)), 1),
+        ("sign_flip", mnist_federation.clients[1].subset(np.arange(300)), 2),
+        ("label_flip", mnist_federation.clients[2].subset(np.arange(300)), 3),
+    ]
+    results: dict[int, ModelWeights] = {}
+
+    def make(index: int) -> None:
+        behaviour, data, seed = work[index]
+        results[index] = maker.make(behaviour, start, data, TrainingConfig(seed=seed))
+
+    threads = [threading.Thread(target=make, args=(i,)) for i in range(len(work))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert lock.most == 1  # they took turns
+    for index, (behaviour, data, seed) in enumerate(work):
+        alone = make_update(behaviour, start, data, TrainingConfig(seed=seed))
+        assert _same_bits(results[index], alone), behaviour
+    assert not _same_bits(results[0], results[2])

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import click
 
-from fedledger.cli.participant import model, run, status, submit, train
+from fedledger.cli.participant import host, model, run, status, submit, train
 
 
 @click.group()
@@ -31,3 +31,4 @@ participant.add_command(train.train)
 participant.add_command(submit.submit)
 participant.add_command(status.status)
 participant.add_command(run.run)
+participant.add_command(host.host)

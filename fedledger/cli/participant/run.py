@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,11 +36,13 @@ from fedledger.participant import BEHAVIOURS
 
 if TYPE_CHECKING:
     from fedledger.chain import FedLedger, GlobalModel
-    from fedledger.participant import SentUpdate
+    from fedledger.ml import Dataset
+    from fedledger.ml.training_config import ProgressCallback, TrainingConfig
+    from fedledger.participant import ParticipantClient, SentUpdate, UpdateMaker
     from fedledger.queries import UpdateVerdict
 
 
-def _outcome_json(sent: SentUpdate, verdict: UpdateVerdict, seconds: float) -> dict[str, Any]:
+def outcome_json(sent: SentUpdate, verdict: UpdateVerdict, seconds: float) -> dict[str, Any]:
     return {
         "event": "round",
         "round": sent.round,
@@ -113,7 +116,7 @@ def run(
     """
     from fedledger.chain import RoundState
     from fedledger.ml import load_dataset
-    from fedledger.queries import round_progress, wait_for_verdict
+    from fedledger.queries import round_progress
 
     config = training_config(epochs, batch_size, learning_rate, seed)
     with user_errors():
@@ -160,9 +163,11 @@ def run(
                     "",
                 )
 
+        def announce(sent: SentUpdate) -> None:
+            summary = round_progress(ledger, sent.round).summary()
+            out.print(f"round {sent.round}: submitted {sent.submission.cid}; {summary}")
+
         def waiting_for_verdict(so_far: UpdateVerdict, waited: float) -> None:
-            if as_json:
-                return
             progress = round_progress(ledger, so_far.round)
             show(
                 f"{progress.summary(with_deadline=False)}; your update "
@@ -171,38 +176,77 @@ def run(
                 "",
             )
 
-        sent_updates = client.run(
+        outcomes = take_part(
+            client,
             dataset,
             config,
             rounds=rounds,
             behaviour=behaviour,
-            num_samples=samples,
+            samples=samples,
             timeout=timeout,
+            partner=partner,
             progress=bar,
             on_wait=waiting_for_round,
-            partner=partner,
+            # In JSON the polls print nothing: no progress reads either.
+            on_verdict_poll=None if as_json else waiting_for_verdict,
+            on_sent=None if as_json else announce,
         )
-        for sent in sent_updates:
-            warning = unsealed_warning(sent.submission)
-            if warning:
-                click.echo(warning, err=True)
-            if not as_json:
-                summary = round_progress(ledger, sent.round).summary()
-                out.print(f"round {sent.round}: submitted {sent.submission.cid}; {summary}")
-            verdict = wait_for_verdict(
-                ledger,
-                sent.round,
-                client.address,
-                timeout=timeout,
-                poll_interval=client.poll_interval,
-                on_poll=waiting_for_verdict,
-                confirmations=_confirmations(client.ledger),
-            )
-            seconds = time.monotonic() - sent.started
+        for sent, verdict, seconds in outcomes:
             if as_json:
-                click.echo(json.dumps(_outcome_json(sent, verdict, seconds)))
+                click.echo(json.dumps(outcome_json(sent, verdict, seconds)))
             else:
                 out.print(_outcome_line(sent, verdict, symbol))
+
+
+def take_part(
+    client: ParticipantClient,
+    dataset: Dataset,
+    config: TrainingConfig,
+    *,
+    rounds: int,
+    behaviour: str,
+    samples: int | None = None,
+    timeout: float | None = None,
+    partner: str | None = None,
+    maker: UpdateMaker | None = None,
+    progress: ProgressCallback | None = None,
+    on_wait: Callable[[GlobalModel], None] | None = None,
+    on_verdict_poll: Callable[[UpdateVerdict, float], None] | None = None,
+    on_sent: Callable[[SentUpdate], None] | None = None,
+) -> Iterator[tuple[SentUpdate, UpdateVerdict, float]]:
+    """What ``participant run`` does for one participant: each round's update sent
+    (:meth:`ParticipantClient.run`), then its verdict waited for; yields the update, the
+    verdict and the round's seconds. ``participant host`` runs it once per participant."""
+    from fedledger.queries import wait_for_verdict
+
+    sent_updates = client.run(
+        dataset,
+        config,
+        rounds=rounds,
+        behaviour=behaviour,
+        num_samples=samples,
+        timeout=timeout,
+        progress=progress,
+        on_wait=on_wait,
+        partner=partner,
+        maker=maker,
+    )
+    for sent in sent_updates:
+        warning = unsealed_warning(sent.submission)
+        if warning:
+            click.echo(warning, err=True)
+        if on_sent is not None:
+            on_sent(sent)
+        verdict = wait_for_verdict(
+            client.ledger,
+            sent.round,
+            client.address,
+            timeout=timeout,
+            poll_interval=client.poll_interval,
+            on_poll=on_verdict_poll,
+            confirmations=_confirmations(client.ledger),
+        )
+        yield sent, verdict, time.monotonic() - sent.started
 
 
 def _outcome_line(sent: SentUpdate, verdict: UpdateVerdict, symbol: str) -> str:
