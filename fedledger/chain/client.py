@@ -152,7 +152,14 @@ class ChainClient:
     @property
     def heads(self) -> HeadWatcher:
         """The process's watcher of this node's new blocks (fedledger.chain.heads)."""
-        return head_watcher(str(getattr(self.w3.provider, "endpoint_uri", "")))
+        return head_watcher(self._endpoint)
+
+    def event_watcher(self, address: str, event_types: Sequence[type[ChainEvent]]) -> HeadWatcher:
+        """The process's watcher of the blocks with an event of ``event_types`` emitted by
+        ``address``: take its ``mark()`` before reading what you wait for, then
+        ``wait(mark, poll_interval)``."""
+        topics = [[self.registry.topic_filters(t.__name__, {})[0] for t in event_types]]
+        return head_watcher(self._endpoint, {"address": address, "topics": topics})
 
     def change_mark(self) -> int:
         """Take before reading what you wait for; then :meth:`wait_for_change`."""
@@ -162,6 +169,10 @@ class ChainClient:
         """Sleep until a block newer than ``mark`` is announced (a subscription to new
         heads), or ``poll_interval`` seconds where the node pushes none."""
         self.heads.wait(mark, poll_interval)
+
+    @property
+    def _endpoint(self) -> str:
+        return str(getattr(self.w3.provider, "endpoint_uri", ""))
 
     def balance(self, address: str) -> int:
         return int(self.rpc("eth_getBalance", [address, "latest"]), 16)

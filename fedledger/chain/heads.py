@@ -9,8 +9,13 @@ it reads, and then sleeps until a block newer than the mark is announced
 reacts as soon as the block is there instead of at its next poll. (A subscription that
 comes up counts as a change too: a block announced before it would be missed.)
 
-One :class:`HeadWatcher` per process and node URL (:func:`head_watcher`), shared by every
-thread: a background thread holds one subscription and wakes every waiter. The WebSocket
+A waiter that looks for particular events (a round opening, an update settled) can
+watch only the blocks that carry them: ``eth_subscribe("logs", filter)``, with the
+contract's address and the events' topics (:func:`head_watcher` with ``log_filter``), so
+that it is not woken by every vote or submission of the others.
+
+One :class:`HeadWatcher` per process, node URL and filter (:func:`head_watcher`), shared by
+every thread: a background thread holds one subscription and wakes every waiter. The WebSocket
 URL is the RPC URL with ``ws``/``wss`` for ``http``/``https``: anvil serves both on one
 port. Where that fails (geth serves WebSocket on a port of its own, or a provider has
 none) or the connection drops, :meth:`HeadWatcher.wait` sleeps the caller's poll interval
@@ -22,6 +27,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from websockets.exceptions import WebSocketException
@@ -54,8 +60,9 @@ class HeadWatcher:
     the first :meth:`mark` and is a daemon (it never keeps a process alive).
     """
 
-    def __init__(self, url: str | None) -> None:
+    def __init__(self, url: str | None, log_filter: dict[str, Any] | None = None) -> None:
         self.url = url
+        self.log_filter = log_filter
         self.latest = -1
         self.subscribed = False
         self.heads_seen = 0
@@ -116,7 +123,8 @@ class HeadWatcher:
             self._stopped.wait(RETRY_SECONDS)
 
     def _subscribe(self, connection: ClientConnection) -> None:
-        request = {"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"]}
+        params: list[Any] = ["logs", self.log_filter] if self.log_filter else ["newHeads"]
+        request = {"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": params}
         connection.send(json.dumps(request))
         reply = json.loads(connection.recv(timeout=CONNECT_SECONDS))
         if "result" not in reply:
@@ -125,8 +133,8 @@ class HeadWatcher:
 
     def _on_message(self, message: str | bytes) -> None:
         payload = json.loads(message)
-        head = payload["params"]["result"]
-        number = int(head["number"], 16)
+        result = payload["params"]["result"]  # a header, or a log
+        number = int(result["number"] if "number" in result else result["blockNumber"], 16)
         with self._changed:
             self.heads_seen += 1
             self.latest = max(self.latest, number)
@@ -141,14 +149,17 @@ class HeadWatcher:
             self._changed.notify_all()
 
 
-_watchers: dict[str, HeadWatcher] = {}
+_watchers: dict[tuple[str, str], HeadWatcher] = {}
 _watchers_lock = threading.Lock()
 
 
-def head_watcher(rpc_url: str) -> HeadWatcher:
-    """The process's watcher of the node at ``rpc_url`` (made on first use)."""
+def head_watcher(rpc_url: str, log_filter: dict[str, Any] | None = None) -> HeadWatcher:
+    """The process's watcher of the node at ``rpc_url`` (made on first use): of every new
+    block, or with ``log_filter`` (``{"address": ..., "topics": [...]}``, as eth_getLogs
+    takes it) of the blocks with a matching log."""
+    key = (rpc_url, json.dumps(log_filter, sort_keys=True))
     with _watchers_lock:
-        watcher = _watchers.get(rpc_url)
+        watcher = _watchers.get(key)
         if watcher is None:
-            watcher = _watchers[rpc_url] = HeadWatcher(websocket_url(rpc_url))
+            watcher = _watchers[key] = HeadWatcher(websocket_url(rpc_url), log_filter)
         return watcher

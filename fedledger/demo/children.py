@@ -46,27 +46,26 @@ def participant_processes(config: DemoConfig) -> int:
     return min(PARTICIPANT_PROCESSES, config.participants)
 
 
-def start_children(
+def _nodes_of(config: DemoConfig, index: int) -> tuple[str, str | None, dict[str, str]]:
+    """The store kind, Kubo API and environment of child ``index``: on a consortium, its
+    organisation's Kubo and geth (FEDLEDGER_RPC_URL), else the demo's."""
+    organisation = config.organisation_of(index)
+    if organisation is None:
+        return config.store, config.ipfs_api, {}
+    rpc_url, ipfs_api = organisation
+    return "ipfs", ipfs_api, {RPC_URL_ENV: rpc_url}
+
+
+def start_oracles(
     processes: ProcessGroup,
     config: DemoConfig,
     cast: Cast,
     workspace: Workspace,
     paths: dict[str, list[str]],
-) -> tuple[str, list[Path]]:
-    """Start every oracle process and the participants' host processes; returns a line
-    saying what started and the files the hosts create once they are ready."""
-
-    def nodes_of(index: int) -> tuple[str, str | None, dict[str, str]]:
-        """The store kind, Kubo API and environment of child ``index``: on a consortium,
-        its organisation's Kubo and geth (FEDLEDGER_RPC_URL), else the demo's."""
-        organisation = config.organisation_of(index)
-        if organisation is None:
-            return config.store, config.ipfs_api, {}
-        rpc_url, ipfs_api = organisation
-        return "ipfs", ipfs_api, {RPC_URL_ENV: rpc_url}
-
+) -> str:
+    """Start every oracle process; returns a line saying so."""
     for index, account in enumerate(cast.oracles):
-        store, ipfs_api, env = nodes_of(index)
+        store, ipfs_api, env = _nodes_of(config, index)
         name = f"oracle-{index + 1}"
         arguments = [
             "oracle", "run",
@@ -80,6 +79,19 @@ def start_children(
         processes.start(
             name, "oracle", account.address, arguments, workspace.log_path(name), env=env
         )
+    return f"started {config.oracles} oracle processes; logs in {workspace.logs_dir}"
+
+
+def start_participants(
+    processes: ProcessGroup,
+    config: DemoConfig,
+    cast: Cast,
+    workspace: Workspace,
+    paths: dict[str, list[str]],
+) -> tuple[str, list[Path]]:
+    """Start the processes that host the participants (they import TensorFlow and wait
+    for round 1); returns a line saying what started and the files they create once
+    they are ready (:func:`wait_until_ready`)."""
     behaviours = config.behaviours()
     count = participant_processes(config)
     ready_files = []
@@ -101,7 +113,7 @@ def start_children(
                     partner=str(cast.participants[0].address) if copier else None,
                 )
             )
-        store, ipfs_api, env = nodes_of(number)
+        store, ipfs_api, env = _nodes_of(config, number)
         name = f"participants-{number + 1}"
         plan = HostPlan(
             network=NETWORK,
@@ -130,8 +142,8 @@ def start_children(
         f", spread over {len(config.organisations)} organisations" if config.organisations else ""
     )
     return (
-        f"started {config.oracles} oracle processes and {config.participants} participants "
-        f"in {count} processes (malicious: {malicious}){where}; logs in {workspace.logs_dir}",
+        f"started {config.participants} participants in {count} processes "
+        f"(malicious: {malicious}){where}",
         ready_files,
     )
 

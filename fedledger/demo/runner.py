@@ -48,7 +48,14 @@ from fedledger.chain import (
 )
 from fedledger.chain.anvil import free_port
 from fedledger.chain.errors import RoundCloseTooEarly, RoundNotOpen
-from fedledger.chain.events import UpdateSubmitted
+from fedledger.chain.event_base import ChainEvent
+from fedledger.chain.events import (
+    AggregateProposed,
+    RoundFinalized,
+    RoundSkipped,
+    UpdateSubmitted,
+)
+from fedledger.chain.heads import HeadWatcher
 from fedledger.config import ProjectConfig, mnist_directory
 from fedledger.consortium.network import network_entry
 from fedledger.crypto import (
@@ -63,8 +70,9 @@ from fedledger.demo.children import (
     POLL_SECONDS,
     demo_key_pair,
     died,
-    start_children,
     start_gateway,
+    start_oracles,
+    start_participants,
     wait_until_ready,
 )
 from fedledger.demo.config import DemoConfig
@@ -80,7 +88,8 @@ from fedledger.ml import (
     federated_split,
     load_mnist,
 )
-from fedledger.queries import RoundIndex, read_rewards, read_verdicts, round_progress
+from fedledger.queries import RoundIndex, read_rewards, round_progress
+from fedledger.queries.verdicts import SETTLEMENT_EVENTS
 from fedledger.storage import (
     BlobStore,
     cid_from_content_hash,
@@ -175,6 +184,12 @@ class Demo:
         self.processes = stack.enter_context(
             ProcessGroup(child_environment(self.workspace.root, self.cast.child_env))
         )
+        # The participants' processes first: they import TensorFlow (seconds) while the
+        # gateway, the genesis and the oracles are set up; they wait for round 1.
+        started, ready_files = start_participants(
+            self.processes, config, self.cast, self.workspace, paths
+        )
+        self.observer.stage(started)
         self.observer.stage(
             start_gateway(self.processes, config, self.ledger, self.project, self.workspace)
         )
@@ -192,10 +207,7 @@ class Demo:
                 else ""
             )
         )
-        started, ready_files = start_children(
-            self.processes, config, self.cast, self.workspace, paths
-        )
-        self.observer.stage(started)
+        self.observer.stage(start_oracles(self.processes, config, self.cast, self.workspace, paths))
         # Round 1 opens only once the participants have imported TensorFlow and connected,
         # so neither its deadline nor its time runs while processes start.
         wait_until_ready(self.processes, ready_files)
@@ -379,23 +391,34 @@ class Demo:
         contract lets the round close (deadline passed or contribution target met)."""
         coordinator = self.ledger.coordinator
         give_up = time.monotonic() + self.config.round_timeout
+        # Who is banned can change only through a rejection, which settles the rejected
+        # update: a participant without a settled update here was banned before the round
+        # or not at all, so the bans are read once, not at every block.
+        banned = (
+            {
+                a.address
+                for a in self.cast.participants
+                if coordinator.get_participant(a.address).banned
+            }
+            if self.config.embedded
+            else set()
+        )
+        # Woken by submissions and settlements (what the check and the progress line show).
+        watcher = self._watch(UpdateSubmitted, *SETTLEMENT_EVENTS)
         while True:
-            mark = self.ledger.client.change_mark()
+            mark = watcher.mark()
             self._check_children()
-            self.observer.progress(round_progress(self.ledger, round_).summary())
+            progress = round_progress(self.ledger, round_)
+            self.observer.progress(progress.summary())
             if not self.config.embedded:
                 if coordinator.can_close_round():
                     return
             else:
-                verdicts = {v.participant: v for v in read_verdicts(self.ledger, round_)}
+                settled = {v.participant for v in progress.verdicts if v.settled}
                 waiting = [
                     account.address
                     for account in self.cast.participants
-                    if not (
-                        verdicts[account.address].settled
-                        if account.address in verdicts
-                        else coordinator.get_participant(account.address).banned
-                    )
+                    if account.address not in settled and account.address not in banned
                 ]
                 if not waiting:
                     return
@@ -406,13 +429,22 @@ class Demo:
                         "(pending updates keep the verification grace, then expire)"
                     )
                     return
-            self.ledger.client.wait_for_change(mark, POLL_SECONDS)
+            watcher.wait(mark, POLL_SECONDS)
+
+    def _watch(self, *event_types: type[ChainEvent]) -> HeadWatcher:
+        """The watcher of the blocks with the coordinator's events of ``event_types``; on a
+        real chain (where a round may close at its deadline, with no event of the
+        coordinator), of every block."""
+        if not self.config.embedded:
+            return self.ledger.client.heads
+        return self.ledger.client.event_watcher(self.ledger.coordinator.address, event_types)
 
     def _wait_for_end(self, round_: int) -> RoundState:
         coordinator = self.ledger.coordinator
         give_up = time.monotonic() + max(AGGREGATION_WAIT_SECONDS, self.config.aggregation_timeout)
+        watcher = self._watch(AggregateProposed, RoundFinalized, RoundSkipped)
         while True:
-            mark = self.ledger.client.change_mark()
+            mark = watcher.mark()
             info = coordinator.get_round(round_)
             state = info.state
             if state.ended:
@@ -427,7 +459,7 @@ class Demo:
                     f"round {round_} was not finalized: the oracles did not agree on an "
                     f"aggregate; see their logs in {self.workspace.logs_dir}"
                 )
-            self.ledger.client.wait_for_change(mark, POLL_SECONDS)
+            watcher.wait(mark, POLL_SECONDS)
 
     def _check_children(self) -> None:
         """Fail fast when an oracle dies, or a participant process fails (it exits 0 once

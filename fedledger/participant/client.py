@@ -30,7 +30,7 @@ from fedledger.chain import FedLedger, GlobalModel, ParticipantInfo, RoundState
 from fedledger.chain.access import GatewayDomain, sign_download
 from fedledger.chain.coordinator import required_stake
 from fedledger.chain.errors import RoundNotOpen, SubmissionDeadlinePassed, WrongRound
-from fedledger.chain.events import UpdateSubmitted
+from fedledger.chain.events import RoundOpened, UpdateSubmitted
 from fedledger.crypto import Binding, GlobalModelBinding, is_envelope, matches_convergent, seal
 from fedledger.ml import Dataset, ModelWeights, decode, encode
 from fedledger.participant.behaviours import (
@@ -338,13 +338,15 @@ class ParticipantClient:
         on_wait: Callable[[GlobalModel], None] | None = None,
     ) -> GlobalModel:
         """Wait until a round later than ``after`` is open for submissions, its deadline
-        not passed: the chain is read again at each new block (or every poll interval
-        where the node pushes none, :mod:`fedledger.chain.heads`); ``on_wait(latest)``
+        not passed: the chain is read again when a block with a RoundOpened event is
+        announced (or every poll interval where the node pushes none,
+        :mod:`fedledger.chain.heads`); ``on_wait(latest)``
         hears each look that finds none (for a progress line)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        chain = self.ledger.client
+        # Woken by the blocks that open a round, not by every vote of the others.
+        opened = self.ledger.client.event_watcher(self.ledger.coordinator.address, [RoundOpened])
         while True:
-            mark = chain.change_mark()  # before the reads: a block after them wakes us
+            mark = opened.mark()  # before the reads: a round opened after them wakes us
             model = self.latest_model()
             if (
                 model.round > after
@@ -359,7 +361,7 @@ class ParticipantClient:
                     f"no round after {after} opened within {timeout:g} s (now round "
                     f"{model.round}, {model.state.name.lower()})"
                 )
-            chain.wait_for_change(mark, self.poll_interval)
+            opened.wait(mark, self.poll_interval)
 
     def _wait_for_submission(self, round_: int, partner: str | None) -> bytes | None:
         """The content hash ``partner`` (or any other participant) submitted in ``round_``,

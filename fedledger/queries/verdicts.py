@@ -34,6 +34,8 @@ SETTLED_BY_VIEW = "view"  # expired, and nobody has recorded it with settle() ye
 SETTLED = frozenset(
     {UpdateStatus.ACCEPTED, UpdateStatus.REJECTED, UpdateStatus.DISPUTED, UpdateStatus.EXPIRED}
 )
+#: The events that settle an update, one per status of SETTLED.
+SETTLEMENT_EVENTS = (UpdateAccepted, UpdateRejected, UpdateDisputed, UpdateExpired)
 
 
 @dataclass(frozen=True)
@@ -102,17 +104,23 @@ def wait_for_verdict(
     """Wait until ``participant``'s update of ``round_`` is settled (accepted, rejected,
     disputed or expired), its settlement ``confirmations`` blocks deep (the network's
     setting: a verdict a reorganisation could still undo is not reported). Read-only:
-    works for any address, no blob store needed. The chain is read again at each new
-    block, or every ``poll_interval`` where the node pushes none
-    (:mod:`fedledger.chain.heads`).
+    works for any address, no blob store needed. The chain is read again when a block
+    that settles an update (or, with confirmations, any new block) is announced, or every
+    ``poll_interval`` where the node pushes none (:mod:`fedledger.chain.heads`).
 
     ``on_poll(verdict_so_far, seconds_waited)`` hears every poll while it is pending (for
     a progress line). The timeout's message says how many votes came and what to check.
     """
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
+    # Without confirmations to wait for, only blocks that settle an update can end the wait.
+    watcher = (
+        ledger.client.event_watcher(ledger.coordinator.address, SETTLEMENT_EVENTS)
+        if confirmations == 0
+        else ledger.client.heads
+    )
     while True:
-        mark = ledger.client.change_mark()  # before the read: a block after it wakes us
+        mark = watcher.mark()  # before the read: a block after it wakes us
         status = ledger.coordinator.get_update(round_, participant).status
         if status != UpdateStatus.PENDING:
             confirmed = ledger.client.block_number() - confirmations if confirmations else None
@@ -129,7 +137,7 @@ def wait_for_verdict(
         if deadline is not None and time.monotonic() > deadline:
             (so_far,) = read_verdicts(ledger, round_, participant)
             raise QueryError(_no_verdict(ledger, so_far, timeout or 0.0))
-        ledger.client.wait_for_change(mark, poll_interval)
+        watcher.wait(mark, poll_interval)
 
 
 def _no_verdict(ledger: FedLedger, verdict: UpdateVerdict, timeout: float) -> str:

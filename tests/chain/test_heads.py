@@ -11,7 +11,9 @@ import pytest
 from fedledger.chain import ChainClient
 from fedledger.chain import heads as heads_module
 from fedledger.chain.anvil import Anvil, free_port
+from fedledger.chain.events import RejectionLimitChanged
 from fedledger.chain.heads import HeadWatcher, head_watcher, websocket_url
+from tests.fixtures.chain import Testbed
 
 
 def _subscribed(watcher: HeadWatcher) -> HeadWatcher:
@@ -88,3 +90,27 @@ def test_clients_of_one_node_share_the_process_watcher(
 ) -> None:
     assert chain_client.heads is head_watcher(chain_anvil.rpc_url)
     assert chain_client.heads.url == websocket_url(chain_anvil.rpc_url)
+
+
+def test_an_event_watcher_wakes_for_its_events_only(chain_testbed: Testbed) -> None:
+    """A watcher of the coordinator's RejectionLimitChanged sleeps through blocks without
+    one (a mined empty block, a transaction of another kind) and wakes at the one with."""
+    client, coordinator = chain_testbed.client, chain_testbed.admin.coordinator
+    watcher = _subscribed(client.event_watcher(coordinator.address, [RejectionLimitChanged]))
+    mark = watcher.mark()
+
+    def other_blocks_then_the_event() -> None:
+        time.sleep(0.3)
+        client.rpc("evm_mine")
+        coordinator.set_quorum(coordinator.quorum())  # another event, same contract
+        time.sleep(0.3)
+        coordinator.set_rejection_limit(coordinator.rejection_limit() + 1)
+
+    worker = threading.Thread(target=other_blocks_then_the_event)
+    started = time.monotonic()
+    worker.start()
+    watcher.wait(mark, poll_interval=0.05)
+    woke = time.monotonic() - started
+    worker.join()
+    assert woke >= 0.55  # slept through the empty block and the other event
+    assert watcher.latest == client.block_number()  # woken by the block with the event
