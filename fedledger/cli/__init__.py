@@ -67,7 +67,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "consortium": (
         "fedledger.cli.consortium",
         "consortium",
-        "Start, stop and inspect a local geth + Kubo consortium.",
+        "Start, stop and inspect a local geth + Kubo + oracle consortium.",
     ),
 }
 
