@@ -169,7 +169,7 @@ def _deployment_for_oracles(
     code, with its rules); either way each oracle's key file exists and its public key is
     on chain, and each has its validation data."""
     from fedledger.admin import seeded_genesis
-    from fedledger.chain import DeployParams, FedLedger, dev_account
+    from fedledger.chain import DeployParams, FedLedger, dev_account, smallest_quorum
     from fedledger.chain.errors import DeploymentError
     from fedledger.cli.deploy import admin_timelock, deploy_and_record
     from fedledger.cli.options import resolve_key
@@ -204,7 +204,7 @@ def _deployment_for_oracles(
             admin = resolve_key(settings, ADMIN_KEY)
             click.echo(
                 f"{settings.name}: deploying (admin {admin.address}, {len(oracles)} oracles, "
-                f"quorum {quorum or 'n // 2 + 1'}) and opening round 1 ..."
+                f"quorum {quorum or smallest_quorum(len(oracles))}) and opening round 1 ..."
             )
             with open_store(config, kind="ipfs", ipfs_api=group.orgs[0].kubo.api_url) as store:
                 genesis = seeded_genesis(store, MNIST_MLP.id, GENESIS_SEED)

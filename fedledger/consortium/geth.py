@@ -27,7 +27,7 @@ from eth_keys import keys
 
 from fedledger.chain.anvil import rpc_answers
 from fedledger.chain.keys import write_keystore
-from fedledger.consortium.tools import LoggedProcess, ProcessFailed, log_tail
+from fedledger.consortium.tools import LoggedProcess, ProcessFailed
 
 #: Ether (wei) every funded account starts with.
 FUNDING = 10**24
@@ -185,17 +185,12 @@ class GethNode(LoggedProcess):
         if self.running:
             return self
         self.launch(self.command(mine=mine))
-        deadline = time.monotonic() + ready_timeout
-        while not rpc_answers(self.rpc_url, timeout=0.5):
-            if failure := self.exited("geth"):
-                raise failure
-            if time.monotonic() > deadline:
-                self.stop()
-                raise ProcessFailed(
-                    f"geth did not answer at {self.rpc_url} within {ready_timeout:g} s; its "
-                    f"log ({self.log_path}) ends with:\n{log_tail(self.log_path)}"
-                )
-            time.sleep(0.1)
+        self.wait_until(
+            lambda: rpc_answers(self.rpc_url, timeout=0.5),
+            "geth",
+            f"did not answer at {self.rpc_url}",
+            ready_timeout,
+        )
         return self
 
     def start_sealing(self) -> None:

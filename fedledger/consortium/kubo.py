@@ -19,7 +19,7 @@ from typing import Any, Self
 
 import httpx
 
-from fedledger.consortium.tools import LoggedProcess, ProcessFailed, log_tail
+from fedledger.consortium.tools import LoggedProcess, ProcessFailed
 
 #: ``IPFS_TELEMETRY=off`` keeps Kubo's telemetry plugin from trying to reach its server.
 _KUBO_ENV = {"IPFS_TELEMETRY": "off", "GOLOG_LOG_LEVEL": "error"}
@@ -123,18 +123,8 @@ class KuboNode(LoggedProcess):
             [str(self.executable), "daemon", "--migrate=false", "--enable-gc=false"],
             env=self._env(),
         )
-        deadline = time.monotonic() + ready_timeout
-        while time.monotonic() < deadline:
-            if failure := self.exited("Kubo"):
-                raise failure
-            if self.answers():
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise ProcessFailed(
-            f"Kubo did not answer at {self.api_url} within {ready_timeout:g} s; its log "
-            f"({self.log_path}) ends with:\n{log_tail(self.log_path)}"
-        )
+        self.wait_until(self.answers, "Kubo", f"did not answer at {self.api_url}", ready_timeout)
+        return self
 
     def answers(self) -> bool:
         try:

@@ -14,14 +14,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
 from fedledger.config import ProjectConfig, mnist_directory
-from fedledger.consortium.tools import LoggedProcess, ProcessFailed, log_tail
+from fedledger.consortium.tools import LoggedProcess, ProcessFailed
 from fedledger.ml import load_mnist, save_dataset
 from fedledger.ml.partition import stratified_holdout
 
@@ -100,18 +99,12 @@ class OracleProcess(LoggedProcess):
 
     def wait_until_started(self, ready_timeout: float = 180.0) -> None:
         offset = self._log_offset
-        deadline = time.monotonic() + ready_timeout
-        while not any(record.get("event") == "started" for record in self.records(offset)):
-            if failure := self.exited("the oracle"):
-                raise failure
-            if time.monotonic() > deadline:
-                self.stop()
-                raise ProcessFailed(
-                    f"the oracle of {self.directory.parent} logged nothing within "
-                    f"{ready_timeout:g} s; its log ({self.log_path}) ends with:\n"
-                    f"{log_tail(self.log_path)}"
-                )
-            time.sleep(0.2)
+        self.wait_until(
+            lambda: any(record.get("event") == "started" for record in self.records(offset)),
+            f"the oracle of {self.directory.parent}",
+            "did not log `started`",
+            ready_timeout,
+        )
 
     def records(self, since: int | None = None) -> list[dict[str, Any]]:
         return log_records(self.log_path, since)

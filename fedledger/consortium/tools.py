@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -109,6 +109,24 @@ class LoggedProcess:
             f"{program} exited with status {self.process.returncode} during start-up; "
             f"its log ({self.log_path}) ends with:\n{log_tail(self.log_path)}"
         )
+
+    def wait_until(
+        self, ready: Callable[[], bool], program: str, failed: str, timeout: float
+    ) -> None:
+        """Poll ``ready()`` until true. If the process exits first, or ``timeout`` passes
+        (then it is stopped), raise ProcessFailed: ``program failed within timeout``, with
+        the end of the log."""
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if failure := self.exited(program):
+                raise failure
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ProcessFailed(
+                    f"{program} {failed} within {timeout:g} s; its log ({self.log_path}) "
+                    f"ends with:\n{log_tail(self.log_path)}"
+                )
+            time.sleep(0.1)
 
     def stop(self) -> None:
         """SIGTERM by PID, SIGKILL if it does not exit within ``stop_timeout``."""
