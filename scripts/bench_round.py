@@ -161,7 +161,11 @@ def run_demo(config: DemoConfig) -> tuple[Demo, list[DemoRound], float, Any]:
             f"round {record.round}: {record.seconds:.2f} s, {rounds[-1].cpu_seconds:.2f} s CPU"
         )
 
-    observer = DemoObserver(stage=lambda line: console.print(f"• {line}"), round_done=round_done)
+    began = time.monotonic()
+    observer = DemoObserver(
+        stage=lambda line: console.print(f"• [{time.monotonic() - began:5.1f} s] {line}"),
+        round_done=round_done,
+    )
     demo = Demo(config, load_config(), observer=observer)
     demo.__enter__()
     mark.update(process_tree_cpu_seconds(os.getpid()))

@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+import httpx
+
 from fedledger import units
 from fedledger.chain import FedLedger, GlobalModel, ParticipantInfo, RoundState
 from fedledger.chain.access import GatewayDomain, sign_download
@@ -128,6 +130,9 @@ class ParticipantClient:
         self.store = store
         self.max_blob_bytes = max_blob_bytes
         self.poll_interval = poll_interval
+        # One HTTP client for every gateway fetch: making one costs tens of milliseconds
+        # (its TLS context), more than the fetch of a global model from a local gateway.
+        self._http: httpx.Client | None = None
 
     def __enter__(self) -> ParticipantClient:
         return self
@@ -137,6 +142,9 @@ class ParticipantClient:
 
     def close(self) -> None:
         self.store.close()
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     @property
     def address(self) -> str:
@@ -195,9 +203,16 @@ class ParticipantClient:
         for gateway in gateways:
             expiry = self.ledger.client.chain_time() + 120
             signed = sign_download(self.ledger.signer, domain, content_hash, expiry)
+            if self._http is None:
+                self._http = httpx.Client()
             try:
                 plain = fetch_through_gateway(
-                    gateway.url, content_hash, signed.to_json(), None, max_bytes=limit
+                    gateway.url,
+                    content_hash,
+                    signed.to_json(),
+                    None,
+                    max_bytes=limit,
+                    client=self._http,
                 )
             except GatewayRefused as refused:
                 if refused.status in (401, 403):
