@@ -438,6 +438,13 @@ class EventStream:
     of every block it read up to (the last ``history`` of them) and, when one changed,
     reports the events it delivered from that block on as removed and reads them again.
     ``next_block`` is the resume point to persist across restarts.
+
+    Between polls, a follower can sleep until there is something to read: take
+    :meth:`mark` before a poll and :meth:`wait` after it. Without confirmations that wakes
+    on the blocks that carry the stream's events (pushed by the node,
+    :mod:`fedledger.chain.heads`), with confirmations on every new block (the events
+    become deliverable as blocks pile up); where the node pushes nothing, it sleeps the
+    poll interval.
     """
 
     def __init__(
@@ -463,6 +470,25 @@ class EventStream:
         self.history = history
         self._hashes: dict[int, str] = {}  # block number -> hash, of the blocks read up to
         self._delivered: list[ChainEvent] = []  # events of the blocks in _hashes' window
+
+    @property
+    def watcher(self) -> HeadWatcher:
+        """What :meth:`wait` sleeps on (the process's watcher, shared by every stream of the
+        same events)."""
+        if self.confirmations:
+            return self.client.heads
+        return head_watcher(
+            self.client._endpoint, {"address": self.addresses, "topics": self.topics}
+        )
+
+    def mark(self) -> int:
+        """Take before :meth:`poll`; then :meth:`wait` with it."""
+        return self.watcher.mark()
+
+    def wait(self, mark: int, poll_interval: float) -> None:
+        """Sleep until the node announces a block the next poll should read (see the class
+        docstring), or ``poll_interval`` where it announces none."""
+        self.watcher.wait(mark, poll_interval)
 
     def poll(self) -> list[ChainEvent]:
         """The events delivered by this poll (removed ones are dropped: see poll_changes)."""

@@ -11,6 +11,7 @@ import pytest
 from fedledger.chain import ChainClient
 from fedledger.chain import heads as heads_module
 from fedledger.chain.anvil import Anvil, free_port
+from fedledger.chain.client import EventStream
 from fedledger.chain.events import RejectionLimitChanged
 from fedledger.chain.heads import HeadWatcher, head_watcher, websocket_url
 from tests.fixtures.chain import Testbed
@@ -114,3 +115,30 @@ def test_an_event_watcher_wakes_for_its_events_only(chain_testbed: Testbed) -> N
     worker.join()
     assert woke >= 0.55  # slept through the empty block and the other event
     assert watcher.latest == client.block_number()  # woken by the block with the event
+
+
+def test_an_event_stream_sleeps_until_its_events_and_then_reads_them(
+    chain_testbed: Testbed,
+) -> None:
+    client, coordinator = chain_testbed.client, chain_testbed.admin.coordinator
+    stream = EventStream(
+        client, [coordinator.address], [RejectionLimitChanged], client.block_number() + 1
+    )
+    _subscribed(stream.watcher)
+    mark = stream.mark()
+    assert stream.poll() == []
+
+    def another_event_then_ours() -> None:
+        time.sleep(0.3)
+        coordinator.set_quorum(coordinator.quorum())
+        time.sleep(0.3)
+        coordinator.set_rejection_limit(coordinator.rejection_limit() + 1)
+
+    worker = threading.Thread(target=another_event_then_ours)
+    started = time.monotonic()
+    worker.start()
+    stream.wait(mark, poll_interval=0.05)
+    woke = time.monotonic() - started
+    worker.join()
+    assert woke >= 0.55
+    assert [type(event) for event in stream.poll()] == [RejectionLimitChanged]
