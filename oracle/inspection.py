@@ -1,5 +1,10 @@
 """From a submitted blob, or the failure to fetch it, to the vote the oracle casts.
 
+An update that passes every check here and the verifier's checks on its weights alone
+(:func:`admit_update`) gets no vote yet: it waits for the round's judgement at close
+(:meth:`oracle.verification.Verifier.judge_round`, run by :mod:`oracle.voting`), whose
+verdicts :func:`decision_of` turns into votes.
+
 The checks run cheapest first and the first failure names the on-chain reason code
 (docs/oracle.md has the table):
 
@@ -40,7 +45,7 @@ from fedledger.ml import (
     decode,
 )
 from fedledger.storage import BlobCorrupted, BlobTooLarge, InvalidCid, StorageError
-from oracle.verification import Check, Verifier
+from oracle.verification import Check, Verdict, Verifier
 
 #: The weight refusals of fedledger.ml, as on-chain reason codes. Out-of-range weights are
 #: well-formed but unverifiable, which the verifier itself reports as FAILED_VERIFICATION.
@@ -68,8 +73,7 @@ class Decision:
     the intake step that refused the blob (``unreachable``, ``oversized``,
     ``hash-mismatch``, ``malformed``, ``wrong-shape``, ``wrong-architecture``,
     ``non-finite``, ``out-of-range``). ``detail`` is the human-readable cause,
-    ``diagnostics`` the verifier's integers. ``update`` keeps the decoded weights of an
-    accepted update for the round's aggregate (not part of equality).
+    ``diagnostics`` the verifier's integers.
     """
 
     accept: bool
@@ -78,7 +82,6 @@ class Decision:
     check: str
     detail: str = ""
     diagnostics: Mapping[str, int] = field(default_factory=dict)
-    update: ModelWeights | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def reject(cls, reason: ReasonCode, check: str, detail: str) -> Decision:
@@ -97,17 +100,6 @@ def storage_rejection(error: StorageError) -> Decision | None:
 
 def unreachable(detail: str) -> Decision:
     return Decision.reject(ReasonCode.UNREACHABLE_BLOB, UNREACHABLE, detail)
-
-
-def judge(
-    blob: bytes, global_model: ModelWeights, verifier: Verifier, *, max_bytes: int
-) -> Decision:
-    """Decode ``blob`` (a plaintext weights blob) as an update of ``global_model``'s round
-    and verify it. ``verifier`` must be built for the global model's architecture."""
-    update = decode_update(blob, global_model, max_bytes=max_bytes)
-    if isinstance(update, Decision):
-        return update
-    return verify_update(update, global_model, verifier)
 
 
 def decode_update(
@@ -133,9 +125,18 @@ def decode_update(
     return update
 
 
-def verify_update(update: ModelWeights, global_model: ModelWeights, verifier: Verifier) -> Decision:
-    """The verification rule's vote on a decoded update."""
-    verdict = verifier.verify(global_model, update)
+def admit_update(
+    update: ModelWeights, global_model: ModelWeights, verifier: Verifier
+) -> Decision | None:
+    """The reject vote of the checks that need no company (the update's weights alone:
+    :meth:`~oracle.verification.Verifier.admit`), or None: the update waits for the
+    round's judgement at close."""
+    verdict = verifier.admit(global_model, update)
+    return None if verdict is None else decision_of(verdict)
+
+
+def decision_of(verdict: Verdict) -> Decision:
+    """The vote on chain (and the diagnostics for the log) of a verifier's verdict."""
     diagnostics = {
         name: value
         for name, value in dataclasses.asdict(verdict).items()
@@ -147,5 +148,4 @@ def verify_update(update: ModelWeights, global_model: ModelWeights, verifier: Ve
         reason=verdict.reason,
         check=verdict.check.value,
         diagnostics=diagnostics,
-        update=update if verdict.accept else None,
     )

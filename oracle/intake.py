@@ -8,7 +8,10 @@ global model for the duplicate check (:mod:`oracle.duplicates`).
 Order of the checks (the first failure names the vote): the envelope
 (:mod:`oracle.sealed`: ``MALFORMED``, ``NOT_A_RECIPIENT``, ``NOT_AUTHENTIC``), the
 weights (:func:`oracle.inspection.decode_update`), the duplicate check against every
-earlier update of the round in on-chain order (``DUPLICATE``), then the verification rule.
+earlier update of the round in on-chain order (``DUPLICATE``), then the verifier's checks on
+the weights alone (:meth:`oracle.verification.Verifier.admit`). An update that passes them
+all is admitted: its vote waits for the round's judgement at close (:mod:`oracle.voting`),
+which reads it again with :meth:`SealedIntake.load`.
 An earlier update this oracle has not opened yet (after a restart, or fetched out of order)
 is fetched and opened first; one that cannot be opened (not sealed for this oracle,
 unreachable, not authentic) is left out of the comparison.
@@ -16,14 +19,15 @@ unreachable, not authentic) is left out of the comparison.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import overload
 
 from fedledger.chain import EncryptionKeyInfo, FedLedger, ReasonCode
 from fedledger.crypto import OracleKeyFile
 from fedledger.ml import ModelWeights, decode
 from fedledger.storage import BlobStore, StorageError, cid_from_content_hash
 from oracle.duplicates import Sketch, Step, first_duplicated
-from oracle.inspection import Decision, decode_update, verify_update
+from oracle.inspection import Decision, admit_update, decode_update
 from oracle.rounds import RoundWork
 from oracle.sealed import CannotOpen, Submitted, open_update
 from oracle.verification import Verifier
@@ -33,6 +37,34 @@ DUPLICATE = "duplicate"
 
 class CandidateUnreadable(Exception):
     """An earlier update needed for an exact duplicate comparison cannot be read now."""
+
+
+class RoundUpdates(Sequence[ModelWeights]):
+    """A round's updates, in the order given, read from the store each time one is asked
+    for (fetched, opened, decoded): the round's judgement and its aggregate go over them a
+    few times with one decoded update in memory, whatever the round's size."""
+
+    def __init__(
+        self, intake: SealedIntake, work: RoundWork, updates: Sequence[tuple[str, bytes]]
+    ) -> None:
+        self._intake = intake
+        self._work = work
+        self._updates = list(updates)  # (participant, content hash)
+        self.reads = 0
+
+    def __len__(self) -> int:
+        return len(self._updates)
+
+    @overload
+    def __getitem__(self, index: int) -> ModelWeights: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[ModelWeights]: ...
+    def __getitem__(self, index: int | slice) -> ModelWeights | Sequence[ModelWeights]:
+        if isinstance(index, slice):
+            return RoundUpdates(self._intake, self._work, self._updates[index])
+        participant, content_hash = self._updates[index]
+        self.reads += 1
+        return self._intake.load(self._work, participant, content_hash)
 
 
 class SealedIntake:
@@ -73,8 +105,9 @@ class SealedIntake:
         blob: bytes,
         global_model: ModelWeights,
         verifier: Verifier,
-    ) -> Decision:
-        """The vote on ``participant``'s sealed ``blob`` (see the module's order of checks)."""
+    ) -> Decision | None:
+        """The reject vote on ``participant``'s sealed ``blob`` (see the module's order of
+        checks), or None: admitted, the vote waits for the round's judgement."""
         opened = self.open(work, participant, blob)
         if isinstance(opened, Decision):
             work.remember_step(participant, None)
@@ -100,19 +133,21 @@ class SealedIntake:
                 f"the same training as {original}'s earlier update of round {work.number} "
                 f"(step distance {per_mille} per mille)",
             )
-        return verify_update(update, global_model, verifier)
+        return admit_update(update, global_model, verifier)
 
-    def load_accepted(self, work: RoundWork, participant: str, content_hash: bytes) -> ModelWeights:
-        """An accepted update of ``work``'s round for the aggregate, fetched and opened.
+    def load(self, work: RoundWork, participant: str, content_hash: bytes) -> ModelWeights:
+        """An update of ``work``'s round read again, for the round's judgement or its
+        aggregate: fetched, opened and decoded.
 
-        Raises StorageError, InvalidWeights or CannotOpen: k oracles opened
-        it, so a failure here is this node's problem, and the caller retries.
+        Raises StorageError, InvalidWeights or CannotOpen: it opened here before (or k
+        oracles accepted it), so a failure now is this node's problem, and the caller
+        retries.
         """
         blob = self.store.get(cid_from_content_hash(content_hash), max_bytes=self.max_bytes)
         opened = self.open(work, participant, blob)
         if isinstance(opened, Decision):
             raise CannotOpen(
-                f"the accepted update of {participant} does not open here: {opened.detail}",
+                f"the update of {participant} does not open here: {opened.detail}",
                 level="error",
             )
         return decode(opened, max_bytes=self.max_bytes)

@@ -46,11 +46,13 @@ from fedledger.chain.errors import (
     WrongRound,
 )
 from fedledger.chain.events import (
+    RoundClosed,
     RoundOpened,
     UpdateAccepted,
     UpdateDisputed,
     UpdateRejected,
     UpdateSubmitted,
+    VoteCast,
 )
 from fedledger.crypto import OracleKeyFile
 from fedledger.ml import Dataset, InvalidWeights, ModelWeights
@@ -239,9 +241,9 @@ class OracleNode(Voting, Proposing):
                 self._drop_tasks(work)  # no more votes: the accepted set is final
                 self._propose_round(work, report)
             elif coordinator.voting_open(model.round):
-                # The verification grace: pending updates still take votes; aggregation
+                # The verification grace: the round's judgement and its votes; aggregation
                 # starts when it ends or nothing is pending any more.
-                self._vote_round(work, report)
+                self._vote_round(work, report, closed=True)
         else:
             self._drop_tasks(work)
 
@@ -280,7 +282,15 @@ class OracleNode(Voting, Proposing):
         if self._stream is None:
             start = round_opened_block(self.ledger, current_round)
             self._stream = self.ledger.event_stream(
-                [RoundOpened, UpdateSubmitted, UpdateAccepted, UpdateRejected, UpdateDisputed],
+                [
+                    RoundOpened,
+                    UpdateSubmitted,
+                    RoundClosed,
+                    VoteCast,
+                    UpdateAccepted,
+                    UpdateRejected,
+                    UpdateDisputed,
+                ],
                 start,
                 confirmations=self.settings.confirmations,
             )
@@ -311,8 +321,16 @@ class OracleNode(Voting, Proposing):
                 work = self._rounds[event.round]
                 work.settled.discard(event.participant)
                 work.accepted_by_chain.discard(event.participant)
-                if event.participant in work.summed:
-                    work.restart_aggregate()  # the sum holds an update the chain took back
+            elif isinstance(event, RoundClosed) and event.round in self._rounds:
+                work = self._rounds[event.round]
+                if work.closed_at == event.position:
+                    work.closed_at = work.close_seed = None
+            elif (
+                isinstance(event, VoteCast)
+                and event.round in self._rounds
+                and event.oracle == self.address
+            ):
+                self._rounds[event.round].voted.discard(event.participant)
         for event in changes.added:
             if isinstance(event, RoundOpened):
                 if event.round in self._rounds:  # read again after a reorganisation
@@ -330,17 +348,26 @@ class OracleNode(Voting, Proposing):
                 work.settled.add(event.participant)
                 if isinstance(event, UpdateAccepted):
                     work.accepted_by_chain.add(event.participant)
-                    self._add_accepted(work, event.participant)
+            elif isinstance(event, RoundClosed) and event.round in self._rounds:
+                work = self._rounds[event.round]
+                work.closed_at = event.position
+                work.close_seed = self._block_hash(event.block_number)
+            elif (
+                isinstance(event, VoteCast)
+                and event.round in self._rounds
+                and event.oracle == self.address
+            ):
+                self._rounds[event.round].voted.add(event.participant)
         for number in [n for n in self._rounds if n < current_round]:
             self._drop_tasks(self._rounds.pop(number))
 
-    def _add_accepted(self, work: RoundWork, participant: str) -> None:
-        """The chain accepted an update: add it to the running sum if this node holds it."""
-        try:
-            work.add_accepted(participant)
-        except InvalidWeights as exc:  # read again, and refused again, when aggregating
-            work.awaiting.pop(participant, None)
-            self.log.warning("aggregate", str(exc), round=work.number, participant=participant)
+    def _block_hash(self, number: int) -> bytes:
+        """The hash of block ``number``: the seed of the round judgement's centre sample
+        (docs/verification.md), which nobody knew when the updates were submitted."""
+        block = self.ledger.client.rpc("eth_getBlockByNumber", [hex(number), False])
+        if block is None:
+            raise NotYetOnChain(f"block {number} is not on the chain (any more)")
+        return bytes.fromhex(str(block["hash"])[2:])
 
     def _drop_tasks(self, work: RoundWork) -> None:
         for participant in list(work.tasks):
@@ -361,9 +388,12 @@ class OracleNode(Voting, Proposing):
         source = "own proposal" if work.global_hash in self._proposed else "store"
         try:
             model = self._proposed.pop(work.global_hash, None) or self._load(work.global_hash)
+            verifier = self._verifier_for(model, work)
+            if not verifier.remembered:
+                self._recall_earlier_models(verifier, work)
             # Evaluating the global model once now keeps it out of the first update's time,
             # and refuses a model the exact evaluator cannot handle before any vote.
-            self._verifier_for(model, work).prepare(model)
+            verifier.prepare(model)
         except (StorageError, InvalidWeights) as exc:
             cid = cid_from_content_hash(work.global_hash)
             self._round_failed(work, report, "global-model", f"cannot load {cid}: {exc}")
@@ -384,6 +414,29 @@ class OracleNode(Voting, Proposing):
             load_ms=round((time.perf_counter() - started) * 1000, 2),
         )
         return model
+
+    def _recall_earlier_models(self, verifier: Verifier, work: RoundWork) -> None:
+        """Show a new verifier (after a restart) the earlier rounds' global models, oldest
+        first, so that its stale check compares with the same models as a node that ran
+        all along. One that cannot be read now is left out (logged)."""
+        wanted = verifier.params.history
+        earlier: list[bytes] = []
+        for number in range(work.number - 1, max(work.number - 4 * wanted, 0), -1):
+            digest = self.ledger.coordinator.get_round(number).global_model
+            if digest != work.global_hash and digest not in earlier:
+                earlier.append(digest)
+            if len(earlier) == wanted:
+                break
+        for digest in reversed(earlier):
+            try:
+                verifier.prepare(self._load(digest))
+            except (StorageError, InvalidWeights) as exc:
+                self.log.warning(
+                    "history",
+                    f"cannot read an earlier global model for the stale check: {exc}",
+                    round=work.number,
+                    model=digest,
+                )
 
     def _verifier_for(self, global_model: ModelWeights, work: RoundWork) -> Verifier:
         """One verifier per architecture and rule constants; its validation data is

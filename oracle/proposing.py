@@ -1,5 +1,7 @@
-"""The oracle node's proposals: average a closed round's accepted updates and propose the
-aggregate (a part of :class:`oracle.node.OracleNode`)."""
+"""The oracle node's proposals (a part of :class:`oracle.node.OracleNode`): a closed round's
+bounded aggregate of the accepted updates, checked by the guard
+(:meth:`~oracle.verification.Verifier.approve`) and proposed; an aggregate the guard
+refuses is replaced by the round's global model, proposed again."""
 
 from __future__ import annotations
 
@@ -22,13 +24,15 @@ from fedledger.crypto import (
     seal_global_model,
 )
 from fedledger.ml import InvalidWeights, ModelWeights, decode, encode
+from fedledger.ml.aggregation import bounded_fedavg
 from fedledger.storage import BlobStore, StorageError, cid_from_content_hash, store_blob
 from oracle.errors import NotYetOnChain
-from oracle.intake import SealedIntake
+from oracle.intake import RoundUpdates, SealedIntake
 from oracle.logs import NodeLog
 from oracle.rounds import RoundWork
 from oracle.sealed import CannotOpen
 from oracle.settings import NodeSettings, StepReport
+from oracle.verification import Verifier
 
 #: Reverts of a proposal that mean the round no longer awaits this oracle's.
 _PROPOSAL_RACES = (AlreadyProposed, RoundNotClosed, WrongRound)
@@ -49,6 +53,12 @@ class Proposing:
     intake: SealedIntake
 
     def _pin(self, content_hash: bytes, round_: int) -> None:
+        raise NotImplementedError
+
+    def _global_model(self, work: RoundWork, report: StepReport) -> ModelWeights | None:
+        raise NotImplementedError
+
+    def _verifier_for(self, global_model: ModelWeights, work: RoundWork) -> Verifier:
         raise NotImplementedError
 
     def _check_unconfirmed_proposal(self, work: RoundWork, report: StepReport) -> None:
@@ -93,17 +103,34 @@ class Proposing:
             work.proposed = True
             self.log.info("skip", "already proposed an aggregate for this round", **fields)
             return
+        global_model = self._global_model(work, report)
+        if global_model is None:
+            return
         try:
-            aggregate, updates = self._aggregate(work)
+            aggregate, updates = self._aggregate(work, global_model)
         except (StorageError, InvalidWeights, NotYetOnChain, CannotOpen) as exc:
             self._round_failed(work, report, "aggregate", str(exc))
             return
-        try:
-            blob = self._stored_global_model(encode(aggregate))
-            digest = store_blob(self.store, blob).content_hash
-        except (StorageError, ChainError) as exc:
-            self._round_failed(work, report, "aggregate", f"cannot store the aggregate: {exc}")
-            return
+        approved = self._verifier_for(global_model, work).approve(global_model, aggregate)
+        if approved:
+            try:
+                blob = self._stored_global_model(encode(aggregate))
+                digest = store_blob(self.store, blob).content_hash
+            except (StorageError, ChainError) as exc:
+                self._round_failed(work, report, "aggregate", f"cannot store the aggregate: {exc}")
+                return
+        else:
+            # The guard: this oracle's validation data says the aggregate makes the model
+            # worse than allowed. It proposes the round's global model again (already
+            # stored), so the round cannot finalize a collapse unless k oracles approve it.
+            aggregate, digest = global_model, work.global_hash
+            self.log.warning(
+                "guard",
+                "the aggregate of the accepted updates fails the guard on this oracle's "
+                "validation data: proposing the round's global model again",
+                **fields,
+                updates=updates,
+            )
         try:
             tx = self.ledger.coordinator.propose_aggregate(work.number, digest)
         except _PROPOSAL_RACES as exc:
@@ -127,10 +154,11 @@ class Proposing:
         proposed = tx.events_of(AggregateProposed)
         self.log.info(
             "propose",
-            "aggregate proposed",
+            "aggregate proposed" if approved else "the round's global model proposed again",
             **fields,
             content_hash=digest,
             updates=updates,
+            approved=approved,
             votes=proposed[0].votes if proposed else None,
             finalized=bool(tx.events_of(RoundFinalized)),
             tx=tx.tx_hash,
@@ -150,15 +178,17 @@ class Proposing:
         else:
             self.log.info("skip", "nothing accepted: round skipped", round=work.number)
 
-    def _aggregate(self, work: RoundWork) -> tuple[ModelWeights, int]:
-        """The equal-weight FedAvg of the round's accepted updates, and how many there are.
+    def _aggregate(self, work: RoundWork, global_model: ModelWeights) -> tuple[ModelWeights, int]:
+        """The bounded aggregate of the round's accepted updates, and how many there are:
+        :func:`~fedledger.ml.aggregation.bounded_fedavg` with equal weights (every step
+        clipped to the median accepted step's norm), the rule the round was judged by.
 
-        The aggregate is over the updates Accepted when aggregation starts (the grace is over
-        or nothing is pending), which are all the round's accepted updates: no vote is taken
-        after that. fedavg's integer sums do not depend on the order, so every oracle gets
-        the same bytes (docs/contracts.md names the canonical order all the same): the node
-        keeps them as a :class:`~fedledger.ml.RunningFedAvg`, fed as the chain accepts
-        updates (oracle.voting, oracle.node), whose result is fedavg's byte for byte.
+        It depends on the chain's accepted set and the updates' bytes only, never on this
+        oracle's validation data, and it is exact integer arithmetic: every oracle gets the
+        same bytes. The set is the updates Accepted when aggregation starts (the grace is
+        over or nothing is pending), all of the round's: no vote is taken after that. The
+        updates are read from the store one at a time (twice: the norms, then the sum), so
+        memory does not grow with the round.
         """
         coordinator = self.ledger.coordinator
         accepted = self.ledger.events(UpdateAccepted, work.opened_block, round=work.number)
@@ -170,21 +200,17 @@ class Proposing:
             )
         if not accepted:
             raise NotYetOnChain(f"round {work.number} is closed with no accepted update")
-        if not work.summed <= {event.participant for event in accepted}:
-            work.restart_aggregate()  # a reorganisation took an acceptance back
+        members = []
         for event in accepted:
             digest = work.submissions.get(event.participant) or (
                 coordinator.get_update(work.number, event.participant).content_hash
             )
-            # One update in memory at a time: what the node does not hold is read, added
-            # to the running sum and dropped.
-            if not work.add_accepted(event.participant):
-                work.add_accepted(
-                    event.participant, self.intake.load_accepted(work, event.participant, digest)
-                )
+            members.append((event.participant, digest))
+        updates = RoundUpdates(self.intake, work, members)
+        aggregate = bounded_fedavg(global_model, updates, [1] * len(members)).model
+        for _, digest in members:
             self._pin(digest, work.number)  # every organisation keeps every accepted update
-        assert work.aggregate is not None
-        return work.aggregate.result(), work.aggregate.count
+        return aggregate, len(members)
 
     def _stored_global_model(self, blob: bytes) -> bytes:
         """The aggregate as it is stored: in plain under the public policy, else sealed

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from fedledger.chain import FedLedger
 from fedledger.chain.events import RoundOpened, RoundRulesChanged
-from fedledger.ml import ModelWeights, RunningFedAvg
+from fedledger.ml import ModelWeights
 from oracle.duplicates import Sketch, SketchBook
 from oracle.errors import NotYetOnChain
 from oracle.inspection import Decision
@@ -38,10 +38,6 @@ def contribution_target(ledger: FedLedger, position: tuple[int, int]) -> int:
     if not in_force:
         raise NotYetOnChain(f"no RoundRulesChanged event before block {position[0]} yet")
     return in_force[-1].contribution_target
-
-
-#: Most decoded updates a node holds while their acceptance is pending on chain.
-AWAITING_LIMIT = 32
 
 
 @dataclass
@@ -85,14 +81,17 @@ class RoundWork:
     settled: set[str] = field(default_factory=set)
     accepted_by_chain: set[str] = field(default_factory=set)
     finished: set[str] = field(default_factory=set)  # participants this oracle is done with
-    #: The running exact sum (fedavg's integers) of the round's accepted updates this node
-    #: has added, and the participants whose updates it holds: memory flat in the count.
-    aggregate: RunningFedAvg | None = None
-    summed: set[str] = field(default_factory=set)
-    #: Updates this node voted to accept that the chain has not accepted yet (a few: the
-    #: other oracles' votes follow within seconds); participant -> decoded weights. The
-    #: oldest are dropped beyond AWAITING_LIMIT and read again when aggregating.
-    awaiting: dict[str, ModelWeights] = field(default_factory=dict)
+    #: Updates that passed this oracle's checks on arrival and wait for the round's
+    #: judgement at close (oracle.voting); their votes are cast then.
+    admitted: set[str] = field(default_factory=set)
+    #: This oracle's votes in the round, from its VoteCast events (oracle.node): after a
+    #: restart, what it must not vote on again.
+    voted: set[str] = field(default_factory=set)
+    #: The round's RoundClosed event, once the node has read it (every submission comes
+    #: before it on the chain), and the hash of its block: the judgement's seed.
+    closed_at: tuple[int, int] | None = None
+    close_seed: bytes | None = None
+    judged: bool = False  # this oracle judged the round (and put its verdicts on the ballot)
     proposed: bool = False
     #: This node's votes whose transactions are not yet ``confirmations`` deep:
     #: participant -> (tx hash, decision). A reorganisation may drop one; it is cast again.
@@ -105,39 +104,21 @@ class RoundWork:
     def opened_block(self) -> int:
         return self.opened_at[0]
 
+    def company(self) -> list[str]:
+        """The updates the round's judgement weighs, in chain order: those this oracle
+        admitted that the chain has not rejected (or voided) meanwhile."""
+        return [
+            participant
+            for participant in self.submissions
+            if participant in self.admitted
+            and (participant not in self.settled or participant in self.accepted_by_chain)
+        ]
+
     def remember_step(self, participant: str, sketch: Sketch | None) -> None:
         """The sketch of ``participant``'s step (None: its update does not open here)."""
         self.steps[participant] = sketch
         if sketch is not None:
             self.sketches.add(participant, sketch)
-
-    def voted_accept(self, participant: str, update: ModelWeights) -> None:
-        """Hold ``update`` until the chain accepts it (:meth:`add_accepted`)."""
-        self.awaiting[participant] = update
-        while len(self.awaiting) > AWAITING_LIMIT:
-            del self.awaiting[next(iter(self.awaiting))]
-
-    def add_accepted(self, participant: str, update: ModelWeights | None = None) -> bool:
-        """Add the chain-accepted update of ``participant`` to the running sum, once: the
-        one given or the one awaiting. False when neither is at hand (it is read when
-        aggregating). Raises WeightsOutOfRange like fedavg (nothing added)."""
-        if participant in self.summed:
-            self.awaiting.pop(participant, None)
-            return True
-        update = update if update is not None else self.awaiting.get(participant)
-        if update is None:
-            return False
-        if self.aggregate is None:
-            self.aggregate = RunningFedAvg(update.architecture)
-        self.aggregate.add(update, name=f"the update of {participant}")
-        self.summed.add(participant)
-        self.awaiting.pop(participant, None)
-        return True
-
-    def restart_aggregate(self) -> None:
-        """Forget the running sum (a reorganisation took an acceptance back)."""
-        self.aggregate = None
-        self.summed.clear()
 
     def new_tasks(self) -> None:
         """Open a task for every submission not yet handled."""
@@ -150,6 +131,7 @@ class RoundWork:
         self.submissions.pop(participant, None)
         self.tasks.pop(participant, None)
         self.ballot.pop(participant, None)
+        self.admitted.discard(participant)
         if participant not in self.unconfirmed_votes:
             self.finished.discard(participant)
 

@@ -136,7 +136,9 @@ class VerifierParams:
     (default 0.3 logit; honest 2-class clients measured up to 0.19); ``guard_tolerance``:
     the aggregate may lose at most this much mean margin against the global model
     (default 0.5 logit); ``history``: how many earlier global models the stale check
-    remembers (default 3).
+    remembers (default 3); ``centre_sample``: the round's centre is the median of at
+    most this many admitted steps, drawn by the seed :meth:`Verifier.judge_round` is given
+    (default 64: 26 MB of steps for the MLP, whatever the round's size).
     """
 
     max_relative_step: int = 750
@@ -152,6 +154,7 @@ class VerifierParams:
     company_tolerance: int = 300
     guard_tolerance: int = 500
     history: int = 3
+    centre_sample: int = 64
 
     def __post_init__(self) -> None:
         if self.contributors < 1:
@@ -169,6 +172,8 @@ class VerifierParams:
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} cannot be negative")
+        if self.centre_sample < self.min_company:
+            raise ValueError("centre_sample must be at least min_company")
         if self.min_company < 2:
             raise ValueError("min_company must be at least 2")
         if not MARGIN_FRAC_BITS <= self.score_frac_bits <= 32:
@@ -258,6 +263,12 @@ class Verifier:
         """Indices of the first layer's inputs (pixels) that no validation image activates."""
         return self._dormant
 
+    @property
+    def remembered(self) -> int:
+        """How many global models the verifier knows: this round's and the earlier ones
+        the stale check compares with (0 for a new verifier, e.g. after a restart)."""
+        return len(self._history) + (self._context is not None)
+
     def prepare(self, global_model: ModelWeights) -> None:
         """Do the once-per-round work for ``global_model`` now (its evaluation, fixed-point
         weights and norm), e.g. when the round opens, so that no vote waits for it."""
@@ -303,8 +314,16 @@ class Verifier:
             **facts,
         )
 
+    def admit(self, global_model: ModelWeights, update: ModelWeights) -> Verdict | None:
+        """The checks on the update's weights alone (range, moved, not stale, bounded step,
+        dormant inputs), which need no company: the rejection, or None when the update is
+        admitted to the round's judgement (:meth:`judge_round`). An oracle node runs them
+        as each update arrives and votes a rejection at once."""
+        outcome = self._admit(self._global_context(global_model), update)
+        return outcome if isinstance(outcome, Verdict) else None
+
     def judge_round(
-        self, global_model: ModelWeights, updates: Sequence[ModelWeights]
+        self, global_model: ModelWeights, updates: Sequence[ModelWeights], *, seed: bytes = b""
     ) -> RoundJudgement:
         """The verdicts on a round's updates, each judged in the company of the others.
 
@@ -317,7 +336,9 @@ class Verifier:
           robust centre, the coordinate-wise (lower) median of the admitted steps, is at
           least ``min_alignment`` per mille. The median moves with the honest majority, not
           with the attackers nor the global model, and noise (a disguised free-rider) is
-          orthogonal to it;
+          orthogonal to it. With more than ``centre_sample`` admitted updates the median is
+          over ``centre_sample`` of them, drawn by ``seed`` (an oracle node passes the hash
+          of the block that closed the round, which nobody knew when submitting);
         - **not oversized**: its step's L2 norm is at most ``max_norm_ratio`` per mille of the
           median admitted norm;
         - **useful in company**: the round's aggregate (every aligned step clipped to the
@@ -325,121 +346,147 @@ class Verifier:
           evaluated with and without the update; taking it out may improve the mean
           validation margin by at most ``company_tolerance``. The gain it adds is its score;
         - **guard**: the aggregate of the accepted updates may lose at most
-          ``guard_tolerance`` of mean margin against the best of this and the last
-          ``history`` global models; if it does, only updates with a positive gain stay,
-          and if that still fails, none does.
+          ``guard_tolerance`` of mean margin against the global model; if it does, only
+          updates with a positive gain stay, and if that still fails, none does.
+
+        Memory does not grow with the round beyond a few integers per update and
+        ``centre_sample`` steps: ``updates`` may be a lazy sequence (an oracle node's reads
+        its blobs from the store), each item is read a few times, one at a time.
         """
         context = self._global_context(global_model)
-        admitted: list[_Admitted] = []
-        verdicts: list[Verdict | None] = []
-        for update in updates:
-            outcome = self._admit(context, update)
+        verdicts: list[Verdict | None] = [None] * len(updates)
+        facts: dict[int, dict[str, int]] = {}  # position -> facts, for the admitted
+        norms: dict[int, int] = {}  # position -> L2 norm of the coarse step (0: too far)
+        steps: dict[int, np.ndarray] = {}  # position -> coarse step, the centre's sample
+        sample_size = self.params.centre_sample
+        for position in range(len(updates)):
+            outcome = self._admit(context, updates[position])
             if isinstance(outcome, Verdict):
-                verdicts.append(outcome)
-            else:
-                verdicts.append(None)
-                admitted.append(outcome)
-        positions = [i for i, v in enumerate(verdicts) if v is None]
+                verdicts[position] = outcome
+                continue
+            facts[position] = outcome.facts
+            step, norms[position] = self._coarse_step(context, outcome.fixed)
+            if len(steps) < sample_size:
+                steps[position] = step
+        admitted = list(facts)
         if len(admitted) < self.params.min_company:
-            for position in positions:
+            for position in admitted:
                 verdicts[position] = self.verify(global_model, updates[position])
             return self._finish(global_model, updates, verdicts)
 
-        steps = np.stack(
-            [
-                np.concatenate(
-                    [
-                        ((u - g) >> _COARSE_SHIFT).ravel()
-                        for u, g in zip(a.fixed, context.fixed, strict=True)
-                    ]
-                )
-                for a in admitted
-            ]
-        )
-        largest = np.abs(steps).max(axis=1)
-        np.clip(steps, -_STEP_LIMIT, _STEP_LIMIT, out=steps)  # bounds the centre (int64)
-        norms = [
-            math.isqrt(int(row @ row)) if big < _STEP_LIMIT else 0
-            for row, big in zip(steps, largest, strict=True)
-        ]
-        centre = np.partition(steps, (len(steps) - 1) // 2, axis=0)[(len(steps) - 1) // 2]
+        if len(admitted) > sample_size:
+            sample = sorted(admitted, key=lambda p: _draw(seed, p))[:sample_size]
+            steps = {
+                p: steps[p]
+                if p in steps
+                else self._coarse_step(context, _fixed_arrays(updates[p]))[0]
+                for p in sample
+            }
+
+        def step_of(position: int) -> np.ndarray:
+            held = steps.get(position)
+            if held is not None:
+                return held.astype(np.int64)
+            return self._coarse_step(context, _fixed_arrays(updates[position]))[0].astype(np.int64)
+
+        matrix = np.stack(list(steps.values()))
+        middle = (len(matrix) - 1) // 2
+        centre = np.partition(matrix, middle, axis=0)[middle].astype(np.int64)
+        del matrix
         centre_norm = math.isqrt(int(centre @ centre))
-        median_norm = _lower_median([n for n in norms if n])
-        kept: list[int] = []  # rows of ``steps`` still in the running
-        for row, admission in enumerate(admitted):
-            facts = admission.facts
-            position = positions[row]
-            if norms[row] == 0:
-                verdicts[position] = _reject(Check.OUT_OF_RANGE, **facts)
+        median_norm = _lower_median([n for n in norms.values() if n])
+        kept: list[int] = []  # positions still in the running
+        for position in admitted:
+            known = facts[position]
+            if norms[position] == 0:
+                verdicts[position] = _reject(Check.OUT_OF_RANGE, **known)
                 continue
-            facts["alignment"] = (
-                int(steps[row] @ centre) * 1000 // (norms[row] * centre_norm) if centre_norm else 0
-            )
-            facts["norm_ratio"] = norms[row] * 1000 // max(median_norm, 1)
-            if facts["alignment"] < self.params.min_alignment:
-                verdicts[position] = _reject(Check.MISALIGNED, **facts)
-            elif facts["norm_ratio"] > self.params.max_norm_ratio:
-                verdicts[position] = _reject(Check.OVERSIZED, **facts)
-            elif facts["norm_ratio"] < self.params.min_norm_ratio:
-                verdicts[position] = _reject(Check.UNDERSIZED, **facts)
+            dot = int(step_of(position) @ centre)
+            known["alignment"] = dot * 1000 // (norms[position] * centre_norm) if centre_norm else 0
+            known["norm_ratio"] = norms[position] * 1000 // max(median_norm, 1)
+            if known["alignment"] < self.params.min_alignment:
+                verdicts[position] = _reject(Check.MISALIGNED, **known)
+            elif known["norm_ratio"] > self.params.max_norm_ratio:
+                verdicts[position] = _reject(Check.OVERSIZED, **known)
+            elif known["norm_ratio"] < self.params.min_norm_ratio:
+                verdicts[position] = _reject(Check.UNDERSIZED, **known)
             else:
-                kept.append(row)
+                kept.append(position)
         if not kept:
             return self._finish(global_model, updates, verdicts)
 
-        clip = _lower_median([norms[r] for r in kept])
-        factors = {r: min(1 << _CLIP_BITS, (clip << _CLIP_BITS) // norms[r]) for r in kept}
-        total = np.zeros(steps.shape[1], dtype=np.int64)
-        for r in kept:
-            total += factors[r] * steps[r]
         base = np.concatenate([g.ravel() for g in context.fixed])
+
+        def clipped_sum(members: list[int]) -> tuple[np.ndarray, dict[int, int]]:
+            clip = _lower_median([norms[p] for p in members])
+            factors = {p: min(1 << _CLIP_BITS, (clip << _CLIP_BITS) // norms[p]) for p in members}
+            total = np.zeros(len(base), dtype=np.int64)
+            for p in members:
+                total += factors[p] * step_of(p)
+            return total, factors
+
+        total, factors = clipped_sum(kept)
         whole = self._evaluate_step(global_model, base, total, len(kept))
         gains: dict[int, int] = {}
-        for r in kept:
+        for p in kept:
             if len(kept) == 1:
-                gains[r] = whole - sum(context.evaluation.margin_sums)
+                gains[p] = whole - sum(context.evaluation.margin_sums)
                 continue
             without = self._evaluate_step(
-                global_model, base, total - factors[r] * steps[r], len(kept) - 1
+                global_model, base, total - factors[p] * step_of(p), len(kept) - 1
             )
-            gains[r] = whole - without
+            gains[p] = whole - without
+        del total
         accepted = []
-        for r in kept:
-            facts = admitted[r].facts
-            facts["company_gain"] = gains[r]
-            if self._below(gains[r], self.params.company_tolerance):
-                verdicts[positions[r]] = _reject(Check.HARMFUL_IN_COMPANY, **facts)
+        for p in kept:
+            facts[p]["company_gain"] = gains[p]
+            if self._below(gains[p], self.params.company_tolerance):
+                verdicts[p] = _reject(Check.HARMFUL_IN_COMPANY, **facts[p])
             else:
-                accepted.append(r)
+                accepted.append(p)
 
         best = sum(context.evaluation.margin_sums)
-        for attempt in (accepted, [r for r in accepted if gains[r] > 0], []):
+        for attempt in (accepted, [p for p in accepted if gains[p] > 0], []):
             if not attempt:
                 accepted = []
                 break
-            clip = _lower_median([norms[r] for r in attempt])
-            partial = np.zeros(steps.shape[1], dtype=np.int64)
-            for r in attempt:
-                partial += min(1 << _CLIP_BITS, (clip << _CLIP_BITS) // norms[r]) * steps[r]
-            margin = self._evaluate_step(global_model, base, partial, len(attempt))
+            if attempt == kept:
+                margin = whole  # the same set, the same clip: evaluated above
+            else:
+                margin = self._evaluate_step(
+                    global_model, base, clipped_sum(attempt)[0], len(attempt)
+                )
             if not self._below(margin - best, self.params.guard_tolerance):
                 accepted = attempt
                 break
-        for r in kept:
-            facts = admitted[r].facts
-            if verdicts[positions[r]] is not None:
+        for p in kept:
+            if verdicts[p] is not None:
                 continue
-            if r in accepted:
-                verdicts[positions[r]] = Verdict(
+            if p in accepted:
+                verdicts[p] = Verdict(
                     accept=True,
-                    score=self._score(max(gains[r], 0) * len(kept)),
+                    score=self._score(max(gains[p], 0) * len(kept)),
                     reason=ReasonCode.ACCEPTED,
                     check=Check.PASSED,
-                    **facts,
+                    **facts[p],
                 )
             else:
-                verdicts[positions[r]] = _reject(Check.GUARD, **facts)
+                verdicts[p] = _reject(Check.GUARD, **facts[p])
         return self._finish(global_model, updates, verdicts)
+
+    def _coarse_step(
+        self, context: _GlobalContext, fixed: tuple[np.ndarray, ...]
+    ) -> tuple[np.ndarray, int]:
+        """An update's step from the global model at 2**-16, clipped to +-_STEP_LIMIT and
+        held as int32 (half the memory), and its L2 norm (0 when a weight moves by 16 or
+        more: out of range)."""
+        step = np.concatenate(
+            [((u - g) >> _COARSE_SHIFT).ravel() for u, g in zip(fixed, context.fixed, strict=True)]
+        )
+        largest = int(np.abs(step).max()) if step.size else 0
+        np.clip(step, -_STEP_LIMIT, _STEP_LIMIT, out=step)
+        norm = math.isqrt(int(step @ step)) if largest < _STEP_LIMIT else 0
+        return step.astype(np.int32), norm
 
     def approve(self, global_model: ModelWeights, aggregate: ModelWeights) -> bool:
         """The guard on a candidate aggregate before it is proposed: whether it loses at most
@@ -607,6 +654,11 @@ def _dormant_inputs(spec: Architecture, validation: Dataset) -> np.ndarray:
         return np.zeros(0, dtype=np.intp)
     lit = validation.images.reshape(len(validation), -1).max(axis=0) > 0
     return np.flatnonzero(~lit)
+
+
+def _draw(seed: bytes, position: int) -> bytes:
+    """The rank of ``position`` in the centre's sample drawn by ``seed``."""
+    return hashlib.sha256(seed + position.to_bytes(8, "big")).digest()
 
 
 def _lower_median(values: Sequence[int]) -> int:

@@ -1,11 +1,20 @@
-"""The oracle node's votes: fetch each pending update, verify it, vote, and retry what an
-outage held up (a part of :class:`oracle.node.OracleNode`)."""
+"""The oracle node's votes (a part of :class:`oracle.node.OracleNode`).
+
+Each submitted update is fetched and checked as it arrives (:mod:`oracle.intake`: the
+envelope, the weights, duplicates, and the verifier's checks on the weights alone); what
+fails is rejected at once. What passes waits: once the round is closed (the verification
+grace), the admitted updates are judged in each other's company
+(:meth:`~oracle.verification.Verifier.judge_round`, each read again from the store: no
+decoded update is held) and every verdict goes out in voteBatch transactions. What an
+outage held up is retried; an outage never becomes a vote.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
-from fedledger.chain import FedLedger, UpdateStatus, Verdict
+from fedledger.chain import FedLedger, Verdict
 from fedledger.chain.errors import (
     AlreadyVoted,
     ChainError,
@@ -20,8 +29,8 @@ from fedledger.chain.events import UpdateAccepted, UpdateDisputed, UpdateRejecte
 from fedledger.ml import InvalidWeights, ModelWeights
 from fedledger.storage import BlobNotFound, BlobStore, StorageError, cid_from_content_hash
 from oracle.fetcher import BlobFetcher, Fetched
-from oracle.inspection import Decision, storage_rejection, unreachable
-from oracle.intake import SealedIntake
+from oracle.inspection import Decision, decision_of, storage_rejection, unreachable
+from oracle.intake import RoundUpdates, SealedIntake
 from oracle.logs import NodeLog
 from oracle.rounds import RoundWork, UpdateTask
 from oracle.sealed import CannotOpen
@@ -58,6 +67,7 @@ class Voting:
     _stop_requested: bool
     _fetcher: BlobFetcher[tuple[int, str]]
     intake: SealedIntake
+    _round_failed: Callable[[RoundWork, StepReport, str, str], None]  # oracle.proposing's
 
     def _global_model(self, work: RoundWork, report: StepReport) -> ModelWeights | None:
         raise NotImplementedError
@@ -104,7 +114,9 @@ class Voting:
             )
             work.reopen(participant, decision)
 
-    def _vote_round(self, work: RoundWork, report: StepReport) -> None:
+    def _vote_round(self, work: RoundWork, report: StepReport, *, closed: bool = False) -> None:
+        """Check what arrived and vote the rejections at once; once the round is ``closed``
+        (the verification grace), judge the admitted updates together and vote on them."""
         global_model = self._global_model(work, report)
         if global_model is None:
             return
@@ -113,19 +125,21 @@ class Voting:
         work.new_tasks()
         try:
             self._verify_and_vote(work, global_model, verifier, report)
+            if closed and not work.judged and not self._stop_requested:
+                self._judge_when_due(work, global_model, verifier, report)
         finally:
             self._send_ballot(work, report)  # the verdicts reached, in one transaction
 
     def _verify_and_vote(
         self, work: RoundWork, global_model: ModelWeights, verifier: Verifier, report: StepReport
     ) -> None:
-        """Verify what was fetched and put the verdicts on the ballot; start the next
+        """Check what was fetched and put the rejections on the ballot; start the next
         fetches (a bounded number: the rest wait for the next step)."""
         for fetched in self._fetcher.collect():
             number, participant = fetched.key
             task = work.tasks.get(participant)
             if number == work.number and task is not None:
-                if participant in work.settled:  # the others' votes decided it meanwhile
+                if _rejected_by_chain(work, participant):  # the others' votes decided it
                     self._skip_settled(work, participant)
                 else:
                     self._handle_fetched(work, task, fetched, global_model, verifier, report)
@@ -143,67 +157,99 @@ class Voting:
                 # An outage blocks; a blob not found yet is waited for (bounded).
                 report.blocked |= task.outage
                 report.waiting |= not task.outage
-            elif task.decision is not None:  # verified before, the vote did not go through
+            elif task.decision is not None:  # decided before, the vote did not go through
                 self._cast_vote(work, task, task.decision, report)
-            elif task.participant in work.settled:
+            elif _rejected_by_chain(work, task.participant):
                 self._skip_settled(work, task.participant)
             elif len(self._fetcher) >= most_fetches:
                 report.waiting = True  # fetched in a later step
-            elif self._needs_my_vote(work.number, task.participant):
+            else:
+                # Even an update settled or voted on is checked: it is part of the round's
+                # company at close (RoundWork.company), the same after a restart.
                 self._fetcher.start(key, cid_from_content_hash(task.content_hash))
                 report.waiting = True
-            else:
-                work.finish(task.participant)
+
+    def _judge_when_due(
+        self, work: RoundWork, global_model: ModelWeights, verifier: Verifier, report: StepReport
+    ) -> None:
+        """Judge the round's admitted updates in each other's company
+        (:meth:`~oracle.verification.Verifier.judge_round`) once every submission has been
+        read (the RoundClosed event, which follows them all on the chain, has been) and
+        checked, or half of the verification grace is gone; put the verdicts of the updates
+        still pending that this oracle has not voted on on the ballot."""
+        if work.closed_at is None or work.close_seed is None:
+            report.waiting = True  # the close is not confirmed yet: submissions may follow
+            return
+        late = sorted(work.tasks)
+        if late and not self._grace_half_over(work):
+            report.waiting = True
+            return
+        if time.monotonic() < work.retry_at:
+            report.blocked = True
+            return
+        company = work.company()
+        to_vote = {p for p in company if p not in work.settled and p not in work.voted}
+        if not to_vote:
+            work.judged = True
+            return
+        updates = RoundUpdates(self.intake, work, [(p, work.submissions[p]) for p in company])
+        started = time.perf_counter()
+        try:
+            judgement = verifier.judge_round(global_model, updates, seed=work.close_seed)
+        except (StorageError, CannotOpen, InvalidWeights) as exc:
+            self._round_failed(work, report, "judge", f"cannot read an update again: {exc}")
+            return
+        seconds = time.perf_counter() - started
+        work.judged = True
+        for participant, verdict in zip(company, judgement.verdicts, strict=True):
+            if participant not in to_vote:
+                continue
+            task = UpdateTask(participant, work.submissions[participant])
+            task.verify_seconds = seconds / len(company)
+            work.tasks[participant] = task
+            self._cast_vote(work, task, decision_of(verdict), report)
+        self.log.info(
+            "judged",
+            "the round's admitted updates judged together",
+            round=work.number,
+            company=len(company),
+            accepted=sum(v.accept for v in judgement.verdicts),
+            to_vote=len(to_vote),
+            reads=updates.reads,
+            still_checking=late,
+            judge_ms=round(seconds * 1000, 2),
+        )
+
+    def _grace_half_over(self, work: RoundWork) -> bool:
+        """Whether half of the round's verification grace has passed on the chain's clock:
+        the judgement stops waiting for updates still being fetched (they get no vote)."""
+        info = self.ledger.coordinator.get_round(work.number)
+        grace = info.voting_ends - info.closed_at
+        return self.ledger.client.chain_time() >= info.closed_at + grace // 2
 
     def _skip_settled(self, work: RoundWork, participant: str) -> None:
-        """The chain settled the update without this oracle's vote (oracle.node follows
-        its UpdateAccepted/Rejected/Disputed events): no fetch, no verification, no read."""
+        """The chain rejected the update without this oracle's vote (oracle.node follows
+        its UpdateRejected/Disputed events): no fetch, no check, no vote."""
         self.log.info(
             "skip", "the update is settled: nothing to vote on", round=work.number,
             participant=participant,
         )  # fmt: skip
-        if participant in work.accepted_by_chain:  # keep a copy all the same
-            self._pin(work.submissions[participant], work.number)
         work.finish(participant)
 
-    def _needs_my_vote(self, round_: int, participant: str) -> bool:
-        """Whether the update is still Pending and this oracle has not voted on it."""
-        coordinator = self.ledger.coordinator
-        update = coordinator.get_update(round_, participant)
-        status = update.status
-        if status == UpdateStatus.ACCEPTED:  # settled without this vote: keep a copy all the same
-            self._pin(update.content_hash, round_)
-        if status != UpdateStatus.PENDING:
-            self.log.info(
-                "skip",
-                f"the update is {status.name.lower()}: nothing to vote on",
-                round=round_,
-                participant=participant,
-            )
-            return False
-        if update.voters and coordinator.has_voted(round_, participant, self.address):
-            self.log.info(
-                "skip", "already voted on this update", round=round_, participant=participant
-            )
-            return False
-        return True
-
-    def _hold_accepted(
-        self, work: RoundWork, participant: str, update: ModelWeights, events: tuple[object, ...]
+    def _reject_on_arrival(
+        self, work: RoundWork, task: UpdateTask, decision: Decision, report: StepReport
     ) -> None:
-        """Add an update this node voted to accept to the round's running sum if its vote
-        settled it, else hold it until the chain's UpdateAccepted (oracle.node)."""
-        settled = any(
-            isinstance(event, UpdateAccepted) and event.participant == participant
-            for event in events
-        )
-        if not settled:
-            work.voted_accept(participant, update)
+        """Vote a rejection that needs no company now, unless the chain settled the update
+        or this oracle voted on it already (before a restart)."""
+        if task.participant in work.settled or task.participant in work.voted:
+            state = "settled" if task.participant in work.settled else "voted on"
+            self.log.info(
+                "skip", f"the update is {state}: nothing to vote on", round=work.number,
+                participant=task.participant, check=decision.check,
+            )  # fmt: skip
+            work.finish(task.participant)
             return
-        try:
-            work.add_accepted(participant, update)
-        except InvalidWeights as exc:  # read again, and refused again, when aggregating
-            self.log.warning("aggregate", str(exc), round=work.number, participant=participant)
+        self._cast_vote(work, task, decision, report)
 
     def _handle_fetched(
         self,
@@ -235,7 +281,19 @@ class Voting:
                 self._task_failed(work, task, report, "verify", f"{type(exc).__name__}: {exc}")
                 return
             task.verify_seconds = time.perf_counter() - started
-            self._cast_vote(work, task, verdict, report)
+            if verdict is None:
+                work.admitted.add(task.participant)
+                work.finish(task.participant)
+                self.log.info(
+                    "admitted",
+                    "passed the checks on arrival: the vote waits for the round's judgement",
+                    round=work.number,
+                    participant=task.participant,
+                    fetch_ms=round(task.fetch_seconds * 1000, 2),
+                    verify_ms=round(task.verify_seconds * 1000, 2),
+                )
+                return
+            self._reject_on_arrival(work, task, verdict, report)
             return
         error = fetched.error
         decision = storage_rejection(error) if isinstance(error, StorageError) else None
@@ -247,7 +305,7 @@ class Voting:
             task.missing_since = None
             self._task_failed(work, task, report, "fetch", f"cannot fetch the update: {error}")
         if decision is not None:
-            self._cast_vote(work, task, decision, report)
+            self._reject_on_arrival(work, task, decision, report)
 
     def _task_failed(
         self, work: RoundWork, task: UpdateTask, report: StepReport, stage: str, message: str
@@ -361,10 +419,10 @@ class Voting:
                 self.log.info("skip", "vote not needed any more: settled or voted", **fields)
                 work.finish(task.participant)
                 continue
-            if decision.accept and decision.update is not None:
-                self._hold_accepted(work, task.participant, decision.update, tx.events)
+            if decision.accept:
                 self._pin(task.content_hash, work.number)
             work.finish(task.participant)
+            work.voted.add(task.participant)
             if self.settings.confirmations:
                 work.unconfirmed_votes[task.participant] = (tx.tx_hash, decision)
             report.votes += 1
@@ -387,6 +445,12 @@ class Voting:
                 attempts=task.attempts,
                 **dict(decision.diagnostics),
             )
+
+
+def _rejected_by_chain(work: RoundWork, participant: str) -> bool:
+    """Whether the chain settled the update other than by accepting it: it is neither voted
+    on by this oracle nor part of the round's company."""
+    return participant in work.settled and participant not in work.accepted_by_chain
 
 
 def _vote_outcome(events: tuple[object, ...], participant: str) -> str:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -28,9 +29,12 @@ from fedledger.ml import (
     MNIST_MLP,
     Dataset,
     FederatedSplit,
+    Mnist,
     ModelWeights,
     attacks,
     encode,
+    fedavg,
+    federated_split,
 )
 from fedledger.ml.weights import initial_weights
 from fedledger.storage import BlobStore, IpfsStore, LocalStore, content_hash_from_cid
@@ -39,6 +43,7 @@ from oracle.node import NodeSettings, OracleNode, StepReport
 from oracle.settings import Backoff
 from tests.fixtures.chain import TEST_ROUND_RULES, Testbed, TestbedFactory
 from tests.fixtures.ipfs import KuboDaemon
+from tests.fixtures.ml import FEDERATION_SEED, FEDERATION_VALIDATION_SIZE
 
 #: Validation samples per oracle: small keeps every verification at a few milliseconds.
 NODE_VALIDATION_SIZE = 500
@@ -50,6 +55,42 @@ NODE_UNREACHABLE_AFTER = 1.0
 #: Participants registered in the node deployments.
 NODE_PARTICIPANTS = 14
 SAMPLES = 600
+#: Clients of the two-class federation (McMahan et al.'s shards: two classes each).
+TWO_CLASS_CLIENTS = 10
+
+
+@pytest.fixture(scope="session")
+def two_classes(mnist: Mnist) -> FederatedSplit:
+    """Ten clients of 300 images holding two classes each (McMahan et al.'s shards)."""
+    return federated_split(
+        mnist,
+        num_clients=TWO_CLASS_CLIENTS,
+        num_oracles=3,
+        validation_size=FEDERATION_VALIDATION_SIZE,
+        samples_per_client=300,
+        classes_per_client=2,
+        seed=FEDERATION_SEED,
+    )
+
+
+@pytest.fixture(scope="session")
+def rounds(two_classes: FederatedSplit) -> dict[str, Any]:
+    """Two rounds of honest FedAvg on the two-class clients: the first round's global model,
+    its honest updates, the second's global model, and the second round's honest updates."""
+    from fedledger.ml.training import LocalTrainer, TrainingConfig
+
+    trainer = LocalTrainer(MNIST_MLP)
+    first = initial_weights(MNIST_MLP.id, 0)
+    updates = [
+        trainer.train(first, data, TrainingConfig(seed=c))
+        for c, data in enumerate(two_classes.clients)
+    ]
+    second = fedavg(updates)
+    honest = [
+        trainer.train(second, data, TrainingConfig(seed=100 + c))
+        for c, data in enumerate(two_classes.clients)
+    ]
+    return {"first": first, "updates": updates, "second": second, "honest": honest}
 
 
 @pytest.fixture(scope="session")
@@ -292,6 +333,16 @@ def settle(
         if time.monotonic() > deadline:
             raise AssertionError(f"the nodes still had work after {timeout:g} s: {reports}")
         time.sleep(pause)
+
+
+def settle_round(
+    node_bed: NodeBed, nodes: Sequence[OracleNode], *, timeout: float = 60.0
+) -> list[StepReport]:
+    """Settle the nodes' checks on arrival, close the round and settle again: the nodes
+    judge the round, vote at close and (with k of them) aggregate it."""
+    settle(nodes, timeout=timeout)
+    node_bed.close_round()
+    return settle(nodes, timeout=timeout)
 
 
 def step_until(

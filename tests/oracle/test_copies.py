@@ -8,7 +8,7 @@ import numpy as np
 
 from fedledger.chain import ReasonCode, UpdateStatus
 from fedledger.ml import ModelWeights, encode
-from tests.oracle.conftest import SAMPLES, NodeBed, settle
+from tests.oracle.conftest import SAMPLES, NodeBed, settle, settle_round
 
 
 def rejected_for(node_bed: NodeBed, address: str, reason: ReasonCode, round_: int = 1) -> None:
@@ -29,7 +29,7 @@ def test_copycat_submitting_anothers_hash_is_not_authentic(
     digest = node_bed.bed.admin.coordinator.get_update(1, author).content_hash
     copycat = node_bed.submit(1, digest=digest)  # the same bytes, another submitter
 
-    settle([node_bed.node(0), node_bed.node(1)])
+    settle_round(node_bed, [node_bed.node(0), node_bed.node(1)])
 
     accepted(node_bed, author)
     rejected_for(node_bed, copycat, ReasonCode.NOT_AUTHENTIC)
@@ -48,7 +48,7 @@ def test_front_running_the_authors_hash_gets_the_copier_rejected(
         digest
     )
 
-    settle([node_bed.node(0), node_bed.node(1)])
+    settle_round(node_bed, [node_bed.node(0), node_bed.node(1)])
 
     rejected_for(node_bed, front_runner, ReasonCode.NOT_AUTHENTIC)
     accepted(node_bed, author)  # judged on its own: the copy is not an "earlier" training
@@ -59,7 +59,7 @@ def test_sybil_copies_earn_nothing(node_bed: NodeBed, node_honest: list[ModelWei
     digest = node_bed.bed.admin.coordinator.get_update(1, author).content_hash
     sybils = [node_bed.submit(index, digest=digest) for index in range(1, 6)]
 
-    settle([node_bed.node(0), node_bed.node(1)])
+    settle_round(node_bed, [node_bed.node(0), node_bed.node(1)])
 
     accepted(node_bed, author)
     for sybil in sybils:
@@ -84,7 +84,7 @@ def test_one_training_shared_by_a_group_earns_one_reward(
     near = node_bed.submit(2, encode(noised))
     independent = node_bed.submit(3, encode(node_honest[1]))
 
-    settle([node_bed.node(0), node_bed.node(1)])
+    settle_round(node_bed, [node_bed.node(0), node_bed.node(1)])
 
     accepted(node_bed, first)
     accepted(node_bed, independent)
@@ -99,11 +99,9 @@ def test_an_update_of_an_earlier_round_is_refused(
 ) -> None:
     nodes = [node_bed.node(0), node_bed.node(1)]
     author = node_bed.submit(0, encode(node_honest[0]))
-    settle(nodes)
-    accepted(node_bed, author)
     digest = node_bed.bed.admin.coordinator.get_update(1, author).content_hash
-    node_bed.close_round()
-    settle(nodes)  # the oracles aggregate; round 2 opens
+    settle_round(node_bed, nodes)  # the oracles judge and aggregate; round 2 opens
+    accepted(node_bed, author)
     assert node_bed.bed.admin.coordinator.current_round() == 2
 
     node_bed.participant(0).coordinator.submit_update(2, digest, SAMPLES)  # a replay
@@ -120,7 +118,7 @@ def test_sealing_mistakes_get_their_own_codes(
     tampered_blob[-5] ^= 1
     tampered = node_bed.submit(1, bytes(tampered_blob), sealed=False)
 
-    settle([node_bed.node(0), node_bed.node(1)])
+    settle_round(node_bed, [node_bed.node(0), node_bed.node(1)])
 
     rejected_for(node_bed, plain, ReasonCode.MALFORMED)
     rejected_for(node_bed, tampered, ReasonCode.NOT_AUTHENTIC)

@@ -47,6 +47,9 @@ def test_a_vote_dropped_by_a_reorganisation_is_cast_again_once(
     dev = node_bed.bed.dev
     dev.mine(1)  # the submission is one block deep: the node (confirmations 1) acts on it
     node = node_bed.node(0, confirmations=1)
+    step_until([node], lambda: bool(node_bed.logged("admitted", 0)))
+    node_bed.close_round()  # the vote comes at close
+    dev.mine(1)  # the close one block deep: the node judges the round
     snapshot = dev.snapshot()
     step_until([node], lambda: bool(node_bed.logged("vote", 0)))
     assert len(node_bed.votes()) == 1

@@ -54,11 +54,17 @@ def test_every_input_gets_its_verdict_and_reason_on_chain(
     }
     started = time.monotonic()
     # Two of the three oracles (k = 2) run; the third is down.
-    settle([node_bed.node(0), node_bed.node(1)])
+    nodes = [node_bed.node(0), node_bed.node(1)]
+    settle(nodes)
 
     # The missing blob was retried for the whole grace period before the verdict.
     assert time.monotonic() - started >= NODE_UNREACHABLE_AFTER
     assert node_bed.logged("retry")
+    # What fails on arrival is rejected at once; the rest waits for the close.
+    waiting = {node_bed.participant(i).address for i in (0, 1, 11)}
+    assert {vote.participant for vote in node_bed.votes()} == set(expected) - waiting
+    node_bed.close_round()
+    settle(nodes)
     coordinator = node_bed.bed.admin.coordinator
     for address, reason in expected.items():
         status, recorded = node_bed.status(address)
@@ -92,7 +98,8 @@ def test_every_input_gets_its_verdict_and_reason_on_chain(
     flip = logged[(node_bed.bed.oracles[0].address, node_bed.participant(11).address)]
     assert flip["check"] in {"too-far", "harmful-alone", "harmful-contribution"}
     # Each node fetched and decoded the round's global model once, not per update.
-    assert len(node_bed.logged("model", 0)) == len(node_bed.logged("model", 1)) == 1
+    for oracle in (0, 1):
+        assert [r["round"] for r in node_bed.logged("model", oracle)].count(1) == 1
 
 
 def test_a_tampered_blob_is_a_hash_mismatch(
@@ -139,6 +146,9 @@ def test_a_store_outage_is_never_a_vote_against_the_participant(
 
     blobs.unlink()
     (tmp_path / "blobs-away").rename(blobs)
+    step_until([node], lambda: bool(node_bed.logged("admitted", 0)))
+    assert node_bed.votes() == []  # admitted: the vote waits for the close
+    node_bed.close_round()
     step_until([node], lambda: bool(node_bed.votes()))
     assert [(v.participant, v.accept) for v in node_bed.votes()] == [(address, True)]
 

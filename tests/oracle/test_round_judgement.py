@@ -18,55 +18,15 @@ from fedledger.ml import (
     MNIST_MLP,
     ExactEvaluator,
     FederatedSplit,
-    Mnist,
     ModelWeights,
     attacks,
     encode,
-    fedavg,
-    federated_split,
     save_dataset,
 )
 from fedledger.ml.aggregation import bounded_fedavg
-from fedledger.ml.weights import initial_weights
 from oracle.verification import Check, Verifier, VerifierParams
-from tests.fixtures.ml import FEDERATION_SEED, FEDERATION_VALIDATION_SIZE
 from tests.fixtures.probe import run_probe
-
-CLIENTS = 10
-
-
-@pytest.fixture(scope="module")
-def two_classes(mnist: Mnist) -> FederatedSplit:
-    """Ten clients of 300 images holding two classes each (McMahan et al.'s shards)."""
-    return federated_split(
-        mnist,
-        num_clients=CLIENTS,
-        num_oracles=3,
-        validation_size=FEDERATION_VALIDATION_SIZE,
-        samples_per_client=300,
-        classes_per_client=2,
-        seed=FEDERATION_SEED,
-    )
-
-
-@pytest.fixture(scope="module")
-def rounds(two_classes: FederatedSplit) -> dict[str, Any]:
-    """Two rounds of honest FedAvg on the two-class clients: the first round's global model,
-    the second's, and the second round's honest updates."""
-    from fedledger.ml.training import LocalTrainer, TrainingConfig
-
-    trainer = LocalTrainer(MNIST_MLP)
-    first = initial_weights(MNIST_MLP.id, 0)
-    updates = [
-        trainer.train(first, data, TrainingConfig(seed=c))
-        for c, data in enumerate(two_classes.clients)
-    ]
-    second = fedavg(updates)
-    honest = [
-        trainer.train(second, data, TrainingConfig(seed=100 + c))
-        for c, data in enumerate(two_classes.clients)
-    ]
-    return {"first": first, "second": second, "honest": honest}
+from tests.oracle.conftest import TWO_CLASS_CLIENTS as CLIENTS
 
 
 def _verifier(two_classes: FederatedSplit, rounds: dict[str, Any]) -> Verifier:
