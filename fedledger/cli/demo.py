@@ -43,8 +43,10 @@ if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
 DEFAULTS = DemoConfig()
-#: The verification grace of a consortium demo's rounds (real seconds are waited for).
-CONSORTIUM_GRACE_SECONDS = 5
+#: The verification grace of a consortium demo's rounds: the oracles judge each round's
+#: updates at close and vote then. Aggregation starts as soon as nothing is pending, so a
+#: grace longer than the judgement and its votes need costs nothing.
+CONSORTIUM_GRACE_SECONDS = 60
 #: The demo deploys with the default token.
 SYMBOL = DeployParams().token_symbol
 
@@ -231,7 +233,6 @@ def demo(
             rpc=rpc,
             consortium=consortium,
             organisations=organisations,
-            # Every update has settled when the demo closes a round: a short grace.
             verification_grace=CONSORTIUM_GRACE_SECONDS if consortium else None,
             round_duration=round_duration,
             contribution_target=contribution_target,

@@ -11,7 +11,7 @@ hand, with real processes that talk only through the chain and the store:
 4. start n ``fedledger oracle run`` processes and the N participants, a few to a
    ``fedledger participant host`` process (each participant with its own key, data and
    log), then open round 1 on the genesis model once they are ready;
-5. drive R rounds: wait until every submission of the round has settled, close the round
+5. drive R rounds: wait until every participant has submitted in the round, close the round
    (on the embedded chain the chain's clock is moved to the deadline first, so nobody
    waits for wall-clock deadlines; against ``--rpc`` the real deadline or contribution
    target is waited for), wait for the oracles' aggregate to finalize it, and measure the
@@ -342,12 +342,12 @@ class Demo:
     def _drive_round(self, round_: int) -> RoundRecord:
         began = time.monotonic()
         coordinator = self.ledger.coordinator
-        self.observer.stage(f"round {round_}: waiting for the submissions to settle")
+        self.observer.stage(f"round {round_}: waiting for the submissions")
         self._wait_until_closable(round_)
         info = coordinator.get_round(round_)
         if info.state == RoundState.OPEN:
             if self.config.embedded and not coordinator.can_close_round():
-                # Every submission has settled: move the chain's clock past the deadline.
+                # Everyone has submitted: move the chain's clock past the deadline.
                 now = self.ledger.client.chain_time()
                 self.ledger.dev.increase_time(max(info.deadline - now, 0) + 1)
             self._close(round_)
@@ -386,13 +386,13 @@ class Demo:
                 time.sleep(POLL_SECONDS)
 
     def _wait_until_closable(self, round_: int) -> None:
-        """Embedded chain: until every participant has either a settled submission in the
-        round or been banned (or the round timeout passed). A real chain: until the
+        """Embedded chain: until every participant has either submitted in the round or
+        been banned (or the round timeout passed). A real chain: until the
         contract lets the round close (deadline passed or contribution target met)."""
         coordinator = self.ledger.coordinator
         give_up = time.monotonic() + self.config.round_timeout
-        # Who is banned can change only through a rejection, which settles the rejected
-        # update: a participant without a settled update here was banned before the round
+        # Who is banned can change only through a rejection, which settles an update the
+        # participant submitted: one without a submission here was banned before the round
         # or not at all, so the bans are read once, not at every block.
         banned = (
             {
@@ -414,17 +414,19 @@ class Demo:
                 if coordinator.can_close_round():
                     return
             else:
-                settled = {v.participant for v in progress.verdicts if v.settled}
+                # The oracles vote at close (they judge the round's updates together), so
+                # the round may close once everyone has submitted.
+                submitted = {v.participant for v in progress.verdicts}
                 waiting = [
                     account.address
                     for account in self.cast.participants
-                    if account.address not in settled and account.address not in banned
+                    if account.address not in submitted and account.address not in banned
                 ]
                 if not waiting:
                     return
                 if time.monotonic() > give_up:
                     self.observer.stage(
-                        f"round {round_}: {len(waiting)} participant(s) without a settled "
+                        f"round {round_}: {len(waiting)} participant(s) without an "
                         f"update after {self.config.round_timeout:g} s; closing anyway "
                         "(pending updates keep the verification grace, then expire)"
                     )

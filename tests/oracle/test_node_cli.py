@@ -23,7 +23,8 @@ from fedledger.chain import ReasonCode, RoundState, UpdateStatus, save_deploymen
 from fedledger.chain.events import AggregateProposed, RoundFinalized
 from fedledger.cli import main
 from fedledger.config import ProjectConfig
-from fedledger.ml import Dataset, ModelWeights, encode, fedavg, save_dataset
+from fedledger.ml import Dataset, ModelWeights, encode, save_dataset
+from fedledger.ml.aggregation import bounded_fedavg
 from fedledger.storage import LocalStore, content_hash_from_cid, content_hash_of_blob
 from fedledger.threads import thread_environment
 from oracle.key_files import KEY_FILE_DIR
@@ -219,6 +220,7 @@ def test_the_commands_defaults_are_the_node_settings_defaults() -> None:
 
 def test_once_does_the_available_work_and_exits(
     cli_bed: NodeBed,
+    node_genesis: ModelWeights,
     node_honest: list[ModelWeights],
     node_bad_blobs: BadBlobs,
     validation_files: list[Path],
@@ -235,32 +237,40 @@ def test_once_does_the_available_work_and_exits(
         assert {"ts", "level", "oracle", "event", "message"} <= record.keys()
         assert record["oracle"] == oracle
     assert records[0]["event"] == "started" and records[-1]["event"] == "stopped"
+    # The malformed blob is rejected on arrival; the honest updates wait for the close.
     votes = {r["participant"]: r for r in records if r["event"] == "vote"}
-    assert set(votes) == {*honest, malformed}
-    for address in honest:
-        assert (votes[address]["accept"], votes[address]["reason"]) == (True, "ACCEPTED")
-        assert votes[address]["score"] > 0
+    assert set(votes) == {malformed}
+    assert {r["participant"] for r in records if r["event"] == "admitted"} == set(honest)
     assert (votes[malformed]["accept"], votes[malformed]["reason"]) == (False, "MALFORMED")
-    assert Counter(vote.oracle for vote in cli_bed.votes()) == {oracle: 3}
+    assert Counter(vote.oracle for vote in cli_bed.votes()) == {oracle: 1}
 
     status = cli(oracle_env, "oracle", "status", "--key", "dev:1", "--json")
     assert status.exit_code == 0, status.output
     report = json.loads(status.output)
     assert (report["oracle"], report["registered"], report["round"]) == (oracle, True, 1)
-    assert {u["participant"]: u["voted"] for u in report["updates"]} == dict.fromkeys(votes, True)
-    assert not any(u["awaiting_vote"] for u in report["updates"])
+    voted = {u["participant"]: u["voted"] for u in report["updates"]}
+    assert voted == {malformed: True, **dict.fromkeys(honest, False)}
 
-    # The second oracle settles the updates; once the round is closed, --once proposes.
+    # The second oracle settles the malformed one. Once the round is closed, each --once
+    # judges the round and votes; the second of them proposes.
     assert run_once(1, validation_files[1], oracle_env)[0] == 0
     assert cli_bed.status(malformed) == (UpdateStatus.REJECTED, ReasonCode.MALFORMED)
     cli_bed.close_round()
+    assert run_once(1, validation_files[1], oracle_env)[0] == 0
     code, records, stdout = run_once(0, validation_files[0], oracle_env)
     assert code == 0, stdout
+    votes = {r["participant"]: r for r in records if r["event"] == "vote"}
+    assert set(votes) == set(honest)
+    for address in honest:
+        assert (votes[address]["accept"], votes[address]["reason"]) == (True, "ACCEPTED")
+        assert cli_bed.status(address) == (UpdateStatus.ACCEPTED, ReasonCode.ACCEPTED)
     [proposal] = [r for r in records if r["event"] == "propose"]
-    expected = content_hash_of_blob(encode(fedavg(node_honest[:2])))
+    aggregate = bounded_fedavg(node_genesis, node_honest[:2], [1, 1]).model
+    expected = content_hash_of_blob(encode(aggregate))
     assert (proposal["round"], proposal["content_hash"]) == (1, "0x" + expected.hex())
     report = json.loads(cli(oracle_env, "oracle", "status", "--key", "dev:1", "--json").output)
     assert (report["state"], report["proposal"]) == ("closed", "0x" + expected.hex())
+    assert not any(u["awaiting_vote"] for u in report["updates"])
     # A node that is not a registered oracle says so.
     outsider = cli(oracle_env, "oracle", "status", "--key", "dev:20", "--json")
     assert json.loads(outsider.output)["registered"] is False
@@ -290,6 +300,8 @@ def test_a_signal_stops_the_node_cleanly_and_a_restart_finishes_the_work(
     oracle = start_oracle(0)
     oracle.wait_for("catch-up")  # the node is in its loop, following the chain
     submitted = [cli_bed.submit(index, encode(update)) for index, update in enumerate(node_honest)]
+    oracle.wait_for("admitted")
+    cli_bed.close_round()
     oracle.wait_for("vote")
 
     assert oracle.stop(signum) == 0  # mid-round, maybe mid-work: still a clean exit
@@ -304,6 +316,7 @@ def test_a_signal_stops_the_node_cleanly_and_a_restart_finishes_the_work(
 
 def test_an_oracle_killed_mid_round_restarts_into_a_finalized_round_without_double_votes(
     cli_bed: NodeBed,
+    node_genesis: ModelWeights,
     node_honest: list[ModelWeights],
     node_bad_blobs: BadBlobs,
     start_oracle: Callable[[int], OracleProcess],
@@ -313,18 +326,26 @@ def test_an_oracle_killed_mid_round_restarts_into_a_finalized_round_without_doub
     for oracle in (killed, survivor):
         oracle.wait_for("catch-up")
     honest = [cli_bed.submit(index, encode(update)) for index, update in enumerate(node_honest[:3])]
-    wait_until(lambda: any(r["event"] == "vote" for r in killed.records()), "a vote", killed)
+    wait_until(lambda: any(r["event"] == "admitted" for r in killed.records()), "a check", killed)
     killed.process.kill()  # SIGKILL: no chance to finish anything
     killed.process.wait(PATIENCE)
 
-    # While it is down, more updates arrive; they cannot settle without it.
+    # While it is down, more updates arrive and the round closes; the survivor judges the
+    # round and votes, but nothing can settle without the killed oracle.
     late = cli_bed.submit(3, encode(node_honest[3]))
     attacker = cli_bed.submit(4, node_bad_blobs.sign_flip)
+    everyone = [*honest, late, attacker]
     survivor_address = cli_bed.bed.oracles[1].address
+    wait_until(
+        lambda: sum(r["event"] == "admitted" for r in survivor.records()) == len(everyone),
+        "the surviving oracle's checks",
+        survivor,
+    )
+    cli_bed.close_round()
     wait_until(
         lambda: (
             {v.participant for v in cli_bed.votes() if v.oracle == survivor_address}
-            >= {late, attacker}
+            >= set(everyone)
         ),
         "the surviving oracle's votes",
         survivor,
@@ -332,14 +353,6 @@ def test_an_oracle_killed_mid_round_restarts_into_a_finalized_round_without_doub
     assert cli_bed.status(late)[0] == UpdateStatus.PENDING
 
     restarted = start_oracle(0)
-    everyone = [*honest, late, attacker]
-    wait_until(
-        lambda: all(cli_bed.status(p)[0] != UpdateStatus.PENDING for p in everyone),
-        "every update settled",
-        restarted,
-        survivor,
-    )
-    cli_bed.close_round()
     admin = cli_bed.bed.admin
     start = cli_bed.bed.deployment.block_number
     wait_until(lambda: admin.events(RoundFinalized, start), "the round finalized", restarted)
@@ -351,13 +364,15 @@ def test_an_oracle_killed_mid_round_restarts_into_a_finalized_round_without_doub
     for address in [*honest, late]:
         assert cli_bed.status(address) == (UpdateStatus.ACCEPTED, ReasonCode.ACCEPTED)
     assert cli_bed.status(attacker) == (UpdateStatus.REJECTED, ReasonCode.FAILED_VERIFICATION)
-    expected = content_hash_of_blob(encode(fedavg(node_honest)))
+    aggregate = bounded_fedavg(node_genesis, node_honest, [1] * len(node_honest)).model
+    expected = content_hash_of_blob(encode(aggregate))
     proposals = admin.events(AggregateProposed, start, round=1)
     assert sorted(p.oracle for p in proposals) == sorted(oracles)
     assert {p.content_hash for p in proposals} == {expected}
     model = admin.coordinator.latest_model()
     assert (model.round, model.state, model.content_hash) == (2, RoundState.OPEN, expected)
-    # The restarted node knew its earlier votes from the chain alone.
-    assert any(r["event"] == "skip" for r in restarted.records())
+    # The restarted node read the round back from the chain alone and checked every update.
+    checked = {r["participant"] for r in restarted.records() if r["event"] == "admitted"}
+    assert checked == set(everyone)
     for oracle in (restarted, survivor):
         assert oracle.stop() == 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +182,63 @@ def test_round_verdicts_and_aggregate_are_identical_with_one_and_two_threads(
     for report in (one, two):
         assert report["verdicts"] == json.loads(json.dumps(here["verdicts"]))
         assert report["aggregate"] == here["aggregate"]
+
+
+class _Reads(Sequence[ModelWeights]):
+    """Updates handed out one at a time, counting the reads (as the node reads its store)."""
+
+    def __init__(self, updates: list[ModelWeights]) -> None:
+        self.updates = updates
+        self.reads = [0] * len(updates)
+
+    def __len__(self) -> int:
+        return len(self.updates)
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def,override]
+        self.reads[index] += 1
+        return self.updates[index]
+
+
+def _reversed_median(global_model: ModelWeights, honest: list[ModelWeights]) -> ModelWeights:
+    """The honest clients' coordinate-wise median step reversed: against the round's centre
+    (their mean step reversed is not quite, with two classes per client: cosine -0.47)."""
+    return attacks.from_delta(
+        global_model, -np.median(attacks.deltas(global_model, honest), axis=0) * 1.5
+    )
+
+
+def test_a_lazy_round_is_judged_alike_and_read_a_bounded_number_of_times(
+    two_classes: FederatedSplit, rounds: dict[str, Any]
+) -> None:
+    second, honest = rounds["second"], rounds["honest"]
+    updates = [*honest, _reversed_median(second, honest)]
+    listed = _verifier(two_classes, rounds).judge_round(second, updates)
+    lazy = _Reads(updates)
+    judged = _verifier(two_classes, rounds).judge_round(second, lazy, seed=b"block")
+    assert judged == listed  # the whole round fits the centre's sample: the seed is unused
+    assert max(lazy.reads) <= 4
+    assert [v.check for v in judged.verdicts] == [Check.PASSED] * CLIENTS + [Check.MISALIGNED]
+
+
+def test_a_round_beyond_the_centre_sample_draws_it_by_the_seed(
+    two_classes: FederatedSplit, rounds: dict[str, Any]
+) -> None:
+    """With more admitted updates than ``centre_sample`` the centre is the median of a
+    sample drawn by the seed (the closing block's hash in the node): the same seed, the
+    same verdicts, another seed another centre; each update is read a few times."""
+    second, honest = rounds["second"], rounds["honest"]
+    updates = [*honest, _reversed_median(second, honest)]
+    params = VerifierParams(centre_sample=6)
+
+    def judge(seed: bytes) -> tuple[Any, list[int]]:
+        verifier = Verifier(MNIST_MLP.id, two_classes.validation[0], params)
+        verifier.prepare(rounds["first"])
+        verifier.prepare(second)
+        lazy = _Reads(updates)
+        return verifier.judge_round(second, lazy, seed=seed), lazy.reads
+
+    first, reads = judge(b"one")
+    assert judge(b"one")[0] == first
+    assert max(reads) <= 5
+    alignments = {judge(seed)[0].verdicts[0].alignment for seed in (b"one", b"two", b"three")}
+    assert len(alignments) > 1  # another sample, another centre
