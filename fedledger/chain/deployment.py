@@ -33,9 +33,11 @@ from fedledger.config import ProjectConfig
 REGISTRATION_BATCH = 200
 TOKEN_UNIT = units.TOKEN_UNIT
 DEFAULT_ROUND_RULES = RoundRules(duration=600, aggregation_timeout=600, contribution_target=0)
-# No score-proportional part by default: scores are in the oracles' units (see
-# oracle/verification.py), so the deployer sets per_score_point for that scale.
-DEFAULT_REWARD_RULE = RewardRule(base=10 * TOKEN_UNIT, per_score_point=0)
+# Only measured usefulness is paid: no base reward (a free-rider or a stale update that
+# slipped through would earn it), 100 tokens per logit of the mean validation-margin gain
+# the oracles measure, whose score is in units of 2**-24 logits (oracle/verification.py's
+# score_frac_bits; tests/chain/test_deployment.py checks the two agree).
+DEFAULT_REWARD_RULE = RewardRule(base=0, per_score_point=(100 * TOKEN_UNIT) >> 24)
 #: The most one accepted update can ever earn (immutable): bounds what one admin call can do.
 DEFAULT_MAX_REWARD = 1_000 * TOKEN_UNIT
 
@@ -43,8 +45,8 @@ DEFAULT_MAX_REWARD = 1_000 * TOKEN_UNIT
 @dataclass(frozen=True)
 class DeployParams:
     """Everything fixed or configured at deployment. The defaults suit a demo: 10-minute
-    rounds, 10 tokens per accepted update (plus nothing per score point until the
-    deployer sets a rate for the oracles' score scale), a ban after 3 rejections."""
+    rounds, 100 tokens per logit of measured gain and no base reward per accepted update,
+    a ban after 3 rejections."""
 
     admin: str | None = None  # default: the deploying account
     storage_policy: StoragePolicy = StoragePolicy.AUDIT_ALL

@@ -67,7 +67,7 @@ class DemoConfig:
     #: Who may read the global models (GatewayRegistry): the demo seals them for its oracles
     #: and its gateway, through which the participants fetch them.
     global_model_policy: str = "members"
-    reward_base: int = 10 * TOKEN_UNIT  # token base units
+    reward_base: int = 0  # token base units: only the measured gain is paid
     reward_per_logit: int = 100 * TOKEN_UNIT  # token base units
     fund_eth: float = 1.0  # per generated account, with --rpc
     round_timeout: float = 600.0  # wall-clock seconds to wait for a round's submissions

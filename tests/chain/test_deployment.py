@@ -343,3 +343,14 @@ def test_fedledger_deploy_warns_before_replacing_a_deployment_and_keeps_it(
     assert [path.read_text() for path in kept] == [first]
     assert f"kept as {kept.pop()}" in output
     assert deployment_path(fresh_project).read_text() != first
+
+
+def test_the_default_reward_pays_only_the_measured_gain() -> None:
+    """No base reward (issue 15: a free-rider or stale update must earn nothing), and the
+    rate per score point is 100 tokens per logit at the oracles' score scale."""
+    import oracle
+    from fedledger.chain.deployment import DEFAULT_REWARD_RULE
+
+    assert DEFAULT_REWARD_RULE.base == 0
+    assert DEFAULT_REWARD_RULE.per_score_point == oracle.reward_per_score_point(100 * TOKEN_UNIT)
+    assert DEFAULT_REWARD_RULE.reward_for(0) == 0

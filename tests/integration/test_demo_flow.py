@@ -32,9 +32,9 @@ from fedledger.ml import (
     ModelWeights,
     decode,
     encode,
-    fedavg,
     load_mnist,
 )
+from fedledger.ml.aggregation import bounded_fedavg
 from fedledger.queries import read_verdicts
 from fedledger.storage import cid_from_content_hash, content_hash_of_blob
 from oracle.key_files import default_key_file
@@ -91,10 +91,13 @@ def test_honest_updates_are_accepted_and_rewarded_by_the_rule(local_flow: Flow) 
             assert verdict.status == UpdateStatus.ACCEPTED
             assert verdict.accept_votes >= SMALL.quorum and verdict.reject_votes == 0
             # The recorded score is the lowest of the k agreeing votes that settled it.
+            # It is the gain the update adds in the round's company (0 where an oracle
+            # measured none: with no base reward that round pays nothing).
             settling = sorted(vote.score for vote in verdict.votes[: SMALL.quorum])
-            assert verdict.score == settling[0] > 0
+            assert verdict.score == settling[0] >= 0
             assert verdict.reward == rule.base + rule.per_score_point * verdict.score
             earned += verdict.reward
+        assert rule.base == 0 and earned > 0  # only measured usefulness is paid
         assert ledger.coordinator.reward_owed(participant) == earned  # credited, to claim
         info = ledger.coordinator.get_participant(participant)
         assert (info.accepted, info.rejected, info.banned) == (SMALL.rounds, 0, False)
@@ -125,8 +128,12 @@ def test_each_attack_is_rejected_with_its_reason_and_earns_nothing(
     assert (info.accepted, info.rejected) == (0, SMALL.rounds)
 
 
-def test_each_global_model_is_the_exact_average_of_the_accepted_updates(local_flow: Flow) -> None:
-    ledger = local_flow.demo.ledger
+def test_each_global_model_is_the_exact_bounded_average_of_the_accepted_updates(
+    local_flow: Flow,
+) -> None:
+    """Every step from the round's global model clipped to the median accepted norm, equal
+    weights, exact (fedledger.ml.aggregation.bounded_fedavg): what the oracles judged."""
+    ledger, store = local_flow.demo.ledger, local_flow.demo.store
     for round_ in ROUNDS:
         accepted = {event.participant for event in ledger.events(UpdateAccepted, round=round_)}
         assert accepted == {address(local_flow, i) for i in HONEST}
@@ -138,7 +145,10 @@ def test_each_global_model_is_the_exact_average_of_the_accepted_updates(local_fl
         produced = ledger.coordinator.get_round(round_ + 1).global_model
         # Under the demo's members policy the chain names the sealed aggregate.
         sealed = local_flow.demo.store.get(cid_from_content_hash(produced))
-        assert open_global_model(local_flow, sealed) == encode(fedavg(updates))
+        start = ledger.coordinator.get_round(round_).global_model
+        base = decode(open_global_model(local_flow, store.get(cid_from_content_hash(start))))
+        expected = bounded_fedavg(base, updates, [1] * len(updates)).model
+        assert open_global_model(local_flow, sealed) == encode(expected)
 
 
 def open_global_model(flow: Flow, sealed: bytes) -> bytes:

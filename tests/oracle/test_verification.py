@@ -221,6 +221,36 @@ def test_more_useful_data_scores_higher_and_earns_more(
     assert first.score == (first.contribution_change << 8) // samples
 
 
+def test_in_the_round_judgement_more_useful_data_earns_more_and_a_free_rider_nothing(
+    mnist_federation: FederatedSplit,
+) -> None:
+    """The node's score (the round judgement's measured gain): nested shares of one
+    client's data, in the company of four clients trained on all their data, from the
+    initial model. The more data, the higher the score and, with the default reward rule
+    (no base), the reward, never the other way round; a free-rider in the same round is
+    refused and unpaid."""
+    from fedledger.chain.deployment import DEFAULT_REWARD_RULE
+
+    start = initial_weights(MNIST_MLP.id, 0)
+    company = [_train(start, mnist_federation.clients[c], seed=c) for c in (0, 1, 3, 4)]
+    data = mnist_federation.clients[2]
+    shares = [_train(start, data.subset(np.arange(size)), seed=5) for size in (1200, 600, 300)]
+    rider = attacks.free_ride(start, 1e-3, seed=2)
+    verifier = Verifier(MNIST_MLP.id, mnist_federation.validation[0])
+    verdicts = verifier.judge_round(start, [*company, *shares, rider]).verdicts
+    scores = [v.score for v in verdicts[4:7]]
+    assert all(v.accept for v in verdicts[:5]), verdicts
+    assert scores[0] > scores[1] >= scores[2], scores
+    # From the initial model a shorter step (less data) lowers the equal-weight mean of
+    # the round: the half and the quarter share add nothing measurable in this company,
+    # so they earn nothing (the quarter is refused as harmful-in-company).
+    assert scores[1] == scores[2] == 0
+    assert verdicts[6].check == Check.HARMFUL_IN_COMPANY
+    rewards = [DEFAULT_REWARD_RULE.reward_for(score) for score in scores]
+    assert rewards[0] > rewards[1] >= rewards[2] == 0
+    assert (verdicts[-1].accept, verdicts[-1].score) == (False, 0)
+
+
 def test_dormant_inputs_cover_the_trigger(
     verifier: Verifier, mnist_federation: FederatedSplit
 ) -> None:
