@@ -1,4 +1,5 @@
-"""The oracle node: watch the chain, verify every update, vote, and propose each round's aggregate.
+"""The oracle node: watch the chain, check every update, judge each round at close, vote, and
+propose the round's aggregate.
 
     ledger = FedLedger.connect(config, account=my_key)
     with open_store(config) as store:
@@ -9,24 +10,30 @@ Each :meth:`OracleNode.step` reads the current round from the chain, follows the
 deployment's events with plain log filters (:class:`~fedledger.chain.EventStream`), and does
 what the round needs from this oracle:
 
-- **Open round**: every submitted update that is still Pending and that this oracle has
-  not voted on is fetched (on worker threads, :mod:`oracle.fetcher`), decoded, checked and
-  verified (:mod:`oracle.inspection`), and voted on. The chain is asked again right before
-  each vote, and the reverts that mean "someone got there first" (``AlreadyVoted``,
-  ``UpdateAlreadySettled``, ``RoundNotOpen``...) are logged as ``skip``: with several
-  oracles such races are normal.
-- **Closed round, verification grace**: updates still pending at close keep being
-  verified and voted on until the round's ``votingEnds`` (the contract takes votes until
-  then); the node proposes nothing yet.
+- **Open round**: every submitted update is fetched (on worker threads,
+  :mod:`oracle.fetcher`) and checked on arrival (:mod:`oracle.intake`: the envelope, the
+  weights, duplicates, the verifier's checks on the weights alone). A failure is voted
+  REJECT at once; an update that passes is admitted and waits: nothing is accepted while
+  the round is open. The reverts and skipped verdicts that mean "someone got there first"
+  are logged as ``skip``: with several oracles such races are normal.
+- **Closed round, verification grace**: once the node has read the round's RoundClosed
+  event (every submission comes before it) and checked every update, it judges the
+  admitted ones together (:meth:`~oracle.verification.Verifier.judge_round`, each read
+  again from the store, seeded by the closing block's hash) and sends the verdicts on
+  those still pending with voteBatch, until the round's ``votingEnds``; the node
+  proposes nothing yet.
 - **Closed round, aggregation** (the grace is over, or nothing is pending any more): if this
-  oracle has not proposed yet, it averages the round's accepted updates (``fedavg``,
-  bit-exact; the set is final, no vote is taken any more), stores the aggregate (CIDv0,
-  whose digest is the content hash) and proposes it. A round that accepted nothing is
-  skipped (``skipStalledRound``) instead.
+  oracle has not proposed yet, it computes the bounded aggregate of the round's accepted
+  updates (``bounded_fedavg``, bit-exact; the set is final, no vote is taken any more),
+  checks it with the guard (:meth:`~oracle.verification.Verifier.approve`; refused, the
+  round's global model is proposed again), stores it (CIDv0, whose digest is the content
+  hash) and proposes it. A round that accepted nothing is skipped
+  (``skipStalledRound``) instead.
 
 The chain is the node's only memory of what has been decided: it keeps no files, so a node
-killed at any moment and started again reads the round back from the chain and carries on
-(no vote is cast twice: the contract refuses it and the node checks first). Outages of the
+killed at any moment and started again reads the round back from the chain (its own
+VoteCast events, the earlier global models for the stale check) and carries on (no vote is
+cast twice: the contract skips it and the node checks first). Outages of the
 chain or the store are logged as ``error`` and retried with back-off; they never turn into a
 vote against a participant. Only a blob the store keeps answering "not found" for
 ``unreachable_after`` seconds is rejected as ``UNREACHABLE_BLOB``.
