@@ -59,6 +59,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from fedledger.chain.deployment import DEFAULT_REWARD_RULE  # noqa: E402
 from fedledger.config import find_root, mnist_directory  # noqa: E402
 from fedledger.ml import (  # noqa: E402
     MNIST_MLP,
@@ -117,10 +118,10 @@ START = {"free_rider": 1e-3}
 METHODS = ("fedavg", "verified", "krum", "median", "trimmed_mean")
 VERIFYING_METHODS = ("verified",)
 
-#: The reward rule the benchmark's contract would use: 1 token per accepted update plus
-#: 1e-7 token per score point (token base units, 18 decimals).
-REWARD_BASE = 10**18
-REWARD_PER_SCORE_POINT = 10**11
+#: The reward rule: the deployment default (no base reward, 100 tokens per logit of
+#: measured gain; token base units, 18 decimals).
+REWARD_BASE = DEFAULT_REWARD_RULE.base
+REWARD_PER_SCORE_POINT = DEFAULT_REWARD_RULE.per_score_point
 
 
 @dataclass(frozen=True)

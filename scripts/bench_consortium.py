@@ -55,6 +55,7 @@ from fedledger.chain import (
 from fedledger.chain.anvil import free_port
 from fedledger.chain.events import RoundFinalized, RoundOpened
 from fedledger.chain.keys import dev_account
+from fedledger.cli.demo import CONSORTIUM_GRACE_SECONDS
 from fedledger.config import NetworkSettings, ProjectConfig, load_config
 from fedledger.consortium.network import Consortium, OrgPorts
 from fedledger.demo import DemoConfig
@@ -241,7 +242,7 @@ def main() -> None:
                 rpc=organisations[0][0],
                 consortium=network.name,
                 organisations=organisations,
-                verification_grace=5,
+                verification_grace=CONSORTIUM_GRACE_SECONDS,
                 round_duration=CONSORTIUM_ROUND_SECONDS,
                 out=root / "demo-consortium",
             )
@@ -252,7 +253,9 @@ def main() -> None:
             urls = [org.geth.rpc_url for org in group.orgs]
             results["throughput"] = {"consortium": throughput(base, network, urls, args.throughput)}
         console.print("demo on anvil ...")
-        anvil_config = DemoConfig(**demo_settings, verification_grace=5, out=root / "demo-anvil")
+        anvil_config = DemoConfig(
+            **demo_settings, verification_grace=CONSORTIUM_GRACE_SECONDS, out=root / "demo-anvil"
+        )
         rounds += demo_rounds(anvil_config, base, "anvil")
         anvil_net = base.network("anvil")
         with Anvil.from_config(base, "anvil", port=free_port(), accounts=8 + args.throughput) as a:
