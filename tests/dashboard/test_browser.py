@@ -11,10 +11,11 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
+from fedledger.chain import UpdateStatus
 from fedledger.chain.events import RoundFinalized
 from fedledger.ml import ModelWeights, encode
 from tests.dashboard.conftest import Dashboard
-from tests.oracle.conftest import BadBlobs, NodeBed, settle
+from tests.oracle.conftest import BadBlobs, NodeBed, settle, step_until
 
 #: Milliseconds the page may take to show what the chain says (it polls every 0.2 s).
 PAGE_TIMEOUT = 60_000
@@ -50,9 +51,16 @@ def test_the_page_follows_the_round_live_and_charts_each_finalized_round(
             expect(row.locator("code")).to_have_text(address)  # the whole address
         expect(page.locator("#accuracy-chart circle.point")).to_have_count(0)
 
-        # Two oracles verify and vote: the verdicts appear on the page by themselves.
+        # Two oracles check the updates on arrival, then, once the round is closed, judge
+        # them and vote: the verdicts appear on the page by themselves (before the round
+        # is finalized: the nodes are stepped until both updates are settled).
         nodes = [dash_bed.node(0), dash_bed.node(1)]
         settle(nodes)
+        dash_bed.close_round()
+        step_until(
+            nodes,
+            lambda: all(dash_bed.status(a)[0] != UpdateStatus.PENDING for a in (honest, attacker)),
+        )
         accepted = _row(page, "submissions", "participant", honest)
         rejected = _row(page, "submissions", "participant", attacker)
         expect(accepted).to_have_attribute("data-status", "accepted", timeout=PAGE_TIMEOUT)
@@ -64,8 +72,7 @@ def test_the_page_follows_the_round_live_and_charts_each_finalized_round(
         expect(_row(page, "participants", "address", honest)).to_contain_text("registered")
         expect(_row(page, "oracles", "address", nodes[0].address)).to_contain_text("live")
 
-        # The round closes and the oracles finalize it: one point on the chart.
-        dash_bed.close_round()
+        # The oracles finalize the round: one point on the chart.
         settle(nodes)
         expect(page.locator("#round-number")).to_have_text("2", timeout=PAGE_TIMEOUT)
         points = page.locator("#accuracy-chart circle.point")
