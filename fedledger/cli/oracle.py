@@ -36,8 +36,8 @@ _DEFAULTS = {"poll_interval": 0.5, "unreachable_after": 30.0}
 
 @click.group()
 def oracle() -> None:
-    """Run an oracle node: verify model updates on your own validation data, vote on each,
-    and propose every round's aggregate.
+    """Run an oracle node: verify model updates on your own validation data (each round's
+    updates judged together at close), vote on each, and propose every round's aggregate.
 
     An operator needs four things: the key of a registered oracle account (the admin
     registers it), an encryption key file registered on chain (`fedledger oracle key
@@ -84,7 +84,8 @@ oracle.add_command(key_commands)
 @click.option(
     "--once",
     is_flag=True,
-    help="Do the work available now (vote on every pending update, propose if a closed "
+    help="Do the work available now (check every update, vote on what fails or, once the "
+    "round is closed, on every pending update, propose if a closed "
     "round awaits this oracle), then exit: 0 when all of it is done, 1 if an outage of "
     "the store or the chain left some undone.",
 )
@@ -114,7 +115,8 @@ def run(
     log_format: str,
     log_file: Path | None,
 ) -> None:
-    """Watch the chain, verify and vote on every update, propose each round's aggregate.
+    """Watch the chain, check every update as it arrives (rejecting at once what fails),
+    judge the rest together when the round closes and vote, propose each round's aggregate.
 
     Runs until SIGINT or SIGTERM (finishes the transaction in progress, exits 0), or with
     --once until the work available now is done. Several nodes may run on one machine with
