@@ -76,8 +76,13 @@ class BlobFetcher(Generic[K]):
             future.cancel()
 
     def wait(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for a fetch to finish; True if one has."""
-        return self._finished.wait(timeout) if self._in_flight else False
+        """Wait up to ``timeout`` seconds for a fetch to finish; True if one has since the
+        last wait or collect. Each finish wakes one wait only: a caller that does not
+        collect (its chain is down, say) sleeps its full time again rather than spinning."""
+        if not self._in_flight or not self._finished.wait(timeout):
+            return False
+        self._finished.clear()
+        return True
 
     def close(self) -> None:
         """Cancel what has not started; running fetches end with the store's own timeout."""

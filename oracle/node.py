@@ -191,7 +191,9 @@ class OracleNode(Voting, Proposing):
             if remaining <= 0:
                 return
             timeout = min(_WAKE_SLICE, remaining)
-            if self._fetcher.busy:
+            # While the chain fails, a finished fetch waits: the step cannot use it, and
+            # waking for it would retry the chain at once, over and over.
+            if self._fetcher.busy and not self._chain_failures:
                 if self._fetcher.wait(timeout):
                     return
             else:

@@ -19,7 +19,9 @@ class Backoff:
 
     def delay(self, failures: int) -> float:
         """The pause after the ``failures``-th failure in a row (1 for the first)."""
-        return min(self.initial * 2 ** max(failures - 1, 0), self.maximum)
+        # The exponent is capped: an outage of days must not overflow the float.
+        doublings = min(max(failures - 1, 0), 64)
+        return min(self.initial * 2**doublings, self.maximum)
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@ training and benchmarks need it; oracles verify and aggregate with numpy alone.
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 
 from fedledger.ml.architectures import Architecture, Conv2D, as_architecture, model_input
 from fedledger.ml.datasets import Dataset
+from fedledger.ml.keras_import import keras
 from fedledger.ml.weights import ModelWeights
 
 

@@ -19,11 +19,11 @@ import math
 from dataclasses import replace
 from typing import Any
 
-import keras
 import numpy as np
 
 from fedledger.ml.architectures import IMAGE_SHAPE, Architecture, as_architecture, model_input
 from fedledger.ml.datasets import Dataset
+from fedledger.ml.keras_import import keras
 from fedledger.ml.keras_models import build_model, extract_weights, load_weights
 from fedledger.ml.training_config import ProgressCallback, TrainingConfig, TrainingProgress
 from fedledger.ml.weights import ModelWeights, initial_weights

@@ -8,7 +8,7 @@ import sys
 
 from fedledger.config import find_root
 
-KERAS_MODULES = {"fedledger.ml.keras_models", "fedledger.ml.training"}
+KERAS_MODULES = {"fedledger.ml.keras_import", "fedledger.ml.keras_models", "fedledger.ml.training"}
 
 SCRIPT = f"""
 import importlib, pkgutil, sys
@@ -28,3 +28,21 @@ def test_numpy_only_modules_do_not_import_keras() -> None:
     count, keras_loaded, tensorflow_loaded = completed.stdout.split()
     assert int(count) >= 9
     assert (keras_loaded, tensorflow_loaded) == ("False", "False")
+
+
+def test_importing_keras_prints_none_of_tensorflows_start_up_lines() -> None:
+    """absl's and oneDNN's native start-up lines (printed on some CPUs, whatever
+    TF_CPP_MIN_LOG_LEVEL says) are dropped; what else reaches stderr is passed on."""
+    script = (
+        "import sys\n"
+        "from fedledger.ml.keras_import import keras, start_up_lines_dropped\n"
+        "with start_up_lines_dropped():\n"
+        "    print('oneDNN custom operations are on', file=sys.stderr)\n"
+        "    print('a real error', file=sys.stderr)\n"
+        "print(keras.__version__)\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], cwd=find_root(), capture_output=True, text=True, check=True
+    )
+    assert completed.stdout.strip().count(".") == 2  # keras imported: its version
+    assert completed.stderr == "a real error\n"
