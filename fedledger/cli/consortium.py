@@ -13,7 +13,7 @@ import click
 from rich.table import Table
 
 from fedledger.cli import render
-from fedledger.cli.options import project_config, user_errors
+from fedledger.cli.options import project_config, round_duration_option, user_errors
 from fedledger.config import NetworkSettings, ProjectConfig
 
 if TYPE_CHECKING:
@@ -60,11 +60,19 @@ def consortium() -> None:
     default=None,
     help="Agreeing oracles a verdict needs, k [default: n // 2 + 1, 2 of 3].",
 )
+@round_duration_option(
+    None,
+    help="Seconds each round of a new deployment takes submissions; the oracles judge a "
+    "round's updates once it closes, so verdicts come after it [default: `fedledger "
+    "deploy`'s].",
+)
 @click.option(
     "--fresh", is_flag=True, help="Delete the chain and stores of an earlier run and start anew."
 )
 @network_name_option
-def up(orgs: int | None, quorum: int | None, fresh: bool, network: str) -> None:
+def up(
+    orgs: int | None, quorum: int | None, round_duration: int | None, fresh: bool, network: str
+) -> None:
     """Start the consortium in the background (or report the one already running).
 
     Deploys the contracts (admin dev:0) with every organisation's oracle registered, its
@@ -118,7 +126,7 @@ def up(orgs: int | None, quorum: int | None, fresh: bool, network: str) -> None:
     path = write_state(config, group.state())  # `down` finds the nodes from here on
     click.echo(f"{network}: running, peered, sealing blocks ({time.monotonic() - started:.1f} s)")
     try:
-        deployment = _deployment_for_oracles(config, settings, group, quorum)
+        deployment = _deployment_for_oracles(config, settings, group, quorum, round_duration)
         click.echo(f"{network}: starting {count} oracles ...")
         group.start_oracles()
     except BaseException as exc:
@@ -162,7 +170,11 @@ def status(network: str) -> None:
 
 
 def _deployment_for_oracles(
-    config: ProjectConfig, settings: NetworkSettings, group: Consortium, quorum: int | None
+    config: ProjectConfig,
+    settings: NetworkSettings,
+    group: Consortium,
+    quorum: int | None,
+    round_duration: int | None,
 ) -> Deployment:
     """The deployment the consortium's oracles serve: the recorded one if it lives on this
     chain and registers every organisation's oracle, else a new one (`fedledger deploy`'s
@@ -170,6 +182,7 @@ def _deployment_for_oracles(
     on chain, and each has its validation data."""
     from fedledger.admin import seeded_genesis
     from fedledger.chain import DeployParams, FedLedger, dev_account, smallest_quorum
+    from fedledger.chain.deployment import DEFAULT_ROUND_RULES
     from fedledger.chain.errors import DeploymentError
     from fedledger.cli.deploy import admin_timelock, deploy_and_record
     from fedledger.cli.options import resolve_key
@@ -217,6 +230,9 @@ def _deployment_for_oracles(
                     for index in range(first_participant, settings.accounts)
                 ),
                 genesis_model=genesis.content_hash,
+                round_rules=replace(
+                    DEFAULT_ROUND_RULES, duration=round_duration or DEFAULT_ROUND_RULES.duration
+                ),
                 timelock=admin_timelock(settings.embedded),
             )
             deployment, path, _ = deploy_and_record(config, settings.name, admin, params)

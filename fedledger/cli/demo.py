@@ -27,6 +27,7 @@ from fedledger.cli.options import (
     resolve_key,
     reward_base_option,
     reward_per_logit_option,
+    round_duration_option,
     user_errors,
 )
 from fedledger.config import ProjectConfig
@@ -134,10 +135,8 @@ def _attack_list(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     "participant uses one organisation's geth and Kubo.",
 )
 @key_option
-@click.option(
-    "--round-duration",
-    type=int,
-    default=None,
+@round_duration_option(
+    None,
     help=f"Seconds per round [default: {EMBEDDED_ROUND_SECONDS} on the embedded chain, whose "
     f"clock the demo moves; {RPC_ROUND_SECONDS} with --rpc].",
 )

@@ -36,6 +36,7 @@ from fedledger.cli.options import (
     reward_base_option,
     reward_per_logit_option,
     reward_per_score_point,
+    round_duration_option,
     user_errors,
     whole_tokens,
 )
@@ -75,12 +76,7 @@ _MODEL_POLICIES = {policy.name.lower(): policy for policy in GlobalModelPolicy}
     help="Who may read the global models: anyone, members (participants, oracles, admin), "
     "or members and holders of access to the resource `global-model` (fixed at deployment).",
 )
-@click.option(
-    "--round-duration",
-    default=DEFAULTS.round_rules.duration,
-    show_default=True,
-    help="Seconds a round takes submissions.",
-)
+@round_duration_option(DEFAULTS.round_rules.duration)
 @click.option(
     "--aggregation-timeout",
     default=DEFAULTS.round_rules.aggregation_timeout,

@@ -182,6 +182,20 @@ def _with_default(default: object | None) -> dict[str, Any]:
     return {"default": default, "show_default": default is not None}
 
 
+def round_duration_option(
+    default: int | None, help: str = "Seconds a round takes submissions."
+) -> Callable[[F], F]:
+    """``--round-duration``: seconds a round takes submissions (``default`` None: the
+    command picks one and its ``help`` says which)."""
+    return click.option(
+        "--round-duration",
+        type=click.IntRange(min=1),
+        metavar="SECONDS",
+        help=help,
+        **_with_default(default),
+    )
+
+
 def contribution_target_option(default: int | None) -> Callable[[F], F]:
     """``--contribution-target``: accepted updates that let a round close before its
     deadline; ``default`` None means "keep the current rule" (admin)."""

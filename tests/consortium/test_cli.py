@@ -33,6 +33,12 @@ ORGS = 3
 #: Starting three geth, three Kubo and three oracles on 2 shared cores, deploying on 1 s
 #: blocks, training and waiting for 2 confirmations of the votes.
 PATIENCE = 420
+#: Round 1's length: long enough for the participant to start, train and submit on 2 shared
+#: cores after `up`, short enough to wait for (the oracles vote once the round closes).
+ROUND_SECONDS = 150
+#: The participant's wait for its verdict: the rest of round 1, the close, the judgement and
+#: votes 2 blocks deep.
+VERDICT_SECONDS = 360
 
 
 def _bindable(port: int) -> bool:
@@ -105,7 +111,11 @@ def test_up_runs_nodes_and_oracles_that_judge_a_submission_and_down_stops_them(
     project = consortium_project
     network = project.network("consortium")
     try:
-        started = _fedledger(project, "consortium", "up", "--orgs", str(ORGS))
+        # Rounds short enough to wait for: the oracles judge a round's updates at its close.
+        started = _fedledger(
+            project, "consortium", "up", "--orgs", str(ORGS), "--round-duration",
+            str(ROUND_SECONDS),
+        )  # fmt: skip
         assert started.returncode == 0, started.stdout + started.stderr
         assert "running, peered, sealing blocks" in started.stdout
         assert f"{ORGS} oracles serve coordinator" in started.stdout
@@ -151,6 +161,7 @@ def test_up_runs_nodes_and_oracles_that_judge_a_submission_and_down_stops_them(
         assert [o["address"] for o in shown_status["oracles"]] == oracles
         assert shown_status["quorum"] == 2
         ledger = FedLedger.connect(project, "consortium")
+        assert ledger.coordinator.round_rules().duration == ROUND_SECONDS  # up's --round-duration
         key_files = [Path(org.oracle_key_file) for org in state.orgs]  # type: ignore[arg-type]
         assert len(set(key_files)) == ORGS
         for org, key_file, address in zip(state.orgs, key_files, oracles, strict=True):
@@ -175,7 +186,8 @@ def test_up_runs_nodes_and_oracles_that_judge_a_submission_and_down_stops_them(
         second = state.orgs[1]
         submitted = _fedledger(
             project, "participant", "run", "--network", "consortium", "--key", "dev:4",
-            "--data", str(data), "--rounds", "1", "--epochs", "1", "--timeout", "300",
+            "--data", str(data), "--rounds", "1", "--epochs", "1",
+            "--timeout", str(VERDICT_SECONDS),
             "--store", "ipfs", "--ipfs-api", second.ipfs_api, "--json",
             rpc_url=second.rpc_url,
         )  # fmt: skip
