@@ -16,10 +16,12 @@ shrink the share of honest non-IID clients whose local data differs from it. Wit
 weights an update's influence is ``1/K`` whatever it claims, and the remaining lever, many
 identities, is closed by registration of participants on chain.
 
-:class:`RunningFedAvg` is the same computation over a stream: an oracle adds each accepted
-update as it is settled and drops it, holding one int64 sum per weight (0.8 MB for the MLP)
-instead of every update until the round closes; its result is fedavg's, byte for byte.
-:func:`fedavg` is a RunningFedAvg fed with a list, so the rule lives in one place.
+:class:`RunningFedAvg` is the same computation over a stream, holding one int64 sum per
+weight (0.8 MB for the MLP) instead of every update; its result is fedavg's, byte for byte.
+:func:`fedavg` is a RunningFedAvg fed with a list, so the rule lives in one place. The
+oracle node aggregates with :func:`bounded_fedavg` (each delta clipped to the round's
+median norm, the rule its round judgement weighs updates by), which streams its updates
+in two passes for the same reason.
 """
 
 from __future__ import annotations
