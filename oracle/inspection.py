@@ -1,7 +1,7 @@
 """From a submitted blob, or the failure to fetch it, to the vote the oracle casts.
 
 An update that passes every check here and the verifier's checks on its weights alone
-(:func:`admit_update`) gets no vote yet: it waits for the round's judgement at close
+(:func:`assess_update`) gets no vote yet: it waits for the round's judgement at close
 (:meth:`oracle.verification.Verifier.judge_round`, run by :mod:`oracle.voting`), whose
 verdicts :func:`decision_of` turns into votes.
 
@@ -36,6 +36,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+import numpy as np
+
 from fedledger.chain.codes import ReasonCode
 from fedledger.ml import (
     InvalidWeights,
@@ -45,7 +47,7 @@ from fedledger.ml import (
     decode,
 )
 from fedledger.storage import BlobCorrupted, BlobTooLarge, InvalidCid, StorageError
-from oracle.verification import Check, Verdict, Verifier
+from oracle.verification import Assessment, Check, Verdict, Verifier
 
 #: The weight refusals of fedledger.ml, as on-chain reason codes. Out-of-range weights are
 #: well-formed but unverifiable, which the verifier itself reports as FAILED_VERIFICATION.
@@ -125,14 +127,14 @@ def decode_update(
     return update
 
 
-def admit_update(
+def assess_update(
     update: ModelWeights, global_model: ModelWeights, verifier: Verifier
-) -> Decision | None:
+) -> Decision | tuple[Assessment, np.ndarray]:
     """The reject vote of the checks that need no company (the update's weights alone:
-    :meth:`~oracle.verification.Verifier.admit`), or None: the update waits for the
-    round's judgement at close."""
-    verdict = verifier.admit(global_model, update)
-    return None if verdict is None else decision_of(verdict)
+    :meth:`~oracle.verification.Verifier.assess`), or the update's assessment and coarse
+    step: it waits for the round's judgement at close."""
+    outcome = verifier.assess(global_model, update)
+    return decision_of(outcome) if isinstance(outcome, Verdict) else outcome
 
 
 def decision_of(verdict: Verdict) -> Decision:

@@ -11,7 +11,9 @@ weights (:func:`oracle.inspection.decode_update`), the duplicate check against e
 earlier update of the round in on-chain order (``DUPLICATE``), then the verifier's checks on
 the weights alone (:meth:`oracle.verification.Verifier.admit`). An update that passes them
 all is admitted: its vote waits for the round's judgement at close (:mod:`oracle.voting`),
-which reads it again with :meth:`SealedIntake.load`.
+which needs only its assessment and coarse step, kept on arrival (:meth:`RoundWork.admit`);
+the aggregate, and a round too small to judge in company, read it again with
+:meth:`SealedIntake.load`.
 An earlier update this oracle has not opened yet (after a restart, or fetched out of order)
 is fetched and opened first; one that cannot be opened (not sealed for this oracle,
 unreachable, not authentic) is left out of the comparison.
@@ -19,15 +21,15 @@ unreachable, not authentic) is left out of the comparison.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import overload
 
 from fedledger.chain import EncryptionKeyInfo, FedLedger, ReasonCode
 from fedledger.crypto import OracleKeyFile
 from fedledger.ml import ModelWeights, decode
 from fedledger.storage import BlobStore, StorageError, cid_from_content_hash
-from oracle.duplicates import Sketch, Step, first_duplicated
-from oracle.inspection import Decision, admit_update, decode_update
+from oracle.duplicates import Step, first_duplicated
+from oracle.inspection import Decision, assess_update, decode_update
 from oracle.rounds import RoundWork
 from oracle.sealed import CannotOpen, Submitted, open_update
 from oracle.verification import Verifier
@@ -82,11 +84,15 @@ class SealedIntake:
         self._record: tuple[int, EncryptionKeyInfo] | None = None
 
     def key_record(self, block: int) -> EncryptionKeyInfo:
-        """This oracle's on-chain key record, read again once a later submission needs it
-        (a rotation or a first registration may have happened since)."""
+        """This oracle's on-chain key record as of ``block`` or later, read again once a
+        later submission needs it (a rotation or a first registration may have happened
+        since). A record read now holds for every block up to the head read just before
+        it, so a burst of submissions, each in its own block, costs one read per step and
+        not one per submission."""
         if self._record is None or self._record[0] < block:
+            head = self.ledger.client.block_number()
             info = self.ledger.coordinator.encryption_key_of(self.ledger.address)
-            self._record = (max(block, info.registered_at_block), info)
+            self._record = (max(block, head, info.registered_at_block), info)
         return self._record[1]
 
     def submitted(self, work: RoundWork, participant: str) -> Submitted:
@@ -107,7 +113,8 @@ class SealedIntake:
         verifier: Verifier,
     ) -> Decision | None:
         """The reject vote on ``participant``'s sealed ``blob`` (see the module's order of
-        checks), or None: admitted, the vote waits for the round's judgement."""
+        checks), or None: admitted (:meth:`RoundWork.admit` keeps its assessment and coarse
+        step), the vote waits for the round's judgement."""
         opened = self.open(work, participant, blob)
         if isinstance(opened, Decision):
             work.remember_step(participant, None)
@@ -117,12 +124,12 @@ class SealedIntake:
             work.remember_step(participant, None)
             return update
         step = Step.of(update, global_model)
-        earlier = list(self._earlier_sketches(work, participant, global_model))
+        earlier = self._earlier_sketched(work, participant, global_model)
         work.remember_step(participant, step.sketch)  # the full step is read again if needed
         open_pairs = work.sketches.open_pairs(step.sketch)  # one pass over every sketch
         found = first_duplicated(
             step,
-            [(other, sketch) for other, sketch in earlier if other in open_pairs],
+            [(other, work.sketches.get(other)) for other in earlier if other in open_pairs],
             lambda earlier: self._candidate_step(work, earlier, global_model),
         )
         if found is not None:
@@ -133,7 +140,11 @@ class SealedIntake:
                 f"the same training as {original}'s earlier update of round {work.number} "
                 f"(step distance {per_mille} per mille)",
             )
-        return admit_update(update, global_model, verifier)
+        outcome = assess_update(update, global_model, verifier)
+        if isinstance(outcome, Decision):
+            return outcome
+        work.admit(participant, *outcome)
+        return None
 
     def load(self, work: RoundWork, participant: str, content_hash: bytes) -> ModelWeights:
         """An update of ``work``'s round read again, for the round's judgement or its
@@ -152,17 +163,20 @@ class SealedIntake:
             )
         return decode(opened, max_bytes=self.max_bytes)
 
-    def _earlier_sketches(
+    def _earlier_sketched(
         self, work: RoundWork, participant: str, global_model: ModelWeights
-    ) -> Iterator[tuple[str, Sketch]]:
-        for earlier in work.submissions:
-            if earlier == participant:
-                return
-            if earlier not in work.steps:
-                self._full_step(work, earlier, global_model)
-            sketch = work.steps.get(earlier)
-            if sketch is not None:
-                yield earlier, sketch
+    ) -> list[str]:
+        """The updates before ``participant``'s in chain order that have a sketch, each
+        earlier one not read yet read now (after a restart, or fetched out of order)."""
+        earlier = []
+        for other in work.submissions:
+            if other == participant:
+                break
+            if other not in work.steps_read:
+                self._full_step(work, other, global_model)
+            if other in work.sketches:
+                earlier.append(other)
+        return earlier
 
     def _candidate_step(
         self, work: RoundWork, participant: str, global_model: ModelWeights

@@ -18,10 +18,10 @@ what the round needs from this oracle:
   are logged as ``skip``: with several oracles such races are normal.
 - **Closed round, verification grace**: once the node has read the round's RoundClosed
   event (every submission comes before it) and checked every update, it judges the
-  admitted ones together (:meth:`~oracle.verification.Verifier.judge_round`, each read
-  again from the store, seeded by the closing block's hash) and sends the verdicts on
-  those still pending with voteBatch, until the round's ``votingEnds``; the node
-  proposes nothing yet.
+  admitted ones together (:meth:`~oracle.verification.Verifier.judge_assessed`, from what
+  their assessment on arrival kept, seeded by the closing block's hash) and sends the
+  verdicts on those still pending with voteBatch, until the round's ``votingEnds``; the
+  node proposes nothing yet.
 - **Closed round, aggregation** (the grace is over, or nothing is pending any more): if this
   oracle has not proposed yet, it computes the bounded aggregate of the round's accepted
   updates (``bounded_fedavg``, bit-exact; the set is final, no vote is taken any more),
@@ -176,8 +176,11 @@ class OracleNode(Voting, Proposing):
             )
 
     def close(self) -> None:
-        """Abandon fetches in flight (the node keeps no state that needs saving)."""
+        """Abandon fetches in flight and free the rounds' step spools (the node keeps no
+        state that needs saving)."""
         self._fetcher.close()
+        for work in self._rounds.values():
+            work.close()
 
     def _pause(self) -> None:
         """Sleep until the next poll (later while the chain fails), waking early when a
@@ -322,7 +325,7 @@ class OracleNode(Voting, Proposing):
                 work = self._rounds.get(event.round)
                 if work is not None and work.opened_at == event.position:
                     self._drop_tasks(work)
-                    del self._rounds[event.round]
+                    self._rounds.pop(event.round).close()
             elif isinstance(event, UpdateSubmitted) and event.round in self._rounds:
                 self._fetcher.discard((event.round, event.participant))
                 self._rounds[event.round].forget_submission(event.participant)
@@ -368,7 +371,9 @@ class OracleNode(Voting, Proposing):
             ):
                 self._rounds[event.round].voted.add(event.participant)
         for number in [n for n in self._rounds if n < current_round]:
-            self._drop_tasks(self._rounds.pop(number))
+            work = self._rounds.pop(number)
+            self._drop_tasks(work)
+            work.close()
 
     def _block_hash(self, number: int) -> bytes:
         """The hash of block ``number``: the seed of the round judgement's centre sample

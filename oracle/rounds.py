@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from fedledger.chain import FedLedger
 from fedledger.chain.events import RoundOpened, RoundRulesChanged
 from fedledger.ml import ModelWeights
 from oracle.duplicates import Sketch, SketchBook
 from oracle.errors import NotYetOnChain
 from oracle.inspection import Decision
+from oracle.spool import StepSpool
+from oracle.verification import Assessment
 
 
 def round_opened_block(ledger: FedLedger, round_: int) -> int:
@@ -68,10 +72,10 @@ class RoundWork:
     submissions: dict[str, bytes] = field(default_factory=dict)  # participant -> content hash
     # participant -> (block, log index) of its UpdateSubmitted; the dicts are in chain order
     submitted_at: dict[str, tuple[int, int]] = field(default_factory=dict)
-    # participant -> the sketch of its step from the global model (oracle.duplicates),
-    # None when its update did not open
-    steps: dict[str, Sketch | None] = field(default_factory=dict)
-    sketches: SketchBook = field(default_factory=SketchBook)  # the steps' sketches, stacked
+    # participants whose step from the global model was read (oracle.duplicates); the
+    # sketch of each one that opened is in ``sketches``, the round's only copy of it
+    steps_read: set[str] = field(default_factory=set)
+    sketches: SketchBook = field(default_factory=SketchBook)
     tasks: dict[str, UpdateTask] = field(default_factory=dict)  # participant -> outstanding
     #: Verdicts reached in this step and not sent yet: participant -> decision (one
     #: voteBatch carries them, oracle.voting).
@@ -82,8 +86,12 @@ class RoundWork:
     accepted_by_chain: set[str] = field(default_factory=set)
     finished: set[str] = field(default_factory=set)  # participants this oracle is done with
     #: Updates that passed this oracle's checks on arrival and wait for the round's
-    #: judgement at close (oracle.voting); their votes are cast then.
+    #: judgement at close (oracle.voting); their votes are cast then. Each one's
+    #: assessment is kept here and its coarse step in ``spool`` (RoundWork.admit), so the
+    #: judgement reads no update again.
     admitted: set[str] = field(default_factory=set)
+    assessments: dict[str, Assessment] = field(default_factory=dict)
+    spool: StepSpool | None = None  # opened with the first admission
     #: This oracle's votes in the round, from its VoteCast events (oracle.node): after a
     #: restart, what it must not vote on again.
     voted: set[str] = field(default_factory=set)
@@ -114,9 +122,24 @@ class RoundWork:
             and (participant not in self.settled or participant in self.accepted_by_chain)
         ]
 
+    def admit(self, participant: str, assessment: Assessment, step: np.ndarray) -> None:
+        """``participant``'s update passed the checks on arrival: keep what the round's
+        judgement needs of it."""
+        if self.spool is None:
+            self.spool = StepSpool()
+        self.spool.put(participant, step)
+        self.assessments[participant] = assessment
+        self.admitted.add(participant)
+
+    def close(self) -> None:
+        """The round is over for this node: free its spool."""
+        if self.spool is not None:
+            self.spool.close()
+            self.spool = None
+
     def remember_step(self, participant: str, sketch: Sketch | None) -> None:
         """The sketch of ``participant``'s step (None: its update does not open here)."""
-        self.steps[participant] = sketch
+        self.steps_read.add(participant)
         if sketch is not None:
             self.sketches.add(participant, sketch)
 
@@ -132,6 +155,9 @@ class RoundWork:
         self.tasks.pop(participant, None)
         self.ballot.pop(participant, None)
         self.admitted.discard(participant)
+        self.assessments.pop(participant, None)
+        if self.spool is not None:
+            self.spool.discard(participant)
         if participant not in self.unconfirmed_votes:
             self.finished.discard(participant)
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -226,6 +226,17 @@ class _Admitted:
 
 
 @dataclass(frozen=True, eq=False)
+class Assessment:
+    """The part of the round judgement that needs no company, for one update that passed
+    the checks on its weights alone (:meth:`Verifier.assess`): the facts so far and the L2
+    norm of its coarse step (0 when a weight moves by 16 or more: out of range). The coarse
+    step itself, the one large part, is returned beside it for the caller to keep."""
+
+    facts: Mapping[str, int]
+    norm: int
+
+
+@dataclass(frozen=True, eq=False)
 class _GlobalContext:
     """What every verification against one global model needs; computed once per model."""
 
@@ -352,47 +363,87 @@ class Verifier:
         Memory does not grow with the round beyond a few integers per update and
         ``centre_sample`` steps: ``updates`` may be a lazy sequence (an oracle node's reads
         its blobs from the store), each item is read a few times, one at a time.
+
+        It is :meth:`assess` on every update then :meth:`judge_assessed`, which a caller
+        that keeps each update's coarse step (an oracle node, on arrival) calls directly.
         """
         context = self._global_context(global_model)
-        verdicts: list[Verdict | None] = [None] * len(updates)
+        assessments: list[Verdict | Assessment] = []
+        held: dict[int, np.ndarray] = {}  # the first centre_sample steps, kept from the pass
+        for position in range(len(updates)):
+            outcome = self.assess(global_model, updates[position])
+            if isinstance(outcome, Verdict):
+                assessments.append(outcome)
+                continue
+            assessments.append(outcome[0])
+            if len(held) < self.params.centre_sample:
+                held[position] = outcome[1]
+
+        def step_of(position: int) -> np.ndarray:
+            # Handed over once: judge_assessed holds the centre's sample itself.
+            step = held.pop(position, None)
+            if step is not None:
+                return step
+            return self._coarse_step(context, _fixed_arrays(updates[position]))[0]
+
+        return self.judge_assessed(global_model, assessments, step_of, updates, seed=seed)
+
+    def assess(
+        self, global_model: ModelWeights, update: ModelWeights
+    ) -> Verdict | tuple[Assessment, np.ndarray]:
+        """The part of :meth:`judge_round` that looks at ``update`` alone: its rejection by
+        the checks on its weights alone (as :meth:`admit`), or its :class:`Assessment` and
+        its coarse step (int32, one per weight), which :meth:`judge_assessed` asks for
+        again at close. An oracle node runs it as each update arrives."""
+        context = self._global_context(global_model)
+        outcome = self._admit(context, update)
+        if isinstance(outcome, Verdict):
+            return outcome
+        step, norm = self._coarse_step(context, outcome.fixed)
+        return Assessment(dict(outcome.facts), norm), step
+
+    def judge_assessed(
+        self,
+        global_model: ModelWeights,
+        assessments: Sequence[Verdict | Assessment],
+        step_of: Callable[[int], np.ndarray],
+        updates: Sequence[ModelWeights],
+        *,
+        seed: bytes = b"",
+    ) -> RoundJudgement:
+        """:meth:`judge_round`'s verdicts from each update's :meth:`assess` (in the round's
+        order), the same ones: the company-dependent part only. ``step_of(position)`` gives
+        back an admitted update's coarse step (each is asked for 3 or 4 times, one at a
+        time); ``updates`` are read only when fewer than ``min_company`` were admitted, each
+        then judged alone (:meth:`verify`)."""
+        context = self._global_context(global_model)
+        verdicts: list[Verdict | None] = [None] * len(assessments)
         facts: dict[int, dict[str, int]] = {}  # position -> facts, for the admitted
         norms: dict[int, int] = {}  # position -> L2 norm of the coarse step (0: too far)
-        steps: dict[int, np.ndarray] = {}  # position -> coarse step, the centre's sample
+        for position, assessment in enumerate(assessments):
+            if isinstance(assessment, Verdict):
+                verdicts[position] = assessment
+            else:
+                facts[position] = dict(assessment.facts)
+                norms[position] = assessment.norm
         sample_size = self.params.centre_sample
-        for position in range(len(updates)):
-            outcome = self._admit(context, updates[position])
-            if isinstance(outcome, Verdict):
-                verdicts[position] = outcome
-                continue
-            facts[position] = outcome.facts
-            step, norms[position] = self._coarse_step(context, outcome.fixed)
-            if len(steps) < sample_size:
-                steps[position] = step
         admitted = list(facts)
         if len(admitted) < self.params.min_company:
             for position in admitted:
                 verdicts[position] = self.verify(global_model, updates[position])
-            return self._finish(global_model, updates, verdicts)
+            return self._finish(verdicts)
 
         if len(admitted) > sample_size:
             sample = sorted(admitted, key=lambda p: _draw(seed, p))[:sample_size]
-            steps = {
-                p: steps[p]
-                if p in steps
-                else self._coarse_step(context, _fixed_arrays(updates[p]))[0]
-                for p in sample
-            }
+        else:
+            sample = admitted
+        steps = {p: step_of(p) for p in sample}  # the centre's sample, held
 
-        def step_of(position: int) -> np.ndarray:
+        def step64(position: int) -> np.ndarray:
             held = steps.get(position)
-            if held is not None:
-                return held.astype(np.int64)
-            return self._coarse_step(context, _fixed_arrays(updates[position]))[0].astype(np.int64)
+            return (held if held is not None else step_of(position)).astype(np.int64)
 
-        matrix = np.stack(list(steps.values()))
-        middle = (len(matrix) - 1) // 2
-        centre = np.partition(matrix, middle, axis=0)[middle].astype(np.int64)
-        del matrix
+        centre = _column_median(list(steps.values()))
         centre_norm = math.isqrt(int(centre @ centre))
         median_norm = _lower_median([n for n in norms.values() if n])
         kept: list[int] = []  # positions still in the running
@@ -401,7 +452,7 @@ class Verifier:
             if norms[position] == 0:
                 verdicts[position] = _reject(Check.OUT_OF_RANGE, **known)
                 continue
-            dot = int(step_of(position) @ centre)
+            dot = int(step64(position) @ centre)
             known["alignment"] = dot * 1000 // (norms[position] * centre_norm) if centre_norm else 0
             known["norm_ratio"] = norms[position] * 1000 // max(median_norm, 1)
             if known["alignment"] < self.params.min_alignment:
@@ -413,7 +464,7 @@ class Verifier:
             else:
                 kept.append(position)
         if not kept:
-            return self._finish(global_model, updates, verdicts)
+            return self._finish(verdicts)
 
         base = np.concatenate([g.ravel() for g in context.fixed])
 
@@ -422,7 +473,7 @@ class Verifier:
             factors = {p: min(1 << _CLIP_BITS, (clip << _CLIP_BITS) // norms[p]) for p in members}
             total = np.zeros(len(base), dtype=np.int64)
             for p in members:
-                total += factors[p] * step_of(p)
+                total += factors[p] * step64(p)
             return total, factors
 
         total, factors = clipped_sum(kept)
@@ -433,7 +484,7 @@ class Verifier:
                 gains[p] = whole - sum(context.evaluation.margin_sums)
                 continue
             without = self._evaluate_step(
-                global_model, base, total - factors[p] * step_of(p), len(kept) - 1
+                global_model, base, total - factors[p] * step64(p), len(kept) - 1
             )
             gains[p] = whole - without
         del total
@@ -472,7 +523,7 @@ class Verifier:
                 )
             else:
                 verdicts[p] = _reject(Check.GUARD, **facts[p])
-        return self._finish(global_model, updates, verdicts)
+        return self._finish(verdicts)
 
     def _coarse_step(
         self, context: _GlobalContext, fixed: tuple[np.ndarray, ...]
@@ -500,14 +551,9 @@ class Verifier:
         best = sum(context.evaluation.margin_sums)
         return not self._below(margin - best, self.params.guard_tolerance)
 
-    def _finish(
-        self,
-        global_model: ModelWeights,
-        updates: Sequence[ModelWeights],
-        verdicts: list[Verdict | None],
-    ) -> RoundJudgement:
+    def _finish(self, verdicts: list[Verdict | None]) -> RoundJudgement:
         final = tuple(v for v in verdicts if v is not None)
-        assert len(final) == len(updates)
+        assert len(final) == len(verdicts)
         return RoundJudgement(final)
 
     def _evaluate_step(
@@ -659,6 +705,23 @@ def _dormant_inputs(spec: Architecture, validation: Dataset) -> np.ndarray:
 def _draw(seed: bytes, position: int) -> bytes:
     """The rank of ``position`` in the centre's sample drawn by ``seed``."""
     return hashlib.sha256(seed + position.to_bytes(8, "big")).digest()
+
+
+def _column_median(steps: Sequence[np.ndarray]) -> np.ndarray:
+    """The coordinate-wise lower median of ``steps`` (int64), over
+    :data:`_MEDIAN_COLUMNS` coordinates at a time: the steps stacked whole would be a
+    second copy of the sample (26 MB for 64 MLP steps), and its partition a third."""
+    middle = (len(steps) - 1) // 2
+    size = steps[0].size
+    centre = np.empty(size, dtype=np.int64)
+    for first in range(0, size, _MEDIAN_COLUMNS):
+        block = np.stack([s[first : first + _MEDIAN_COLUMNS] for s in steps])
+        centre[first : first + block.shape[1]] = np.partition(block, middle, axis=0)[middle]
+    return centre
+
+
+#: Coordinates of the centre's median computed at a time (64 int32 steps: 2 MB).
+_MEDIAN_COLUMNS = 8192
 
 
 def _lower_median(values: Sequence[int]) -> int:

@@ -4,8 +4,10 @@ Each submitted update is fetched and checked as it arrives (:mod:`oracle.intake`
 envelope, the weights, duplicates, and the verifier's checks on the weights alone); what
 fails is rejected at once. What passes waits: once the round is closed (the verification
 grace), the admitted updates are judged in each other's company
-(:meth:`~oracle.verification.Verifier.judge_round`, each read again from the store: no
-decoded update is held) and every verdict goes out in voteBatch transactions. What an
+(:meth:`~oracle.verification.Verifier.judge_assessed`, from what their assessment on
+arrival kept: a few integers each in memory, the coarse step in the round's
+:class:`~oracle.spool.StepSpool` on disk; no update is read again) and every verdict goes
+out in voteBatch transactions. What an
 outage held up is retried; an outage never becomes a vote.
 """
 
@@ -173,7 +175,7 @@ class Voting:
         self, work: RoundWork, global_model: ModelWeights, verifier: Verifier, report: StepReport
     ) -> None:
         """Judge the round's admitted updates in each other's company
-        (:meth:`~oracle.verification.Verifier.judge_round`) once every submission has been
+        (:meth:`~oracle.verification.Verifier.judge_assessed`) once every submission has been
         read (the RoundClosed event, which follows them all on the chain, has been) and
         checked, or half of the verification grace is gone; put the verdicts of the updates
         still pending that this oracle has not voted on on the ballot."""
@@ -193,10 +195,18 @@ class Voting:
             work.judged = True
             return
         updates = RoundUpdates(self.intake, work, [(p, work.submissions[p]) for p in company])
+        spool = work.spool
+        assert spool is not None  # every admitted update was put there (RoundWork.admit)
         started = time.perf_counter()
         try:
-            judgement = verifier.judge_round(global_model, updates, seed=work.close_seed)
-        except (StorageError, CannotOpen, InvalidWeights) as exc:
+            judgement = verifier.judge_assessed(
+                global_model,
+                [work.assessments[p] for p in company],
+                lambda position: spool.get(company[position]),
+                updates,  # read only by a round too small to judge in company
+                seed=work.close_seed,
+            )
+        except (StorageError, CannotOpen, InvalidWeights, OSError) as exc:
             self._round_failed(work, report, "judge", f"cannot read an update again: {exc}")
             return
         seconds = time.perf_counter() - started
@@ -281,8 +291,7 @@ class Voting:
                 self._task_failed(work, task, report, "verify", f"{type(exc).__name__}: {exc}")
                 return
             task.verify_seconds = time.perf_counter() - started
-            if verdict is None:
-                work.admitted.add(task.participant)
+            if verdict is None:  # admitted: intake.judge kept it (RoundWork.admit)
                 work.finish(task.participant)
                 self.log.info(
                     "admitted",

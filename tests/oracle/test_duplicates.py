@@ -119,3 +119,32 @@ def test_the_sketch_book_leaves_open_exactly_the_pairs_the_sketches_do(
         expected = {p for p, other in steps.items() if step.sketch.may_duplicate(other.sketch)}
         assert book.open_pairs(step.sketch) == expected
     assert book.open_pairs(steps["0x0"].sketch) == {"0x0", "0xcopy"}
+
+
+def test_the_sketch_book_is_exact_over_many_chunks_and_wide_block_sums() -> None:
+    """More rows than one chunk of open_pairs, near-duplicates at the limit either side,
+    and a sketch whose block sums need int64: the book answers as the pairwise rule, and
+    gives back every sketch it holds."""
+    rng = np.random.default_rng(7)
+    base = rng.integers(-(2**20), 2**20, size=(20, 64)) * 16
+    steps = {}
+    for i in range(150):
+        values = base[i % 20] + rng.integers(-(2**18), 2**18, size=64) * (1 + i // 20)
+        steps[f"0x{i}"] = Step(values.astype(np.int64).ravel(), int(np.abs(values).sum()))
+    wide = np.full(64, 2**33, dtype=np.int64)
+    steps["0xwide"] = Step(wide, int(np.abs(wide).sum()))
+    book = SketchBook()
+    for participant, step in steps.items():
+        book.add(participant, step.sketch)
+    assert len(book) == len(steps)
+    for participant, step in steps.items():
+        again = book.get(participant)
+        assert again.l1 == step.sketch.l1 and again.size == step.sketch.size
+        assert np.array_equal(again.block_sums, step.sketch.block_sums)
+        assert again.block_sums.dtype == step.sketch.block_sums.dtype
+    opened = 0
+    for step in [*list(steps.values())[::7], steps["0xwide"]]:
+        expected = {p for p, other in steps.items() if step.sketch.may_duplicate(other.sketch)}
+        assert book.open_pairs(step.sketch) == expected
+        opened += len(expected) > 1
+    assert opened  # some pairs are left open, not only a step with itself

@@ -73,6 +73,9 @@ def test_votes_wait_for_the_close_and_judge_the_round_in_company(
         node_bed.bed.oracles[1].address: len(honest) + len(bad),
     }
     assert len({(vote.oracle, vote.participant) for vote in votes}) == len(votes)
+    # Each judgement came from what the nodes kept on arrival: no update read again.
+    judged = node_bed.logged("judged")
+    assert len(judged) == 2 and all(record["reads"] == 0 for record in judged)
     for address in addresses:  # the skewed two-class clients, every one
         assert node_bed.status(address) == (UpdateStatus.ACCEPTED, ReasonCode.ACCEPTED)
     for address in attackers.values():

@@ -25,7 +25,7 @@ from fedledger.ml import (
     save_dataset,
 )
 from fedledger.ml.aggregation import bounded_fedavg
-from oracle.verification import Check, Verifier, VerifierParams
+from oracle.verification import Assessment, Check, Verdict, Verifier, VerifierParams
 from tests.fixtures.probe import run_probe
 from tests.oracle.conftest import TWO_CLASS_CLIENTS as CLIENTS
 
@@ -242,3 +242,65 @@ def test_a_round_beyond_the_centre_sample_draws_it_by_the_seed(
     assert max(reads) <= 5
     alignments = {judge(seed)[0].verdicts[0].alignment for seed in (b"one", b"two", b"three")}
     assert len(alignments) > 1  # another sample, another centre
+
+
+@pytest.mark.parametrize("sample", [6, 64])
+def test_assessing_on_arrival_and_judging_at_close_gives_judge_rounds_verdicts(
+    two_classes: FederatedSplit, rounds: dict[str, Any], sample: int
+) -> None:
+    """An oracle node assesses each update as it arrives (Verifier.assess) and keeps its
+    coarse step, and at close judges the company from those (Verifier.judge_assessed):
+    every verdict is judge_round's, diagnostics included, with a centre sample smaller
+    than the round or not, and no update is read again."""
+    second, honest = rounds["second"], rounds["honest"]
+    rider = attacks.from_delta(second, np.full_like(attacks.deltas(second, honest)[0], 1e-4))
+    updates = [*honest, _reversed_median(second, honest), rounds["first"], rider, second]
+    params = VerifierParams(centre_sample=sample)
+
+    def verifier() -> Verifier:
+        made = Verifier(MNIST_MLP.id, two_classes.validation[0], params)
+        made.prepare(rounds["first"])
+        made.prepare(second)
+        return made
+
+    whole = verifier().judge_round(second, updates, seed=b"block")
+    at_close = verifier()
+    assessments: list[Verdict | Assessment] = []
+    steps: dict[int, np.ndarray] = {}
+    for position, update in enumerate(updates):
+        outcome = at_close.assess(second, update)
+        if isinstance(outcome, tuple):
+            assessments.append(outcome[0])
+            steps[position] = outcome[1]
+        else:
+            assessments.append(outcome)
+    asked: list[int] = []
+
+    def step_of(position: int) -> np.ndarray:
+        asked.append(position)
+        return steps[position]
+
+    lazy = _Reads(updates)
+    split = at_close.judge_assessed(second, assessments, step_of, lazy, seed=b"block")
+    assert split == whole
+    assert sum(lazy.reads) == 0
+    assert {v.check for v in whole.verdicts} >= {Check.PASSED, Check.STALE, Check.UNCHANGED}
+    assert max(asked.count(p) for p in steps) <= 4
+    # Judged again from the same assessments (a node's retry after an outage): the same.
+    assert at_close.judge_assessed(second, assessments, step_of, lazy, seed=b"block") == whole
+
+
+def test_a_round_too_small_for_company_is_judged_alone_from_its_assessments(
+    two_classes: FederatedSplit, rounds: dict[str, Any]
+) -> None:
+    second, honest = rounds["second"], rounds["honest"]
+    updates = honest[:2]
+    verifier = _verifier(two_classes, rounds)
+    outcomes = [verifier.assess(second, update) for update in updates]
+    assert all(isinstance(o, tuple) for o in outcomes)  # both admitted
+    pairs = [o for o in outcomes if isinstance(o, tuple)]
+    lazy = _Reads(updates)
+    split = verifier.judge_assessed(second, [a for a, _ in pairs], lambda p: pairs[p][1], lazy)
+    assert split == verifier.judge_round(second, updates)
+    assert split.verdicts == tuple(verifier.verify(second, u) for u in updates)
+    assert lazy.reads == [1, 1]
