@@ -41,6 +41,7 @@ vote against a participant. Only a blob the store keeps answering "not found" fo
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import replace
 
@@ -112,6 +113,8 @@ class OracleNode(Voting, Proposing):
         )
         self.intake = SealedIntake(ledger, store, key_file, max_bytes=self.settings.max_blob_bytes)
         self._stream: EventStream | None = None
+        self._mark: int | None = None  # the stream's watcher, taken before the last poll
+        self._wake_at: int | None = None  # chain time when the clock alone changes the round
         self._rounds: dict[int, RoundWork] = {}
         self._proposed: dict[bytes, ModelWeights] = {}  # this node's aggregate, by content hash
         self._verifier: tuple[tuple[str, VerifierParams], Verifier] | None = None
@@ -149,7 +152,7 @@ class OracleNode(Voting, Proposing):
                 if once and not report.waiting:
                     complete = not report.blocked
                     break
-                self._pause()
+                self._pause(report)
         except Exception as exc:
             # Outages are retried inside step(); anything else is a bug: say so and stop.
             self.log.error("crash", f"{type(exc).__name__}: {exc}", stage="bug")
@@ -182,17 +185,32 @@ class OracleNode(Voting, Proposing):
         for work in self._rounds.values():
             work.close()
 
-    def _pause(self) -> None:
+    def _pause(self, report: StepReport) -> None:
         """Sleep until the next poll (later while the chain fails), waking early when a
-        fetch finishes or a stop is asked."""
+        fetch finishes, the chain announces something the node follows, or a stop is asked.
+
+        With nothing under way and a live subscription the next poll waits for that
+        announcement, or the round's next deadline on the chain's clock, or at most
+        ``settings.idle_interval``: an idle node reads the chain every few seconds instead
+        of every ``poll_interval``."""
         delay = self.settings.poll_interval
         if self._chain_failures:
             delay = max(delay, self.settings.retry.delay(self._chain_failures))
+        elif not (report.waiting or report.blocked) and self._subscribed():
+            delay = max(delay, self._idle_delay())
         deadline = time.monotonic() + delay
+        mark, stream = self._mark, self._stream
         while not self._stop_requested:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
+            if (
+                mark is not None
+                and stream is not None
+                and not self._chain_failures
+                and stream.watcher.changed_since(mark)
+            ):
+                return  # a block with the node's events (or a new subscription)
             timeout = min(_WAKE_SLICE, remaining)
             # While the chain fails, a finished fetch waits: the step cannot use it, and
             # waking for it would retry the chain at once, over and over.
@@ -201,6 +219,23 @@ class OracleNode(Voting, Proposing):
                     return
             else:
                 time.sleep(timeout)
+
+    def _subscribed(self) -> bool:
+        return self._stream is not None and self._stream.watcher.subscribed
+
+    def _idle_delay(self) -> float:
+        """How long an idle node may sleep: ``idle_interval``, or less when the chain's
+        clock reaches the round's next deadline sooner (the close, the end of the
+        verification grace)."""
+        delay = self.settings.idle_interval
+        if self._wake_at is not None:
+            try:
+                left = self._wake_at - self.ledger.client.chain_time()
+            except ChainError:
+                return self.settings.poll_interval
+            # The chain's clock counts whole seconds: be there within one poll of it.
+            delay = min(delay, max(float(left), self.settings.poll_interval))
+        return delay
 
     # ---- one step --------------------------------------------------------------------
 
@@ -241,6 +276,7 @@ class OracleNode(Voting, Proposing):
             return
         model = self.ledger.coordinator.latest_model()
         self._follow_events(model.round)
+        self._wake_at = None
         work = self._rounds.get(model.round)
         if work is None:  # training has not started
             return
@@ -248,6 +284,8 @@ class OracleNode(Voting, Proposing):
         if model.state == RoundState.OPEN:
             self._vote_round(work, report)
             self._close_when_due(work, model.deadline)
+            if self.settings.close_after is not None:
+                self._wake_at = model.deadline + math.ceil(self.settings.close_after)
         elif model.state == RoundState.CLOSED:
             if coordinator.aggregation_open(model.round):
                 self._drop_tasks(work)  # no more votes: the accepted set is final
@@ -256,6 +294,7 @@ class OracleNode(Voting, Proposing):
                 # The verification grace: the round's judgement and its votes; aggregation
                 # starts when it ends or nothing is pending any more.
                 self._vote_round(work, report, closed=True)
+                self._wake_at = self._grace(work)[1]
         else:
             self._drop_tasks(work)
 
@@ -312,6 +351,7 @@ class OracleNode(Voting, Proposing):
                 from_block=start,
                 confirmations=self.settings.confirmations,
             )
+        self._mark = self._stream.mark()  # before the poll: nothing announced is missed
         changes = self._stream.poll_changes()
         if changes.removed:
             self.log.warning(
@@ -336,7 +376,7 @@ class OracleNode(Voting, Proposing):
             elif isinstance(event, RoundClosed) and event.round in self._rounds:
                 work = self._rounds[event.round]
                 if work.closed_at == event.position:
-                    work.closed_at = work.close_seed = None
+                    work.closed_at = work.close_seed = work.grace = None
             elif (
                 isinstance(event, VoteCast)
                 and event.round in self._rounds

@@ -99,6 +99,9 @@ class RoundWork:
     #: before it on the chain), and the hash of its block: the judgement's seed.
     closed_at: tuple[int, int] | None = None
     close_seed: bytes | None = None
+    #: The verification grace on the chain's clock (closed at, voting ends), read once
+    #: the round is closed (oracle.voting).
+    grace: tuple[int, int] | None = None
     judged: bool = False  # this oracle judged the round (and put its verdicts on the ballot)
     proposed: bool = False
     #: This node's votes whose transactions are not yet ``confirmations`` deep:

@@ -29,8 +29,14 @@ class NodeSettings:
     """How a node polls, fetches and retries. Every oracle may choose its own: none of these
     changes a verdict on a blob that arrived."""
 
-    #: Seconds between polls of the chain.
+    #: Seconds between polls of the chain while work is under way, or while the node's
+    #: chain pushes nothing (no WebSocket subscription).
     poll_interval: float = 0.5
+    #: With a live subscription (``eth_subscribe``, :mod:`fedledger.chain.heads`), a node
+    #: with nothing under way sleeps until the chain announces a block with one of its
+    #: events, the chain's clock reaches the round's next deadline, or this many seconds
+    #: (a safety net for anything announced in no event it follows).
+    idle_interval: float = 5.0
     #: Seconds a blob may stay unreachable (the store answering "not found") before the
     #: update is rejected with UNREACHABLE_BLOB. A store that does not answer never counts.
     unreachable_after: float = 30.0

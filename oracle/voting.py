@@ -230,12 +230,19 @@ class Voting:
             judge_ms=round(seconds * 1000, 2),
         )
 
+    def _grace(self, work: RoundWork) -> tuple[int, int]:
+        """The round's verification grace on the chain's clock (closed at, voting ends),
+        read once per close."""
+        if work.grace is None:
+            info = self.ledger.coordinator.get_round(work.number)
+            work.grace = (info.closed_at, info.voting_ends)
+        return work.grace
+
     def _grace_half_over(self, work: RoundWork) -> bool:
         """Whether half of the round's verification grace has passed on the chain's clock:
         the judgement stops waiting for updates still being fetched (they get no vote)."""
-        info = self.ledger.coordinator.get_round(work.number)
-        grace = info.voting_ends - info.closed_at
-        return self.ledger.client.chain_time() >= info.closed_at + grace // 2
+        closed_at, voting_ends = self._grace(work)
+        return self.ledger.client.chain_time() >= closed_at + (voting_ends - closed_at) // 2
 
     def _skip_settled(self, work: RoundWork, participant: str) -> None:
         """The chain rejected the update without this oracle's vote (oracle.node follows

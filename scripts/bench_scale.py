@@ -29,7 +29,8 @@ reward's credit; and with a claimRewards added, as for a participant who claims 
 round: measured for 20 participants after the round); every call's gas (count, min,
 median, max, total); each oracle's CPU milliseconds per update
 (its CPU time from the first submission to finalized, over N) and peak memory (VmHWM);
-and the load average (the machine may be shared).
+each oracle's CPU while it idles in the open round (milliseconds per second, over 10 s
+before the submissions); and the load average (the machine may be shared).
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ POLL_SECONDS = 0.25
 SETTLE_TIMEOUT_S = 1800.0
 SUBMISSION_GAS_LIMIT = 200_000  # submitUpdate uses about 83,000
 CLAIMS_MEASURED = 20  # participants that claim their reward after the round
+IDLE_SECONDS = 10.0  # the oracles' idle CPU is measured over this long, before submitting
 PRIORITY_FEE = 10**9
 
 
@@ -331,6 +333,15 @@ def run_size(
         ]
         cids = [stores[j % len(stores)].put(blob) for j, blob in enumerate(blobs)]
         signed = sign_submissions(ledger, participants, cids)
+        # The oracles idle in the open round (nothing submitted yet): their CPU then.
+        idle_before = [cpu_seconds(c.process.pid) for c in nodes]
+        idle_started = time.monotonic()
+        time.sleep(IDLE_SECONDS)
+        idle_wall = time.monotonic() - idle_started
+        idle_cpu = [
+            1e3 * (cpu_seconds(c.process.pid) - b) / idle_wall
+            for c, b in zip(nodes, idle_before, strict=True)
+        ]
         console.print(f"N = {n}: oracles ready; submitting {n} updates ...")
         cpu_before = [cpu_seconds(c.process.pid) for c in nodes]
         first = time.monotonic()
@@ -398,6 +409,8 @@ def run_size(
         },
         "oracle_cpu_ms_per_update": [1e3 * c / n for c in cpu],
         "oracle_peak_rss_mib": peaks,
+        # CPU milliseconds per second of each oracle idle in the open round.
+        "oracle_idle_cpu_ms_per_s": idle_cpu,
         "load_average_1min": os.getloadavg()[0],
     }
 
@@ -413,6 +426,7 @@ def print_report(console: Console, results: list[dict[str, Any]], network: str) 
         "verdicts / vote txs",
         "oracle CPU per update (ms)",
         "oracle peak memory (MiB)",
+        "oracle idle CPU (ms/s)",
         "load",
     ):
         table.add_column(column, justify="right")
@@ -426,6 +440,7 @@ def print_report(console: Console, results: list[dict[str, Any]], network: str) 
             f"{r['verdicts']} / {r['vote_transactions']}",
             " / ".join(f"{c:.0f}" for c in r["oracle_cpu_ms_per_update"]),
             " / ".join(f"{m:.0f}" for m in r["oracle_peak_rss_mib"]),
+            " / ".join(f"{c:.1f}" for c in r["oracle_idle_cpu_ms_per_s"]),
             f"{r['load_average_1min']:.1f}",
         )
     console.print(table)

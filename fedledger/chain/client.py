@@ -152,14 +152,14 @@ class ChainClient:
     @property
     def heads(self) -> HeadWatcher:
         """The process's watcher of this node's new blocks (fedledger.chain.heads)."""
-        return head_watcher(self._endpoint)
+        return head_watcher(self.endpoint)
 
     def event_watcher(self, address: str, event_types: Sequence[type[ChainEvent]]) -> HeadWatcher:
         """The process's watcher of the blocks with an event of ``event_types`` emitted by
         ``address``: take its ``mark()`` before reading what you wait for, then
         ``wait(mark, poll_interval)``."""
         topics = [[self.registry.topic_filters(t.__name__, {})[0] for t in event_types]]
-        return head_watcher(self._endpoint, {"address": address, "topics": topics})
+        return head_watcher(self.endpoint, {"address": address, "topics": topics})
 
     def change_mark(self) -> int:
         """Take before reading what you wait for; then :meth:`wait_for_change`."""
@@ -171,7 +171,9 @@ class ChainClient:
         self.heads.wait(mark, poll_interval)
 
     @property
-    def _endpoint(self) -> str:
+    def endpoint(self) -> str:
+        """The node's RPC URL (empty for a provider without one), which the watchers of
+        :mod:`fedledger.chain.heads` turn into its WebSocket URL."""
         return str(getattr(self.w3.provider, "endpoint_uri", ""))
 
     def balance(self, address: str) -> int:
@@ -478,7 +480,7 @@ class EventStream:
         if self.confirmations:
             return self.client.heads
         return head_watcher(
-            self.client._endpoint, {"address": self.addresses, "topics": self.topics}
+            self.client.endpoint, {"address": self.addresses, "topics": self.topics}
         )
 
     def mark(self) -> int:

@@ -77,6 +77,12 @@ class HeadWatcher:
         with self._changed:
             return self._generation
 
+    def changed_since(self, mark: int) -> bool:
+        """Whether a block (or a new subscription) was announced after ``mark`` was taken:
+        for a waiter that sleeps on something else too and checks between naps."""
+        with self._changed:
+            return self._generation > mark
+
     def wait(self, mark: int, poll_interval: float) -> None:
         """Return once a block was announced after ``mark`` was taken; without a live
         subscription, after ``poll_interval`` seconds. A subscribed waiter also returns

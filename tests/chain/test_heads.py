@@ -49,9 +49,11 @@ def test_a_waiter_sleeps_until_the_next_block_and_wakes_at_once(
         miner = threading.Thread(target=mine_later)
         started = time.monotonic()
         miner.start()
+        assert not watcher.changed_since(mark)
         watcher.wait(mark, poll_interval=0.05)  # a poll interval far shorter than the wait
         woke = time.monotonic()
         miner.join()
+        assert watcher.changed_since(mark) and not watcher.changed_since(watcher.mark())
         assert woke - started >= 0.55  # not woken by the poll interval
         assert woke - mined_at[0] < 0.5  # but by the block
         assert watcher.latest == chain_client.block_number()
