@@ -199,16 +199,17 @@ class OracleNode(Voting, Proposing):
         elif not (report.waiting or report.blocked) and self._subscribed():
             delay = max(delay, self._idle_delay())
         deadline = time.monotonic() + delay
-        mark, stream = self._mark, self._stream
+        mark = self._mark
+        watcher = self._stream.watcher if self._stream is not None else None
         while not self._stop_requested:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
             if (
                 mark is not None
-                and stream is not None
+                and watcher is not None
                 and not self._chain_failures
-                and stream.watcher.changed_since(mark)
+                and watcher.changed_since(mark)
             ):
                 return  # a block with the node's events (or a new subscription)
             timeout = min(_WAKE_SLICE, remaining)
