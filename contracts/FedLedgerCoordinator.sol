@@ -208,26 +208,31 @@ contract FedLedgerCoordinator is IFedLedgerCoordinator, OracleQuorum, OracleKeyR
     }
 
     /// @inheritdoc IFedLedgerCoordinator
-    /// @dev A round with nothing accepted and nothing pending is skipped at once and the next
-    /// round opens. Otherwise pending updates keep taking votes until `votingEnds`.
+    /// @dev The contribution target counts the updates in play (accepted + pending): the
+    /// oracles vote at close, so before it nothing is accepted yet, and an update rejected on
+    /// arrival has left `pending` already. A round with nothing accepted and nothing pending
+    /// is skipped at once and the next round opens. Otherwise pending updates keep taking
+    /// votes until `votingEnds`.
     function closeRound() external {
         uint64 round = currentRound;
         if (round == 0) revert TrainingNotStarted();
         Round storage current = _rounds[round];
         if (current.state != RoundState.Open) revert RoundNotOpen(round, current.state);
         uint32 accepted = current.accepted;
+        uint32 pending = current.pending;
         uint32 target = _rules.contributionTarget;
-        bool targetMet = target != 0 && accepted >= target;
-        if (!targetMet && block.timestamp <= current.deadline) {
-            revert RoundCloseTooEarly(round, accepted, target, current.deadline);
+        // Both are uint24: the sum cannot overflow uint32.
+        uint32 inPlay = accepted + pending;
+        if (!_targetMet(inPlay, target) && block.timestamp <= current.deadline) {
+            revert RoundCloseTooEarly(round, inPlay, target, current.deadline);
         }
 
         uint40 votingEnds = uint40(block.timestamp + _rules.verificationGrace);
         current.closedAt = uint40(block.timestamp);
         current.votingEnds = votingEnds;
         current.state = RoundState.Closed;
-        emit RoundClosed(round, accepted, current.pending, votingEnds);
-        if (accepted == 0 && current.pending == 0) _skip(round, current, SkipReason.NoAcceptedUpdates);
+        emit RoundClosed(round, accepted, pending, votingEnds);
+        if (inPlay == 0) _skip(round, current, SkipReason.NoAcceptedUpdates);
     }
 
     /// @inheritdoc IFedLedgerCoordinator
@@ -351,8 +356,8 @@ contract FedLedgerCoordinator is IFedLedgerCoordinator, OracleQuorum, OracleKeyR
     function canCloseRound() external view returns (bool) {
         Round storage current = _rounds[currentRound];
         if (current.state != RoundState.Open) return false;
-        uint32 target = _rules.contributionTarget;
-        return block.timestamp > current.deadline || (target != 0 && current.accepted >= target);
+        return block.timestamp > current.deadline
+            || _targetMet(uint32(current.accepted) + current.pending, _rules.contributionTarget);
     }
 
     /// @inheritdoc IFedLedgerCoordinator
@@ -471,6 +476,11 @@ contract FedLedgerCoordinator is IFedLedgerCoordinator, OracleQuorum, OracleKeyR
             return true;
         }
         return false;
+    }
+
+    /// @dev Whether `inPlay` updates (accepted + pending) meet the contribution target (0: none).
+    function _targetMet(uint32 inPlay, uint32 target) private pure returns (bool) {
+        return target != 0 && inPlay >= target;
     }
 
     function _votingOpen(uint64 round, Round storage current) private view returns (bool) {

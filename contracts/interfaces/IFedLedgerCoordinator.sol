@@ -46,7 +46,7 @@ interface IFedLedgerCoordinator is IOracleQuorum, IOracleKeyRegistry, IParticipa
     struct RoundRules {
         uint64 duration; // seconds from opening to the submission deadline
         uint64 aggregationTimeout; // seconds after voting ends before anyone may skip the round
-        uint32 contributionTarget; // accepted updates that allow an early close (0: none)
+        uint32 contributionTarget; // updates in play (accepted + pending) that allow an early close (0: none)
         uint64 verificationGrace; // seconds after close during which pending updates take votes
     }
 
@@ -191,8 +191,9 @@ interface IFedLedgerCoordinator is IOracleQuorum, IOracleKeyRegistry, IParticipa
     error VotingEnded(uint64 round, uint64 votingEnds);
     /// @notice The live votes on the update neither reach k nor rule a verdict out yet.
     error NothingToSettle(uint64 round, address participant);
-    /// @notice Neither the deadline has passed nor the contribution target has been met.
-    error RoundCloseTooEarly(uint64 round, uint32 accepted, uint32 target, uint64 deadline);
+    /// @notice Neither the deadline has passed nor the contribution target has been met:
+    /// `inPlay` updates (accepted + pending) of `target`.
+    error RoundCloseTooEarly(uint64 round, uint32 inPlay, uint32 target, uint64 deadline);
     /// @notice Pending updates take votes until `votingEnds`; aggregation starts after it,
     /// or once nothing is pending.
     error AggregationNotStarted(uint64 round, uint32 pending, uint64 votingEnds);
@@ -261,8 +262,9 @@ interface IFedLedgerCoordinator is IOracleQuorum, IOracleKeyRegistry, IParticipa
     function settle(uint64 round, address participant) external;
 
     /// @notice Close the current round (the paper's external trigger); anyone may call it once
-    /// the deadline has passed or the contribution target is met. Pending updates keep taking
-    /// votes for the verification grace.
+    /// the deadline has passed or the contribution target is met: that many updates in play
+    /// (accepted, or submitted and not yet settled; rejected, disputed and expired ones do not
+    /// count). Pending updates keep taking votes for the verification grace.
     function closeRound() external;
 
     /// @notice Propose the content hash of the round's aggregate (the paper's

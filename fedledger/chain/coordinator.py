@@ -55,7 +55,7 @@ def required_stake(coordinator: Coordinator) -> int:
 class RoundRules:
     duration: int  # seconds from a round's opening to its submission deadline
     aggregation_timeout: int  # seconds after voting ends before anyone may skip the round
-    contribution_target: int  # accepted updates that allow an early close (0: none)
+    contribution_target: int  # updates in play (accepted + pending) closing early (0: none)
     verification_grace: int = DEFAULT_VERIFICATION_GRACE  # seconds of votes after close
 
 

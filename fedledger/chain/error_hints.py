@@ -122,7 +122,8 @@ HINTS: dict[str, str] = {
         "(max_reward_per_update)."
     ),
     "RoundCloseTooEarly": (
-        "The round can be closed once its deadline has passed or the contribution target is met."
+        "The round can be closed once its deadline has passed or the contribution target is met "
+        "(that many updates submitted and not rejected)."
     ),
     "RoundNotClosed": (
         "Aggregates can only be proposed (and stalls skipped) once the round is closed."

@@ -663,7 +663,9 @@ class RewardAboveCap(ContractRevert):
 
 
 class RoundCloseTooEarly(ContractRevert):
-    """Neither the deadline has passed nor the contribution target has been met."""
+    """Neither the deadline has passed nor the contribution target has been met: `inPlay` updates
+    (accepted + pending) of `target`.
+    """
 
     SIGNATURE = "RoundCloseTooEarly(uint64,uint32,uint32,uint64)"
 
@@ -672,8 +674,8 @@ class RoundCloseTooEarly(ContractRevert):
         return self.arguments["round"]  # type: ignore[no-any-return]
 
     @property
-    def accepted(self) -> int:
-        return self.arguments["accepted"]  # type: ignore[no-any-return]
+    def in_play(self) -> int:
+        return self.arguments["in_play"]  # type: ignore[no-any-return]
 
     @property
     def target(self) -> int:

@@ -140,7 +140,12 @@ def _attack_list(ctx: click.Context, param: click.Parameter, value: str) -> tupl
     help=f"Seconds per round [default: {EMBEDDED_ROUND_SECONDS} on the embedded chain, whose "
     f"clock the demo moves; {RPC_ROUND_SECONDS} with --rpc].",
 )
-@contribution_target_option(DEFAULTS.contribution_target)
+@contribution_target_option(
+    None,
+    help="Updates in play (submitted and not rejected) that allow closing a round early "
+    "[default: 0 on the embedded chain, whose clock the demo moves; with --rpc the honest "
+    "participants, so the demo closes each round once every participant has submitted].",
+)
 @reward_base_option(DEFAULTS.reward_base)
 @reward_per_logit_option(DEFAULTS.reward_per_logit)
 @rejection_limit_option(DEFAULTS.rejection_limit)
@@ -190,7 +195,7 @@ def demo(
     consortium: str | None,
     key: str | None,
     round_duration: int | None,
-    contribution_target: int,
+    contribution_target: int | None,
     reward_base: int,
     reward_per_logit: int,
     rejection_limit: int,

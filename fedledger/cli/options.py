@@ -196,14 +196,19 @@ def round_duration_option(
     )
 
 
-def contribution_target_option(default: int | None) -> Callable[[F], F]:
-    """``--contribution-target``: accepted updates that let a round close before its
-    deadline; ``default`` None means "keep the current rule" (admin)."""
+def contribution_target_option(
+    default: int | None,
+    help: str = "Updates in play (submitted and not rejected) that allow closing a round "
+    "early (0: only the deadline).",
+) -> Callable[[F], F]:
+    """``--contribution-target``: updates in play (accepted or pending) that let a round
+    close before its deadline; ``default`` None means "keep the current rule" (admin), or
+    that the command picks one and its ``help`` says which (demo)."""
     return click.option(
         "--contribution-target",
         type=click.IntRange(min=0),
         metavar="N",
-        help="Accepted updates that allow closing a round early (0: only the deadline).",
+        help=help,
         **_with_default(default),
     )
 

@@ -283,7 +283,7 @@ def _can_close(s: _Snapshot) -> str:
         why = "deadline passed" if s.now >= s.info.deadline else "contribution target met"
         return f"yes, {why} (`fedledger round close --wait`)"
     target = s.rules.contribution_target
-    rest = f" or once {target} updates are accepted" if target else ""
+    rest = f" or once {target} updates are in play (accepted or pending)" if target else ""
     return f"not yet: at the deadline{rest}"
 
 

@@ -61,7 +61,9 @@ class DemoConfig:
     #: chain waits it out in wall-clock time before the aggregate can be proposed.
     verification_grace: int | None = None
     round_duration: int | None = None  # None: EMBEDDED_ROUND_SECONDS or RPC_ROUND_SECONDS
-    contribution_target: int = 0
+    #: Updates in play (accepted or pending) that let a round close early; None: 0 on the
+    #: embedded chain (the demo moves its clock), the honest participants on a real one.
+    contribution_target: int | None = None
     aggregation_timeout: int = 600
     rejection_limit: int = 3
     #: Who may read the global models (GatewayRegistry): the demo seals them for its oracles
@@ -121,6 +123,17 @@ class DemoConfig:
         if self.round_duration is not None:
             return self.round_duration
         return EMBEDDED_ROUND_SECONDS if self.embedded else RPC_ROUND_SECONDS
+
+    @property
+    def target(self) -> int:
+        """The contribution target the demo deploys with. On a real chain, whose clock
+        cannot be moved, the honest participants: the demo closes a round once every
+        participant has submitted (or been banned), and honest updates, never rejected on
+        arrival, are all in play then. (A malicious one may be rejected on arrival, so a
+        target of every participant could be missed.)"""
+        if self.contribution_target is not None:
+            return self.contribution_target
+        return 0 if self.embedded else self.participants - self.malicious
 
     @property
     def alpha_or_none(self) -> float | None:

@@ -13,9 +13,9 @@ hand, with real processes that talk only through the chain and the store:
    log), then open round 1 on the genesis model once they are ready;
 5. drive R rounds: wait until every participant has submitted in the round, close the round
    (on the embedded chain the chain's clock is moved to the deadline first, so nobody
-   waits for wall-clock deadlines; against ``--rpc`` the real deadline or contribution
-   target is waited for), wait for the oracles' aggregate to finalize it, and measure the
-   new global model on the MNIST test set with the exact evaluator;
+   waits for wall-clock deadlines; against ``--rpc`` the contribution target, the honest
+   participants' updates in play, lets it close), wait for the oracles' aggregate to
+   finalize it, and measure the new global model on the MNIST test set with the exact evaluator;
 6. stop every process and the chain, whatever happened.
 
 Everything it reports is read back from the chain and the store.
@@ -305,7 +305,7 @@ class Demo:
             round_rules=RoundRules(
                 config.duration,
                 config.aggregation_timeout,
-                config.contribution_target,
+                config.target,
                 **(
                     {"verification_grace": config.verification_grace}
                     if config.verification_grace is not None
@@ -372,9 +372,12 @@ class Demo:
     def _close(self, round_: int) -> None:
         """Close the round. An oracle node may have closed it first (they do once the
         deadline is past). On a chain with real blocks the pending block (where
-        canCloseRound is judged) may already hold the vote that meets the target while the
-        latest block (where the close is estimated) does not yet: try again a block later."""
-        give_up = time.monotonic() + self.config.round_timeout
+        canCloseRound is judged) may already hold the submission that meets the target while
+        the latest block (where the close is estimated) does not yet: try again a block
+        later; a target the round cannot meet (too many bans) leaves it to the deadline."""
+        coordinator = self.ledger.coordinator
+        to_deadline = coordinator.get_round(round_).deadline - self.ledger.client.chain_time()
+        give_up = time.monotonic() + max(to_deadline, 0) + self.config.round_timeout
         while True:
             try:
                 with suppress(RoundNotOpen):
@@ -386,23 +389,22 @@ class Demo:
                 time.sleep(POLL_SECONDS)
 
     def _wait_until_closable(self, round_: int) -> None:
-        """Embedded chain: until every participant has either submitted in the round or
-        been banned (or the round timeout passed). A real chain: until the
-        contract lets the round close (deadline passed or contribution target met)."""
+        """Until every participant has either submitted in the round or been banned (or the
+        round timeout passed; on a real chain, or its deadline). The oracles vote at close
+        (they judge the round's updates together), so the round may close then: on the
+        embedded chain the demo moves the clock, on a real one the contribution target
+        (the honest participants by default) lets it close."""
         coordinator = self.ledger.coordinator
         give_up = time.monotonic() + self.config.round_timeout
+        deadline = coordinator.get_round(round_).deadline
         # Who is banned can change only through a rejection, which settles an update the
         # participant submitted: one without a submission here was banned before the round
         # or not at all, so the bans are read once, not at every block.
-        banned = (
-            {
-                a.address
-                for a in self.cast.participants
-                if coordinator.get_participant(a.address).banned
-            }
-            if self.config.embedded
-            else set()
-        )
+        banned = {
+            account.address
+            for account in self.cast.participants
+            if coordinator.get_participant(account.address).banned
+        }
         # Woken by submissions and settlements (what the check and the progress line show).
         watcher = self._watch(UpdateSubmitted, *SETTLEMENT_EVENTS)
         while True:
@@ -410,27 +412,23 @@ class Demo:
             self._check_children()
             progress = round_progress(self.ledger, round_)
             self.observer.progress(progress.summary())
-            if not self.config.embedded:
-                if coordinator.can_close_round():
-                    return
-            else:
-                # The oracles vote at close (they judge the round's updates together), so
-                # the round may close once everyone has submitted.
-                submitted = {v.participant for v in progress.verdicts}
-                waiting = [
-                    account.address
-                    for account in self.cast.participants
-                    if account.address not in submitted and account.address not in banned
-                ]
-                if not waiting:
-                    return
-                if time.monotonic() > give_up:
-                    self.observer.stage(
-                        f"round {round_}: {len(waiting)} participant(s) without an "
-                        f"update after {self.config.round_timeout:g} s; closing anyway "
-                        "(pending updates keep the verification grace, then expire)"
-                    )
-                    return
+            submitted = {v.participant for v in progress.verdicts}
+            waiting = [
+                account.address
+                for account in self.cast.participants
+                if account.address not in submitted and account.address not in banned
+            ]
+            if not waiting:
+                return
+            if not self.config.embedded and self.ledger.client.chain_time() > deadline:
+                return  # nobody can submit any more
+            if time.monotonic() > give_up:
+                self.observer.stage(
+                    f"round {round_}: {len(waiting)} participant(s) without an "
+                    f"update after {self.config.round_timeout:g} s; closing anyway "
+                    "(pending updates keep the verification grace, then expire)"
+                )
+                return
             watcher.wait(mark, POLL_SECONDS)
 
     def _watch(self, *event_types: type[ChainEvent]) -> HeadWatcher:

@@ -51,7 +51,7 @@ def test_close_before_the_deadline_without_target_is_refused(chain_testbed: Test
     assert not bed.outsider.coordinator.can_close_round()
     with pytest.raises(RoundCloseTooEarly) as caught:
         bed.outsider.coordinator.close_round()
-    assert (caught.value.accepted, caught.value.target) == (2, 0)
+    assert (caught.value.in_play, caught.value.target) == (2, 0)
     assert caught.value.deadline == bed.admin.coordinator.latest_model().deadline
 
 
@@ -75,12 +75,46 @@ def test_meeting_the_contribution_target_allows_an_early_close(chain_testbed: Te
     bed = chain_testbed
     bed.admin.coordinator.set_round_rules(replace(TEST_ROUND_RULES, contribution_target=2))
     accept_updates(bed, 1)
-    with pytest.raises(RoundCloseTooEarly):
+    with pytest.raises(RoundCloseTooEarly) as caught:
         bed.outsider.coordinator.close_round()
+    assert (caught.value.in_play, caught.value.target) == (1, 2)
     bed.participants[1].coordinator.submit_update(1, content_hash("second"), 5)
     bed.oracles[0].coordinator.vote(1, bed.participants[1].address, True, 1)
     bed.oracles[1].coordinator.vote(1, bed.participants[1].address, True, 1)
     assert bed.outsider.coordinator.close_round().event(RoundClosed).accepted_updates == 2
+
+
+def test_pending_updates_count_toward_the_contribution_target(chain_testbed: Testbed) -> None:
+    """The oracles vote at close: submitted updates not yet judged meet the target."""
+    bed = chain_testbed
+    bed.admin.coordinator.set_round_rules(replace(TEST_ROUND_RULES, contribution_target=2))
+    bed.participants[0].coordinator.submit_update(1, content_hash("first"), 5)
+    assert not bed.outsider.coordinator.can_close_round()
+    with pytest.raises(RoundCloseTooEarly) as caught:
+        bed.outsider.coordinator.close_round()
+    assert (caught.value.in_play, caught.value.target) == (1, 2)
+    bed.participants[1].coordinator.submit_update(1, content_hash("second"), 5)
+    assert bed.outsider.coordinator.can_close_round()
+    closed = bed.outsider.coordinator.close_round().event(RoundClosed)
+    assert (closed.accepted_updates, closed.pending_updates) == (0, 2)
+    assert bed.admin.coordinator.get_round(1).state is RoundState.CLOSED
+
+
+def test_rejected_updates_do_not_count_toward_the_contribution_target(
+    chain_testbed: Testbed,
+) -> None:
+    """An update rejected on arrival leaves the updates in play: junk cannot close a round."""
+    bed = chain_testbed
+    bed.admin.coordinator.set_round_rules(replace(TEST_ROUND_RULES, contribution_target=2))
+    junk, honest = bed.participants[0], bed.participants[1]
+    junk.coordinator.submit_update(1, content_hash("junk"), 5)
+    for oracle in bed.oracles[: bed.quorum]:
+        oracle.coordinator.vote(1, junk.address, False, 0, 1)
+    honest.coordinator.submit_update(1, content_hash("honest"), 5)
+    assert not bed.outsider.coordinator.can_close_round()
+    with pytest.raises(RoundCloseTooEarly) as caught:
+        bed.outsider.coordinator.close_round()
+    assert (caught.value.in_play, caught.value.target) == (1, 2)
 
 
 def test_a_round_without_accepted_updates_is_skipped_at_close(chain_testbed: Testbed) -> None:

@@ -366,7 +366,8 @@ class ContractModel:
     def close(self, now: int) -> Expected:
         if self.state != "open":
             return RoundNotOpen
-        if self.accepted_in_round < CONTRIBUTION_TARGET and now <= self.deadline:
+        # The target counts the updates in play: accepted, or submitted and not yet settled.
+        if self.accepted_in_round + self.pending < CONTRIBUTION_TARGET and now <= self.deadline:
             return RoundCloseTooEarly
         self.state, self.closed_at, self.voting_ends = "closed", now, now + GRACE
         if self.accepted_in_round == 0 and self.pending == 0:
