@@ -10,8 +10,10 @@ when the node closes it or dies; nothing in it is the node's memory of what was 
 after a restart the node reads and assesses the round again) and reads it back with
 ``pread``, which the page cache serves without growing the process's resident memory.
 
-Steps are stored as int16 when every coordinate fits (an honest step moves each weight by
-less than half a unit at the coarse 2**-16: the usual case), else as int32.
+Steps are stored as int16 when every coordinate fits (each weight moves by less than 0.5,
+2**15 steps of the coarse 2**-16: the usual case for an honest update), else as int32: 200 MB for
+1,000 MLP updates. The file is made where :mod:`tempfile` makes it (``TMPDIR``, else
+``/tmp``); on a tmpfs that is memory, so a node there should set ``TMPDIR`` to a disk.
 """
 
 from __future__ import annotations

@@ -232,11 +232,15 @@ class Voting:
 
     def _grace(self, work: RoundWork) -> tuple[int, int]:
         """The round's verification grace on the chain's clock (closed at, voting ends),
-        read once per close."""
-        if work.grace is None:
-            info = self.ledger.coordinator.get_round(work.number)
-            work.grace = (info.closed_at, info.voting_ends)
-        return work.grace
+        read once per close: kept once the node has read the RoundClosed event (a
+        reorganisation that removes it forgets them), read afresh before."""
+        if work.grace is not None:
+            return work.grace
+        info = self.ledger.coordinator.get_round(work.number)
+        grace = (info.closed_at, info.voting_ends)
+        if work.closed_at is not None:
+            work.grace = grace
+        return grace
 
     def _grace_half_over(self, work: RoundWork) -> bool:
         """Whether half of the round's verification grace has passed on the chain's clock:
