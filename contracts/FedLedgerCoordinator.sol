@@ -166,17 +166,23 @@ contract FedLedgerCoordinator is IFedLedgerCoordinator, OracleQuorum, OracleKeyR
     /// runs over the caller's argument only, like registerParticipants. An update that is no
     /// longer pending (settled by other oracles' votes meanwhile, or never submitted) or that
     /// the caller already voted on is skipped, not reverted: concurrent oracles race on the
-    /// same updates, and one lost race must not void the rest of the batch.
-    function voteBatch(uint64 round, Verdict[] calldata verdicts) external returns (uint256 counted) {
+    /// same updates, and one lost race must not void the rest of the batch. A verdict is one
+    /// word (see the interface): 32 bytes of calldata instead of an ABI struct's 128.
+    function voteBatch(uint64 round, uint256[] calldata verdicts) external returns (uint256 counted) {
         (uint64 bit,,) = _oracleBitAndQuorum(msg.sender);
         if (verdicts.length == 0) revert EmptyBatch();
         Round storage current = _requireVoting(round);
         for (uint256 i; i < verdicts.length; ++i) {
-            Verdict calldata verdict = verdicts[i];
-            if (verdict.accept != (verdict.reason == 0)) revert InvalidReasonCode(verdict.accept, verdict.reason);
-            StoredUpdate storage update = _updates[round][verdict.participant];
+            uint256 verdict = verdicts[i];
+            // One encoding per verdict: the unused high bits zero, the accept byte 0 or 1.
+            if (verdict >> 208 != 0 || uint8(verdict) > 1) revert MalformedVerdict(verdict);
+            bool accept = uint8(verdict) == 1;
+            uint8 reason = uint8(verdict >> 8);
+            if (accept != (reason == 0)) revert InvalidReasonCode(accept, reason);
+            address participant = address(uint160(verdict >> 48));
+            StoredUpdate storage update = _updates[round][participant];
             if (update.status != UpdateStatus.Pending || update.voters & bit != 0) continue;
-            _tally(round, verdict.participant, current, update, bit, verdict.accept, verdict.score, verdict.reason);
+            _tally(round, participant, current, update, bit, accept, uint32(verdict >> 16), reason);
             ++counted;
         }
     }
@@ -204,7 +210,9 @@ contract FedLedgerCoordinator is IFedLedgerCoordinator, OracleQuorum, OracleKeyR
             return;
         }
         (uint64 live, uint8 k) = _liveSet();
-        if (!_evaluate(round, participant, current, update, live, k)) revert NothingToSettle(round, participant);
+        if (!_evaluate(round, participant, current, update, update.voters, update.acceptors, live, k)) {
+            revert NothingToSettle(round, participant);
+        }
     }
 
     /// @inheritdoc IFedLedgerCoordinator
@@ -428,27 +436,34 @@ contract FedLedgerCoordinator is IFedLedgerCoordinator, OracleQuorum, OracleKeyR
         uint32 score,
         uint8 reason
     ) private {
+        // The tally's slot is read once and the bitmaps passed on: no re-read in _evaluate.
         uint64 voters = update.voters;
-        update.voters = voters | bit;
+        uint64 acceptors = update.acceptors;
         if (accept) {
-            if (update.acceptors == 0 || score < update.acceptScore) update.acceptScore = score;
-            update.acceptors |= bit;
+            if (acceptors == 0 || score < update.acceptScore) update.acceptScore = score;
+            acceptors |= bit;
+            update.acceptors = acceptors;
         } else {
-            bool firstReject = voters & ~update.acceptors == 0;
+            bool firstReject = voters & ~acceptors == 0;
             if (firstReject) update.reason = reason;
             if (firstReject || score < update.rejectScore) update.rejectScore = score;
         }
+        voters |= bit;
+        update.voters = voters;
         emit VoteCast(round, participant, msg.sender, accept, score, reason);
         (uint64 live, uint8 k) = _liveSet(); // warm: the caller's check read the slot
-        _evaluate(round, participant, current, update, live, k);
+        _evaluate(round, participant, current, update, voters, acceptors, live, k);
     }
 
     /// @dev Settles the update if the live tally (or a ban) decides it; returns whether it did.
+    /// `voters` and `acceptors` are the update's bitmaps as stored.
     function _evaluate(
         uint64 round,
         address participant,
         Round storage current,
         StoredUpdate storage update,
+        uint64 voters,
+        uint64 acceptors,
         uint64 live,
         uint8 k
     ) private returns (bool) {
@@ -458,8 +473,6 @@ contract FedLedgerCoordinator is IFedLedgerCoordinator, OracleQuorum, OracleKeyR
         }
         // With no oracle left (n = 0, k = 0) nothing can be decided, only expire.
         if (k == 0) return false;
-        uint64 voters = update.voters;
-        uint64 acceptors = update.acceptors;
         uint8 acceptVotes = _popcount(acceptors & live);
         uint8 rejectVotes = _popcount(voters & ~acceptors & live);
         if (acceptVotes >= k) {

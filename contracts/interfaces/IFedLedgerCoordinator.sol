@@ -85,14 +85,6 @@ interface IFedLedgerCoordinator is IOracleQuorum, IOracleKeyRegistry, IParticipa
         bool staked; // the submission carries the enrolment stake, not yet returned or forfeited
     }
 
-    /// @dev One verdict of a voteBatch: the arguments of a vote but the round.
-    struct Verdict {
-        address participant;
-        bool accept;
-        uint32 score;
-        uint8 reason; // 0 with an accept verdict; a non-zero ReasonCode with a reject verdict
-    }
-
     /// @dev The answer to the paper's GetLatestModelParameters.
     struct GlobalModel {
         uint64 round;
@@ -211,6 +203,8 @@ interface IFedLedgerCoordinator is IOracleQuorum, IOracleKeyRegistry, IParticipa
     error NoStakeToWithdraw(address participant);
     /// @notice voteBatch needs at least one verdict.
     error EmptyBatch();
+    /// @notice A voteBatch verdict word sets bits above bit 207, or an accept byte other than 0 or 1.
+    error MalformedVerdict(uint256 verdict);
     /// @notice No credited reward to claim.
     error NoRewardOwed(address participant);
 
@@ -245,11 +239,14 @@ interface IFedLedgerCoordinator is IOracleQuorum, IOracleKeyRegistry, IParticipa
     /// @notice Cast many votes of the caller on pending updates of the current round in one
     /// transaction (oracles only), with vote's rules for each; an update no longer pending, or
     /// already voted on by the caller, is skipped. Reverts as a whole on an invalid reason
-    /// code, an empty batch, or a round that takes no votes.
+    /// code or verdict word, an empty batch, or a round that takes no votes.
     /// @param round The updates' round; must be the current round.
-    /// @param verdicts One verdict per update, tallied in this order.
+    /// @param verdicts One verdict per update, tallied in this order, each the arguments of a
+    /// vote but the round in one word: `uint256(uint160(participant)) << 48 | uint256(score)
+    /// << 16 | uint256(reason) << 8 | (accept ? 1 : 0)`, bits 208-255 zero (reason: 0 with an
+    /// accept verdict, a non-zero ReasonCode with a reject verdict).
     /// @return counted The verdicts tallied (the others were skipped).
-    function voteBatch(uint64 round, Verdict[] calldata verdicts) external returns (uint256 counted);
+    function voteBatch(uint64 round, uint256[] calldata verdicts) external returns (uint256 counted);
 
     /// @notice Mint the caller the reward tokens credited to it by its accepted updates.
     function claimRewards() external;

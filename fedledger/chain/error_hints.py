@@ -76,6 +76,10 @@ HINTS: dict[str, str] = {
         "Round duration, aggregation timeout and verification grace must all be positive."
     ),
     "EmptyBatch": "A voteBatch carries at least one verdict; send the votes again with one.",
+    "MalformedVerdict": (
+        "A voteBatch verdict word is encoded by fedledger.chain.Verdict.word: "
+        "participant << 48 | score << 16 | reason << 8 | accept (0 or 1)."
+    ),
     "NoRewardOwed": (
         "No reward is credited to this account: rewards are credited when an update of "
         "it is accepted (see `fedledger status`), then claimed once."

@@ -61,6 +61,7 @@ __all__ = [
     "InvalidQuorum",
     "InvalidReasonCode",
     "InvalidRoundRules",
+    "MalformedVerdict",
     "NoRewardOwed",
     "NoStakeToWithdraw",
     "NotBanned",
@@ -468,6 +469,16 @@ class InvalidRoundRules(ContractRevert):
     @property
     def verification_grace(self) -> int:
         return self.arguments["verification_grace"]  # type: ignore[no-any-return]
+
+
+class MalformedVerdict(ContractRevert):
+    """A voteBatch verdict word sets bits above bit 207, or an accept byte other than 0 or 1."""
+
+    SIGNATURE = "MalformedVerdict(uint256)"
+
+    @property
+    def verdict(self) -> int:
+        return self.arguments["verdict"]  # type: ignore[no-any-return]
 
 
 class NoRewardOwed(ContractRevert):

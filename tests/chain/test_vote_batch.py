@@ -11,6 +11,7 @@ from fedledger.chain import ReasonCode, UpdateStatus, Verdict
 from fedledger.chain.errors import (
     EmptyBatch,
     InvalidReasonCode,
+    MalformedVerdict,
     NoRewardOwed,
     NotOracle,
     VotingEnded,
@@ -134,6 +135,12 @@ def test_a_batch_reverts_as_a_whole(chain_testbed: Testbed) -> None:
     assert bed.admin.coordinator.get_update(1, a).voters == 0  # nothing of it stayed
     with pytest.raises(EmptyBatch):
         oracle._transact("voteBatch", 1, [])
+    word = Verdict(a, True, 1).word()
+    for malformed in (word | 1 << 208, word | 2):  # a high bit set; an accept byte of 2
+        with pytest.raises(MalformedVerdict) as caught:
+            oracle._transact("voteBatch", 1, [word, malformed])
+        assert caught.value.verdict == malformed
+    assert bed.admin.coordinator.get_update(1, a).voters == 0
     with pytest.raises(ValueError, match="at least one verdict"):
         oracle.vote_batch(1, [])
     with pytest.raises(NotOracle):
