@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from fedledger.chain import RoundState
+from fedledger.chain.heads import RETRY_SECONDS
 from fedledger.ml import ModelWeights, encode
 from oracle.node import OracleNode
 from oracle.settings import StepReport
@@ -62,7 +63,13 @@ def test_an_idle_node_sleeps_on_the_subscription_and_wakes_for_a_submission(
 ) -> None:
     node = _counting(node_bed, idle_interval=30.0)
     with _running(node):
-        _until(lambda: node._subscribed() and node.steps >= 2, 10, "the subscription")
+        # The process's watcher may be new (it subscribes after the first step) or an
+        # earlier test's (same anvil, same deployment address), even between two attempts
+        # to subscribe: it tries again every RETRY_SECONDS.
+        _until(
+            lambda: node._subscribed() and node.steps >= 1, RETRY_SECONDS + 15, "the subscription"
+        )
+        time.sleep(0.5)  # the step after a new subscription, then the idle pause
         before = node.steps
         time.sleep(1.5)
         # At 0.05 s between polls that would be about 30 steps.
