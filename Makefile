@@ -109,6 +109,7 @@ lint: setup
 	$(BIN)/ruff check fedledger oracle scripts tests
 	$(BIN)/ruff format --check fedledger oracle scripts tests
 	$(BIN)/lint-imports
+	$(BIN)/mypy fedledger oracle
 
 clean:
 	rm -rf build .fedledger results .pytest_cache .hypothesis

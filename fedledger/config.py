@@ -122,7 +122,8 @@ class ProjectConfig:
         overrides = self.network(network).compiler
         if not overrides:
             return self.compiler
-        return replace(self.compiler, **dict(overrides))
+        # Only string settings may be overridden per network (_NETWORK_COMPILER_KEYS).
+        return replace(self.compiler, **dict[str, Any](overrides))
 
     def network(self, name: str | None = None) -> NetworkSettings:
         """The named network, or the default one; raises ConfigError for an unknown name."""

@@ -115,7 +115,7 @@ class EncryptionKeyInfo:
     def valid_keys(self, round_: int) -> tuple[bytes, ...]:
         """The keys an update of ``round_`` may be sealed for (current, and the previous one
         in the round of its rotation)."""
-        keys = (self.current,) if self.registered else ()
+        keys: tuple[bytes, ...] = (self.current,) if self.registered else ()
         if self.previous != bytes(32) and self.rotated_in_round == round_:
             keys += (self.previous,)
         return keys

@@ -248,6 +248,7 @@ def demo(
             out=out or base.state_dir / "demo",
             json_path=json_path,
         )
+        admin: LocalAccount | None
         if consortium is not None:
             admin = resolve_key(base.network(consortium), key)
         else:

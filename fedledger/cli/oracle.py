@@ -265,7 +265,7 @@ def _print_status(report: OracleStatus) -> None:
             vote.participant,
             enum_name(vote.status),
             "accept" if vote.accept else "reject",
-            format_score(vote.score),
+            "" if vote.score is None else format_score(vote.score),
             "" if vote.reason is None else words(reason_name(vote.reason)),
         )
     out.print(table)

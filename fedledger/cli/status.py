@@ -260,8 +260,9 @@ def _print_round(s: _Snapshot) -> None:
     table = Table(title=f"submissions of round {s.round}", title_justify="left")
     render.add_address_column(table, "participant")
     for column in ("update", "status", "score", "reason", "votes a/r", "reward"):
-        justify = "right" if column in ("score", "reward") else "left"
-        table.add_column(column, justify=justify, overflow="fold")
+        table.add_column(
+            column, justify="right" if column in ("score", "reward") else "left", overflow="fold"
+        )
     for verdict in s.verdicts:
         table.add_row(
             verdict.participant,

@@ -179,9 +179,9 @@ def read_verdicts(
     end = to_block  # None: to the latest block
     submitted = {e.participant: e for e in ledger.events(UpdateSubmitted, start, end, **filters)}
     votes: dict[str, list[Vote]] = {}
-    for cast in ledger.events(VoteCast, start, end, **filters):
-        votes.setdefault(cast.participant, []).append(
-            Vote(cast.oracle, cast.accept, cast.score, cast.reason, cast.block_number, cast.tx_hash)
+    for c in ledger.events(VoteCast, start, end, **filters):
+        votes.setdefault(c.participant, []).append(
+            Vote(c.oracle, c.accept, c.score, c.reason, c.block_number, c.tx_hash)
         )
     accepted = {e.participant: e for e in ledger.events(UpdateAccepted, start, end, **filters)}
     rejected = {e.participant: e for e in ledger.events(UpdateRejected, start, end, **filters)}
