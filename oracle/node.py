@@ -365,8 +365,7 @@ class OracleNode(Voting, Proposing):
             if isinstance(event, RoundOpened):
                 work = self._rounds.get(event.round)
                 if work is not None and work.opened_at == event.position:
-                    self._drop_tasks(work)
-                    self._rounds.pop(event.round).close()
+                    self._retire(event.round)
             elif isinstance(event, UpdateSubmitted) and event.round in self._rounds:
                 self._fetcher.discard((event.round, event.participant))
                 self._rounds[event.round].forget_submission(event.participant)
@@ -412,9 +411,13 @@ class OracleNode(Voting, Proposing):
             ):
                 self._rounds[event.round].voted.add(event.participant)
         for number in [n for n in self._rounds if n < current_round]:
-            work = self._rounds.pop(number)
-            self._drop_tasks(work)
-            work.close()
+            self._retire(number)
+
+    def _retire(self, number: int) -> None:
+        """Forget round ``number``: its outstanding fetches and its step spool."""
+        work = self._rounds.pop(number)
+        self._drop_tasks(work)
+        work.close()
 
     def _block_hash(self, number: int) -> bytes:
         """The hash of block ``number``: the seed of the round judgement's centre sample

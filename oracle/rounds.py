@@ -85,11 +85,10 @@ class RoundWork:
     settled: set[str] = field(default_factory=set)
     accepted_by_chain: set[str] = field(default_factory=set)
     finished: set[str] = field(default_factory=set)  # participants this oracle is done with
-    #: Updates that passed this oracle's checks on arrival and wait for the round's
-    #: judgement at close (oracle.voting); their votes are cast then. Each one's
-    #: assessment is kept here and its coarse step in ``spool`` (RoundWork.admit), so the
-    #: judgement reads no update again.
-    admitted: set[str] = field(default_factory=set)
+    #: The updates that passed this oracle's checks on arrival and wait for the round's
+    #: judgement at close (oracle.voting; their votes are cast then): each one's
+    #: assessment, its coarse step in ``spool`` (RoundWork.admit), so the judgement reads
+    #: no update again.
     assessments: dict[str, Assessment] = field(default_factory=dict)
     spool: StepSpool | None = None  # opened with the first admission
     #: This oracle's votes in the round, from its VoteCast events (oracle.node): after a
@@ -121,7 +120,7 @@ class RoundWork:
         return [
             participant
             for participant in self.submissions
-            if participant in self.admitted
+            if participant in self.assessments
             and (participant not in self.settled or participant in self.accepted_by_chain)
         ]
 
@@ -132,7 +131,6 @@ class RoundWork:
             self.spool = StepSpool()
         self.spool.put(participant, step)
         self.assessments[participant] = assessment
-        self.admitted.add(participant)
 
     def close(self) -> None:
         """The round is over for this node: free its spool."""
@@ -157,7 +155,6 @@ class RoundWork:
         self.submissions.pop(participant, None)
         self.tasks.pop(participant, None)
         self.ballot.pop(participant, None)
-        self.admitted.discard(participant)
         self.assessments.pop(participant, None)
         if self.spool is not None:
             self.spool.discard(participant)
