@@ -25,7 +25,7 @@ from fedledger.ml import (
     save_dataset,
 )
 from fedledger.ml.aggregation import bounded_fedavg
-from oracle.verification import Assessment, Check, Verdict, Verifier, VerifierParams
+from oracle.verification import Assessment, Centre, Check, Verdict, Verifier, VerifierParams
 from tests.fixtures.probe import run_probe
 from tests.oracle.conftest import TWO_CLASS_CLIENTS as CLIENTS
 
@@ -52,15 +52,21 @@ def test_honest_two_class_clients_are_all_accepted(
 def test_a_noisy_free_rider_is_refused_and_unpaid(
     two_classes: FederatedSplit, rounds: dict[str, Any]
 ) -> None:
-    """The global model plus small noise, the first layer left alone (so the dormant-input
-    check sees nothing): it did no training, and its step is a fraction of an honest one."""
+    """The global model plus noise, the first layer left alone (so the dormant-input check
+    sees nothing): it did no training, so its step points nowhere the oracle's own training
+    goes; scaled up to an honest step's size it is refused for that (small, also for its
+    size against the round's median)."""
     second = rounds["second"]
-    noisy = attacks.gaussian_noise(second, 1e-3, seed=3)
-    rider = ModelWeights(second.architecture, (second.arrays[0], *noisy.arrays[1:]))
     verifier = _verifier(two_classes, rounds)
-    judged = verifier.judge_round(second, [*rounds["honest"], rider])
-    verdict = judged.verdicts[-1]
-    assert (verdict.accept, verdict.score, verdict.check) == (False, 0, Check.UNDERSIZED)
+    for std, check in ((1e-3, Check.UNDERSIZED), (2e-2, Check.MISALIGNED)):
+        noisy = attacks.gaussian_noise(second, std, seed=3)
+        rider = ModelWeights(second.architecture, (second.arrays[0], *noisy.arrays[1:]))
+        judged = verifier.judge_round(second, [*rounds["honest"], rider])
+        verdict = judged.verdicts[-1]
+        assert (verdict.accept, verdict.score) == (False, 0)
+        assert verdict.check in (check, Check.MISALIGNED)
+        assert abs(verdict.alignment) < VerifierParams().min_alignment
+        assert all(v.accept for v in judged.verdicts[:-1])
 
 
 def test_a_stale_update_is_refused(two_classes: FederatedSplit, rounds: dict[str, Any]) -> None:
@@ -223,12 +229,13 @@ def test_a_lazy_round_is_judged_alike_and_read_a_bounded_number_of_times(
 def test_a_round_beyond_the_centre_sample_draws_it_by_the_seed(
     two_classes: FederatedSplit, rounds: dict[str, Any]
 ) -> None:
-    """With more admitted updates than ``centre_sample`` the centre is the median of a
-    sample drawn by the seed (the closing block's hash in the node): the same seed, the
-    same verdicts, another seed another centre; each update is read a few times."""
+    """With the median as the centre (architectures numpy training does not cover) and more
+    admitted updates than ``centre_sample``, the centre is the median of a sample drawn by
+    the seed (the closing block's hash in the node): the same seed, the same verdicts,
+    another seed another centre; each update is read a few times."""
     second, honest = rounds["second"], rounds["honest"]
     updates = [*honest, _reversed_median(second, honest)]
-    params = VerifierParams(centre_sample=6)
+    params = VerifierParams(centre_sample=6, centre=Centre.MEDIAN)
 
     def judge(seed: bytes) -> tuple[Any, list[int]]:
         verifier = Verifier(MNIST_MLP.id, two_classes.validation[0], params)
@@ -242,6 +249,36 @@ def test_a_round_beyond_the_centre_sample_draws_it_by_the_seed(
     assert max(reads) <= 5
     alignments = {judge(seed)[0].verdicts[0].alignment for seed in (b"one", b"two", b"three")}
     assert len(alignments) > 1  # another sample, another centre
+
+
+def test_the_reference_centre_is_the_oracles_own_step_whatever_the_round(
+    two_classes: FederatedSplit, rounds: dict[str, Any]
+) -> None:
+    """The default centre: the oracle's own training on its validation data from the
+    round's global model. A majority of attackers cannot move it: more near-copies of the
+    honest median reversed than there are honest updates are refused for their direction and
+    move no honest verdict, while with the round's median as the centre they turn it (the
+    honest updates refused instead)."""
+    second, honest = rounds["second"], rounds["honest"]
+    reversed_ = _reversed_median(second, honest)
+    crowd = [
+        attacks.from_delta(second, attacks.deltas(second, [reversed_])[0] * (1 + 0.01 * i))
+        for i in range(len(honest) + 1)
+    ]
+    updates = [*honest, *crowd]
+
+    def judged(centre: Centre) -> list[Verdict]:
+        verifier = Verifier(MNIST_MLP.id, two_classes.validation[0], VerifierParams(centre=centre))
+        verifier.prepare(rounds["first"])
+        return list(verifier.judge_round(second, updates, seed=b"block").verdicts)
+
+    by_reference = judged(Centre.REFERENCE)
+    assert [v.check for v in by_reference] == [Check.PASSED] * len(honest) + [
+        Check.MISALIGNED
+    ] * len(crowd)
+    assert all(v.alignment > 0 for v in by_reference[: len(honest)])
+    by_median = judged(Centre.MEDIAN)
+    assert not any(v.accept for v in by_median[: len(honest)])
 
 
 @pytest.mark.parametrize("sample", [6, 64])
