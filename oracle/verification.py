@@ -144,11 +144,15 @@ class VerifierParams:
     :attr:`Centre.REFERENCE`, the oracle's own step: ``training`` -- the participants'
     local training, default :class:`TrainingConfig`'s -- from the global model on its
     validation data); ``min_alignment``: the cosine (per mille) between a step and the
-    centre may not be lower (default 10; against the reference, honest clients of 200
-    images measured down to 126 with 2 classes each and 34 on Dirichlet(0.1), noise
-    outside the first layer within +-30); ``min_norm_ratio`` / ``max_norm_ratio``: a
-    step's L2 norm in thousandths of the median norm of the aligned steps (defaults 100
-    and 4,000); ``company_tolerance``: taking the
+    centre may not be lower (default 0), nor lower than ``chance_sigmas`` (default 3)
+    times the ``1/sqrt(n)`` a random direction on the step's n moved coordinates would
+    reach (10 per mille for a whole MLP step, 80 for noise on the 1,418 weights outside
+    its first layer); against the reference, honest clients of 200 images measured down
+    to 126 with 2 classes each and 34 on Dirichlet(0.1); ``min_norm_ratio`` /
+    ``max_norm_ratio``: a step's L2 norm in thousandths of the median norm of the aligned
+    steps (defaults 100 and 10,000: a large step is clipped in the aggregate, so the
+    upper bound only refuses what no local epoch does; honest Dirichlet(0.1) steps
+    measured 11 times apart); ``company_tolerance``: taking the
     update out of the round's clipped aggregate may raise the mean margin by at most this
     (default 0.3 logit; honest 2-class clients measured up to 0.19); ``guard_tolerance``:
     the aggregate may lose at most this much mean margin against the global model
@@ -165,9 +169,10 @@ class VerifierParams:
     contribution_tolerance: int = 150
     score_frac_bits: int = 24
     min_company: int = 4
-    min_alignment: int = 10
+    min_alignment: int = 0
+    chance_sigmas: int = 3
     min_norm_ratio: int = 100
-    max_norm_ratio: int = 4000
+    max_norm_ratio: int = 10000
     company_tolerance: int = 300
     guard_tolerance: int = 500
     history: int = 3
@@ -188,6 +193,7 @@ class VerifierParams:
             "company_tolerance",
             "guard_tolerance",
             "history",
+            "chance_sigmas",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} cannot be negative")
@@ -247,12 +253,14 @@ class _Admitted:
 @dataclass(frozen=True, eq=False)
 class Assessment:
     """The part of the round judgement that needs no company, for one update that passed
-    the checks on its weights alone (:meth:`Verifier.assess`): the facts so far and the L2
-    norm of its coarse step (0 when a weight moves by 16 or more: out of range). The coarse
-    step itself, the one large part, is returned beside it for the caller to keep."""
+    the checks on its weights alone (:meth:`Verifier.assess`): the facts so far, the L2
+    norm of its coarse step (0 when a weight moves by 16 or more: out of range) and how
+    many of the step's coordinates are not 0. The coarse step itself, the one large part,
+    is returned beside it for the caller to keep."""
 
     facts: Mapping[str, int]
     norm: int
+    moved: int
 
 
 @dataclass(frozen=True, eq=False)
@@ -424,7 +432,7 @@ class Verifier:
         if isinstance(outcome, Verdict):
             return outcome
         step, norm = self._coarse_step(context, outcome.fixed)
-        return Assessment(dict(outcome.facts), norm), step
+        return Assessment(dict(outcome.facts), norm, int(np.count_nonzero(step))), step
 
     def judge_assessed(
         self,
@@ -444,12 +452,14 @@ class Verifier:
         verdicts: list[Verdict | None] = [None] * len(assessments)
         facts: dict[int, dict[str, int]] = {}  # position -> facts, for the admitted
         norms: dict[int, int] = {}  # position -> L2 norm of the coarse step (0: too far)
+        moved: dict[int, int] = {}  # position -> nonzero coordinates of the coarse step
         for position, assessment in enumerate(assessments):
             if isinstance(assessment, Verdict):
                 verdicts[position] = assessment
             else:
                 facts[position] = dict(assessment.facts)
                 norms[position] = assessment.norm
+                moved[position] = assessment.moved
         sample_size = self.params.centre_sample
         admitted = list(facts)
         if len(admitted) < self.params.min_company:
@@ -482,7 +492,7 @@ class Verifier:
                 continue
             dot = int(step64(position) @ centre)
             known["alignment"] = dot * 1000 // (norms[position] * centre_norm) if centre_norm else 0
-            if known["alignment"] < self.params.min_alignment:
+            if known["alignment"] < self._alignment_floor(moved[position]):
                 verdicts[position] = _reject(Check.MISALIGNED, **known)
             else:
                 aligned.append(position)
@@ -574,6 +584,15 @@ class Verifier:
         np.clip(step, -_STEP_LIMIT, _STEP_LIMIT, out=step)
         norm = math.isqrt(int(step @ step)) if largest < _STEP_LIMIT else 0
         return step.astype(np.int32), norm
+
+    def _alignment_floor(self, moved: int) -> int:
+        """The lowest alignment (per mille) for a step that moved ``moved`` coordinates:
+        ``min_alignment``, and ``chance_sigmas`` standard deviations above what chance
+        gives (a direction drawn at random on ``moved`` coordinates has a cosine of about
+        ``1/sqrt(moved)`` with any fixed one), rounded up. Noise on a few layers is then
+        judged by the chance of noise on a few layers, not on the whole model."""
+        chance = -(-self.params.chance_sigmas * 1000 // max(math.isqrt(moved), 1))
+        return max(self.params.min_alignment, chance)
 
     def _reference_step(self, global_model: ModelWeights) -> np.ndarray | None:
         """The coarse step of this oracle's own update: ``params.training`` from
