@@ -31,7 +31,14 @@ The checks, in the order they run (the first one that fails names the verdict):
    two models, not m.
 
 The score is the contribution's mean margin gain (floored at 0), so an update that helps
-more earns more. See docs/verification.md for why this works on non-IID data, the measured
+more earns more.
+
+The oracle node votes with the round judgement instead (:meth:`Verifier.judge_round`, at
+close): checks 1-4 and a stale check on arrival, then each step measured against the
+oracle's own *reference* step (the participants' training from the global model on its
+validation data, :mod:`fedledger.ml.reference_training`), its size against the aligned
+steps' median, and its leave-one-out gain in the round's clipped aggregate, which is also
+its score. See docs/verification.md for why this works on non-IID data, the measured
 figures behind the defaults, and what it does not stop.
 """
 
