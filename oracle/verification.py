@@ -381,11 +381,13 @@ class Verifier:
         Otherwise (all integers, docs/verification.md):
 
         - **aligned**: the cosine between the update's step and the centre is at least
-          ``min_alignment`` per mille. The centre is the oracle's own step (FLTrust, Cao et
-          al. 2021): the participants' training from the global model on its private
-          validation data, which no submission can move and nobody else can compute; noise
-          (a disguised free-rider) is orthogonal to it. For an architecture numpy training
-          does not cover, or with ``centre=Centre.MEDIAN``, it is the coordinate-wise
+          ``min_alignment`` per mille and ``chance_sigmas`` times what chance gives a step
+          of its moved coordinates (:meth:`_alignment_floor`). The centre is the oracle's
+          own step (FLTrust, Cao et al. 2021): the participants' training from the global
+          model on its private validation data, which no submission can move and nobody
+          else can compute; noise (a disguised free-rider) is orthogonal to it. For an
+          architecture numpy training does not cover, or with ``centre=Centre.MEDIAN``,
+          it is the coordinate-wise
           (lower) median of the admitted steps, over ``centre_sample`` of them drawn by
           ``seed`` when there are more (an oracle node passes the hash of the block that
           closed the round, which nobody knew when submitting);
