@@ -387,10 +387,10 @@ class Verifier:
           model on its private validation data, which no submission can move and nobody
           else can compute; noise (a disguised free-rider) is orthogonal to it. For an
           architecture numpy training does not cover, or with ``centre=Centre.MEDIAN``,
-          it is the coordinate-wise
-          (lower) median of the admitted steps, over ``centre_sample`` of them drawn by
-          ``seed`` when there are more (an oracle node passes the hash of the block that
-          closed the round, which nobody knew when submitting);
+          it is the coordinate-wise (lower) median of the admitted steps, over
+          ``centre_sample`` of them drawn by ``seed`` when there are more (an oracle node
+          passes the hash of the block that closed the round, which nobody knew when
+          submitting);
         - **not oversized**: its step's L2 norm is at most ``max_norm_ratio`` per mille of the
           median norm of the aligned steps (the refused cannot move it);
         - **useful in company**: the round's aggregate (every aligned step clipped to the
@@ -411,13 +411,15 @@ class Verifier:
         context = self._global_context(global_model)
         assessments: list[Verdict | Assessment] = []
         held: dict[int, np.ndarray] = {}  # the first centre_sample steps, kept from the pass
+        # Only a median centre needs a sample of steps; the reference centre needs none.
+        sample_size = self.params.centre_sample if self._reference_step(global_model) is None else 0
         for position in range(len(updates)):
             outcome = self.assess(global_model, updates[position])
             if isinstance(outcome, Verdict):
                 assessments.append(outcome)
                 continue
             assessments.append(outcome[0])
-            if len(held) < self.params.centre_sample:
+            if len(held) < sample_size:
                 held[position] = outcome[1]
 
         def step_of(position: int) -> np.ndarray:
