@@ -19,7 +19,7 @@ that holds the same updates reaches the same verdict.
 
 A node does not keep every step of the round (0.8 MB each for the MLP): it keeps a
 :class:`Sketch` per update, the step's exact L1 norm and its sums over consecutive blocks
-of :data:`SKETCH_BLOCK` weights (25 KB for the MLP). By the triangle inequality
+of :data:`SKETCH_BLOCK` weights (100 KB for the MLP). By the triangle inequality
 
     L1(step_j - step_i) >= sum_b |block_b(step_j) - block_b(step_i)|  and  >= |L1_j - L1_i|
 
@@ -42,10 +42,14 @@ from fedledger.ml import ModelWeights
 FRAC_BITS = 24
 #: A step within this many thousandths (L1) of an earlier one is a duplicate of it.
 DUPLICATE_PER_MILLE = 250
-#: Weights per block of a :class:`Sketch`. For independent steps of n weights the block
-#: bound is about sqrt(2 / SKETCH_BLOCK) of the norm (0.35 here), above the 0.25 limit, so
-#: such pairs are told apart from the sketch alone.
-SKETCH_BLOCK = 16
+#: Weights per block of a :class:`Sketch`. Where two steps differ like noise, their block
+#: bound is about 1/sqrt(SKETCH_BLOCK) of their distance. Honest one-epoch steps from one
+#: global model are alike, not independent: measured 0.59-0.95 of the larger L1 apart
+#: (MLP, 100 and 500 images each), so their bound is 0.33-0.60 of it with blocks of 4,
+#: above the 0.25 limit, and every pair is told apart from the sketches alone. With
+#: blocks of 16 it was 0.17-0.33: half the pairs of 100-image steps and all of 500-image
+#: ones stayed open and were read again in full, which made a round's work quadratic.
+SKETCH_BLOCK = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,17 +126,21 @@ class SketchBook:
     against all of them are one vectorised pass (the rule per pair is Sketch's).
 
     The book is the node's only copy of a round's sketches (:meth:`get` gives one back). Its
-    rows are int32 while every block sum fits (a sketch that does not turns the matrix to
-    int64), and :meth:`open_pairs` goes over them :data:`_CHUNK_ROWS` at a time: at N =
-    1,000 MLP updates the matrix is 25 MB, and the pass's temporaries stay near 3 MB
-    instead of twice the matrix in int64.
+    rows are int32 while every block sum fits (a sketch that does not turns the book to
+    int64), held and compared :data:`_CHUNK_ROWS` at a time: at N = 1,000 MLP updates the
+    book is 100 MB, and the pass's temporaries stay near 3 MB instead of twice the book in
+    int64.
     """
 
     def __init__(self) -> None:
         self._rows: dict[str, int] = {}
-        self._sums = np.zeros((0, 0), dtype=np.int32)
+        # Rows in chunks of _CHUNK_ROWS: the book grows by one chunk, never by a copy of
+        # itself (doubling a 100 MB matrix would hold both for a moment).
+        self._chunks: list[np.ndarray] = []
+        self._dtype: type[np.integer] = np.int32
         self._l1: list[int] = []  # exact Python ints, by row
         self._size = 0  # weights per step
+        self._width = 0  # block sums per step
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -145,27 +153,23 @@ class SketchBook:
             return
         width = sketch.block_sums.size
         if not self._rows:
-            self._sums = np.zeros((16, width), dtype=np.int32)
-            self._size = sketch.size
-        elif width != self._sums.shape[1] or sketch.size != self._size:
+            self._size, self._width = sketch.size, width
+        elif width != self._width or sketch.size != self._size:
             raise ValueError("every sketch of a round has the same size")
-        if sketch.block_sums.dtype != self._sums.dtype and not np.can_cast(
-            sketch.block_sums.dtype, self._sums.dtype
-        ):
-            self._sums = self._sums.astype(np.int64)
+        if not np.can_cast(sketch.block_sums.dtype, self._dtype):
+            self._dtype = np.int64
+            self._chunks = [chunk.astype(np.int64) for chunk in self._chunks]
         row = len(self._rows)
-        if row == self._sums.shape[0]:
-            grown = np.zeros((2 * row, width), dtype=self._sums.dtype)
-            grown[:row] = self._sums
-            self._sums = grown
-        self._sums[row] = sketch.block_sums
+        if row == len(self._chunks) * _CHUNK_ROWS:
+            self._chunks.append(np.zeros((_CHUNK_ROWS, width), dtype=self._dtype))
+        self._chunks[-1][row % _CHUNK_ROWS] = sketch.block_sums
         self._l1.append(sketch.l1)
         self._rows[participant] = row
 
     def get(self, participant: str) -> Sketch:
         """The sketch added for ``participant`` (KeyError if none was)."""
         row = self._rows[participant]
-        sums = self._sums[row].copy()
+        sums = self._chunks[row // _CHUNK_ROWS][row % _CHUNK_ROWS].copy()
         if sums.dtype != np.int32 and sums.size and int(np.abs(sums).max()) < 2**31:
             sums = sums.astype(np.int32)  # as Step.sketch made it
         return Sketch(sums, self._l1[row], self._size)
@@ -173,13 +177,13 @@ class SketchBook:
     def open_pairs(self, sketch: Sketch) -> set[str]:
         """The participants whose sketch leaves a duplicate with ``sketch`` open."""
         count = len(self._rows)
-        if not count or sketch.block_sums.size != self._sums.shape[1]:
+        if not count or sketch.block_sums.size != self._width:
             return set(self._rows)
         mine = sketch.block_sums.astype(np.int64)
         blocks = np.empty(count, dtype=np.int64)
-        for first in range(0, count, _CHUNK_ROWS):
-            chunk = self._sums[first : first + _CHUNK_ROWS].astype(np.int64)
-            chunk = chunk[: count - first]
+        for index, stored in enumerate(self._chunks):
+            first = index * _CHUNK_ROWS
+            chunk = stored[: count - first].astype(np.int64)
             np.subtract(chunk, mine, out=chunk)
             np.abs(chunk, out=chunk)
             blocks[first : first + len(chunk)] = chunk.sum(axis=1)
@@ -199,8 +203,8 @@ class SketchBook:
         return open_rows
 
 
-#: Rows of a SketchBook compared at a time (64 MLP sketches: 3.2 MB as int64).
-_CHUNK_ROWS = 64
+#: Rows of a SketchBook compared at a time (16 MLP sketches: 3.3 MB as int64).
+_CHUNK_ROWS = 16
 
 
 def first_duplicated(

@@ -13,15 +13,17 @@ play, accepted or pending: no clock to move).
 For each N: a fresh anvil, a deployment with 3 oracles at quorum 2 and N registered
 participants, three ``fedledger oracle run`` processes (one BLAS thread each, the local
 store), round 1 opened on the seeded genesis MLP. Then N updates are sent from N dev
-accounts, signed locally in this process (no participant processes): each is the genesis
-model plus small Gaussian noise on the second layer and the biases, so it is new, distinct
-and passes every check of the verifier (the first layer's kernel stays put, so the dormant
-pixels do not move). Blobs are uploaded and the transactions signed before the clock
-starts; the submissions (one transaction per participant) go out in a burst, then their
-receipts are awaited. Then the chain's clock is moved to the deadline (on a consortium: the
-target of N updates in play is met) and the round closed: the oracles vote at close (they
-judge the round's updates together), so "to all settled" includes that judgement; they
-aggregate and finalize it.
+accounts, signed locally in this process (no participant processes): each is a real
+participant's training (one epoch of the participants' SGD, numpy's
+:func:`fedledger.ml.reference_training.train_dense`) from the genesis model on 100 images
+of its own, drawn from the training images the oracles do not hold, so it is new, distinct
+and passes every check of the verifier, the direction against the oracles' own reference
+step included (noise would not: it is orthogonal to it). Blobs are uploaded and the
+transactions signed before the clock starts; the submissions (one transaction per
+participant) go out in a burst, then their receipts are awaited. Then the chain's clock is
+moved to the deadline (on a consortium: the target of N updates in play is met) and the
+round closed: the oracles vote at close (they judge the round's updates together), so "to
+all settled" includes that judgement; they aggregate and finalize it.
 
 Per N it prints and writes: the time from the last submission to all settled and to
 finalized; updates settled per second (N over the time from the last submission to all
@@ -87,17 +89,20 @@ from fedledger.demo.processes import ProcessGroup, child_environment
 from fedledger.demo.workspace import NETWORK, Workspace
 from fedledger.ml import (
     MNIST_MLP,
+    Dataset,
     ModelWeights,
     encode,
     federated_split,
     initial_weights,
     load_mnist,
 )
+from fedledger.ml.reference_training import train_dense
+from fedledger.ml.training_config import TrainingConfig
 from fedledger.storage import content_hash_from_cid, open_store
 from oracle.key_files import default_key_file
 
 ORACLES, QUORUM = 3, 2
-NOISE_STD = 1e-3
+SAMPLES_PER_UPDATE = 100  # each update's training images, as its submission claims
 POLL_SECONDS = 0.25
 SETTLE_TIMEOUT_S = 1800.0
 SUBMISSION_GAS_LIMIT = 200_000  # submitUpdate uses about 83,000
@@ -106,16 +111,15 @@ IDLE_SECONDS = 10.0  # the oracles' idle CPU is measured over this long, before 
 PRIORITY_FEE = 10**9
 
 
-def noisy_updates(genesis: ModelWeights, count: int, seed: int) -> list[bytes]:
-    """``count`` distinct encoded updates: the genesis model with noise on every array but
-    the first-layer kernel."""
-    rng = np.random.default_rng(seed)
+def trained_updates(genesis: ModelWeights, pool: Dataset, count: int, seed: int) -> list[bytes]:
+    """``count`` encoded updates, each trained from ``genesis`` on ``SAMPLES_PER_UPDATE``
+    images of ``pool`` drawn for it alone (its own seed)."""
     blobs = []
-    for _ in range(count):
-        arrays = [genesis.arrays[0]] + [
-            (a + rng.normal(0, NOISE_STD, a.shape)).astype(np.float32) for a in genesis.arrays[1:]
-        ]
-        blobs.append(encode(ModelWeights(genesis.architecture, tuple(arrays))))
+    for index in range(count):
+        rng = np.random.default_rng([seed, index])
+        data = pool.subset(rng.choice(len(pool), SAMPLES_PER_UPDATE, replace=False))
+        config = TrainingConfig(seed=index)
+        blobs.append(encode(train_dense(genesis, data, config)))
     return blobs
 
 
@@ -137,7 +141,9 @@ def sign_submissions(ledger: FedLedger, participants: list[Any], cids: list[str]
             "gas": SUBMISSION_GAS_LIMIT,
             "maxFeePerGas": 4 * base_fee + PRIORITY_FEE,
             "maxPriorityFeePerGas": PRIORITY_FEE,
-            "data": interface.encode_call("submitUpdate", (1, content_hash_from_cid(cid), 100)),
+            "data": interface.encode_call(
+                "submitUpdate", (1, content_hash_from_cid(cid), SAMPLES_PER_UPDATE)
+            ),
         }
         raw.append("0x" + account.sign_transaction(transaction).raw_transaction.hex())
     return raw
@@ -260,12 +266,11 @@ def run_size(
         accounts = dev_accounts(1 + ORACLES + n)
         admin, oracles, participants = accounts[0], accounts[1 : 1 + ORACLES], accounts[4:]
 
-        split = federated_split(
+        split = federated_split(  # one client: every training image the oracles do not hold
             load_mnist(mnist_directory(base.root)),
             num_clients=1,
             num_oracles=ORACLES,
             validation_size=2000,
-            samples_per_client=100,
             seed=0,
         )
         validation = [
@@ -324,6 +329,7 @@ def run_size(
             processes,
         )
 
+        updates = trained_updates(genesis, split.clients[0], n, seed=n)
         blobs = [  # sealed for the oracles by each participant, as the client does
             bytes(
                 seal(
@@ -332,7 +338,7 @@ def run_size(
                     keys,
                 )
             )
-            for account, blob in zip(participants, noisy_updates(genesis, n, seed=n), strict=True)
+            for account, blob in zip(participants, updates, strict=True)
         ]
         cids = [stores[j % len(stores)].put(blob) for j, blob in enumerate(blobs)]
         signed = sign_submissions(ledger, participants, cids)

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from fedledger.ml import ModelWeights
-from oracle.duplicates import DUPLICATE_PER_MILLE, SketchBook, Step, first_duplicated
+from fedledger.ml import MNIST_MLP, Mnist, ModelWeights, initial_weights
+from fedledger.ml.reference_training import train_dense
+from fedledger.ml.training_config import TrainingConfig
+from oracle.duplicates import (
+    DUPLICATE_PER_MILLE,
+    SKETCH_BLOCK,
+    SketchBook,
+    Step,
+    first_duplicated,
+)
 
 
 def noisy(update: ModelWeights, base: ModelWeights, relative: float, seed: int) -> ModelWeights:
@@ -80,7 +88,24 @@ def test_sketches_rule_out_independent_trainings_and_keep_every_copy(
         copy = Step.of(noisy(node_honest[0], node_genesis, relative, seed=5), node_genesis)
         assert copy.sketch.lower_bound(steps[0].sketch) <= copy.distance(steps[0])
         assert copy.sketch.may_duplicate(steps[0].sketch)
-    assert steps[0].sketch.block_sums.nbytes * 16 <= steps[0].values.nbytes
+    sums = steps[0].sketch.block_sums  # a quarter of the weights, in half the bytes each
+    assert sums.dtype == np.int32 and sums.size == -(-steps[0].values.size // SKETCH_BLOCK)
+
+
+def test_sketches_rule_out_alike_honest_trainings_from_one_model(mnist: Mnist) -> None:
+    """Honest one-epoch steps of 500 IID images each from one model are alike (about 0.6 of
+    their L1 apart, where independent noise would be 1.4): the sketch must still rule every
+    pair out alone, or a round reads every earlier step again for each update (quadratic)."""
+    genesis = initial_weights(MNIST_MLP.id, 0)
+    steps = []
+    for client in range(6):
+        chosen = np.random.default_rng([11, client]).choice(len(mnist.train), 500, replace=False)
+        trained = train_dense(genesis, mnist.train.subset(chosen), TrainingConfig(seed=client))
+        steps.append(Step.of(trained, genesis))
+    for j, step in enumerate(steps):
+        for i in range(j):
+            assert 1000 * step.distance(steps[i]) < 700 * max(step.l1, steps[i].l1)  # alike
+            assert not step.sketch.may_duplicate(steps[i].sketch)
 
 
 def test_first_duplicated_on_sketches_reads_only_candidates_in_chain_order(
